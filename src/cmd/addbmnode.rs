@@ -1,0 +1,160 @@
+//! addbmnode: enroll bare-metal nodes (BMC, credentials, MACs, inventory) in one transaction.
+
+use super::{flag, Ctx, Status};
+use crate::enroll::{self, NodeSpec};
+use crate::error::{Error, Result};
+use crate::noderange;
+use crate::output;
+use crate::store::{self, tabcsv};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::io::Write;
+
+pub const ABOUT: &str = "Enroll bare-metal nodes: BMC address and credentials, MACs, hardware inventory";
+
+fn opt(id: &'static str, long: &'static str, value: &'static str, help: &'static str) -> Arg {
+    Arg::new(id).long(long).value_name(value).help(help)
+}
+
+pub fn command() -> Command {
+    Command::new("addbmnode")
+        .arg(Arg::new("noderange").value_name("NODERANGE").required_unless_present("file").help("The nodes to enroll, e.g. n[001-100]"))
+        .arg(opt("bmc", "bmc", "ADDR", "BMC IPv4 address or host name (a regex value such as '|n(\\d+)|10.1.0.($1+0)|' gives one per node)"))
+        .arg(opt("bmc-user", "bmc-user", "USER", "BMC user name"))
+        .arg(opt("bmc-password", "bmc-password", "PW", "BMC password (visible to other users in the process list; prefer --bmc-password-file)").conflicts_with("bmc-password-file"))
+        .arg(opt("bmc-password-file", "bmc-password-file", "FILE", "Read the BMC password from the first line of FILE ('-' for standard input)"))
+        .arg(opt("mac", "mac", "MAC[,MAC...]", "Boot NIC MACs: one node takes them all, N nodes take N in order, or a regex value"))
+        .arg(opt("cpus", "cpus", "N", "Number of CPU cores"))
+        .arg(opt("memory", "memory", "MB", "Memory size in MB"))
+        .arg(opt("disk", "disk", "GB", "Disk size in GB"))
+        .arg(opt("arch", "arch", "ARCH", "Architecture: x86_64, aarch64 or ppc64le"))
+        .arg(opt("groups", "groups", "G,...", "Groups the nodes belong to (every node is also in 'all')"))
+        .arg(opt("ip", "ip", "IP", "IPv4 address of the node (a regex value gives one per node)"))
+        .arg(Arg::new("servicenode").short('s').long("service-node").value_name("SERVICE_HOST").help("Service node that manages these nodes"))
+        .arg(Arg::new("file").short('f').long("file").value_name("nodes.csv").help(
+            "Enroll the nodes listed in a CSV file with a header naming columns among node, bmc, bmcusername, bmcpassword, mac, ip, groups, cpus, memory, disk, arch, servicenode; options give defaults",
+        ))
+        .arg(Arg::new("force").long("force").action(ArgAction::SetTrue).help("Replace the definitions of nodes already enrolled"))
+        .arg(Arg::new("verbose").short('V').long("verbose").action(ArgAction::SetTrue).help("Print one line per node enrolled"))
+}
+
+fn get(m: &ArgMatches, id: &str) -> Option<String> {
+    m.get_one::<String>(id).cloned()
+}
+
+fn read_password_file(path: &str) -> Result<String> {
+    let text = if path == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s).map_err(|e| Error::io("stdin", e))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| Error::Input(format!("Error: --bmc-password-file: cannot read {path}: {e}")))?
+    };
+    let pw = text.lines().next().unwrap_or("").to_string();
+    if pw.is_empty() {
+        return Err(Error::Input(format!("Error: --bmc-password-file: {path} is empty")));
+    }
+    Ok(pw)
+}
+
+/// Node specs from a CSV file; command-line options fill what a row leaves empty.
+fn specs_from_file(path: &str, defaults: &NodeSpec) -> Result<Vec<NodeSpec>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Input(format!("Error: -f: cannot read {path}: {e}")))?;
+    let text = if text.starts_with('#') { text } else { format!("#{text}") };
+    let parsed = tabcsv::parse(&text).map_err(|e| Error::Input(format!("Error: {path}: {e}")))?;
+    const COLUMNS: &[&str] =
+        &["node", "bmc", "bmcusername", "bmcpassword", "mac", "ip", "groups", "cpus", "memory", "disk", "arch", "servicenode"];
+    for c in &parsed.columns {
+        if !COLUMNS.contains(&c.as_str()) {
+            return Err(Error::Input(format!(
+                "Error: {path}: unknown column '{c}' in the header (allowed: {})",
+                COLUMNS.join(", ")
+            )));
+        }
+    }
+    if !parsed.columns.iter().any(|c| c == "node") {
+        return Err(Error::Input(format!("Error: {path}: the header has no 'node' column")));
+    }
+    let mut specs = Vec::with_capacity(parsed.rows.len());
+    for (_, row) in parsed.rows {
+        let mut s = defaults.clone();
+        for (c, v) in parsed.columns.iter().zip(row) {
+            let Some(v) = v else { continue };
+            match c.as_str() {
+                "node" => s.node = v,
+                "bmc" => s.bmc = Some(v),
+                "bmcusername" => s.bmc_user = Some(v),
+                "bmcpassword" => s.bmc_password = Some(v),
+                "mac" => s.macs = Some(v.replace(',', "|")),
+                "ip" => s.ip = Some(v),
+                "groups" => s.groups = Some(v),
+                "cpus" => s.cpus = Some(v),
+                "memory" => s.memory = Some(v),
+                "disk" => s.disk = Some(v),
+                "arch" => s.arch = Some(v),
+                _ => s.servicenode = Some(v),
+            }
+        }
+        specs.push(s);
+    }
+    Ok(specs)
+}
+
+pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
+    let password = match get(m, "bmc-password-file") {
+        Some(path) => Some(read_password_file(&path)?),
+        None => get(m, "bmc-password"),
+    };
+    let defaults = NodeSpec {
+        node: String::new(),
+        bmc: get(m, "bmc"),
+        bmc_user: get(m, "bmc-user"),
+        bmc_password: password,
+        macs: None,
+        ip: get(m, "ip"),
+        groups: get(m, "groups"),
+        cpus: get(m, "cpus"),
+        memory: get(m, "memory"),
+        disk: get(m, "disk"),
+        arch: get(m, "arch"),
+        servicenode: get(m, "servicenode"),
+    };
+    let range = get(m, "noderange");
+    let specs: Vec<NodeSpec> = match get(m, "file") {
+        Some(path) => {
+            let mut d = defaults;
+            d.macs = get(m, "mac").map(|v| v.replace(',', "|"));
+            specs_from_file(&path, &d)?
+        }
+        None => {
+            let nodes = noderange::expand_names(range.as_deref().unwrap_or(""))?;
+            if nodes.is_empty() {
+                return Err(Error::Usage("the noderange names no nodes".into()));
+            }
+            let macs = match get(m, "mac") {
+                Some(v) => enroll::assign_macs(&nodes, &v)?.into_iter().map(Some).collect(),
+                None => vec![None; nodes.len()],
+            };
+            nodes
+                .into_iter()
+                .zip(macs)
+                .map(|(node, macs)| NodeSpec { node, macs, ..defaults.clone() })
+                .collect()
+        }
+    };
+    let mut st = ctx.store()?;
+    let args = ctx.redacted_args();
+    let name = ctx.name;
+    let force = flag(m, "force");
+    let count = st.write(|c| {
+        let n = enroll::enroll(c, &specs, force)?;
+        store::audit(c, name, range.as_deref().unwrap_or(""), &args)?;
+        Ok(n)
+    })?;
+    if flag(m, "verbose") {
+        for s in &specs {
+            writeln!(ctx.out, "{}: enrolled", s.node).map_err(output::io)?;
+        }
+    }
+    writeln!(ctx.out, "{count} nodes enrolled.").map_err(output::io)?;
+    Ok(Status::Ok)
+}

@@ -1,0 +1,47 @@
+//! addimage: register an OS image and copy its files into the image store.
+
+use super::{Ctx, Status};
+use crate::error::Result;
+use crate::image::{self, ImageSpec};
+use crate::output;
+use clap::{Arg, ArgMatches, Command};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub const ABOUT: &str = "Register an OS image: copy kernel, initrd and root image into the image store with their SHA-256";
+
+pub fn command() -> Command {
+    let path = |id: &'static str, help: &'static str| Arg::new(id).long(id).value_name("PATH").value_parser(clap::value_parser!(PathBuf)).help(help);
+    Command::new("addimage")
+        .arg(Arg::new("name").required(true).value_name("NAME").help("Name of the image (with -n: the registered image to copy)"))
+        .arg(path("kernel", "The kernel file"))
+        .arg(path("initrd", "The initrd file"))
+        .arg(path("rootimg", "The root image (squashfs, cpio.gz, tar.gz ...) for netboot"))
+        .arg(Arg::new("kcmdline").long("kcmdline").value_name("ARGS").allow_hyphen_values(true).help("Extra kernel command line arguments"))
+        .arg(Arg::new("arch").long("arch").value_name("ARCH").help("Architecture: x86_64, aarch64 or ppc64le"))
+        .arg(Arg::new("type").long("type").value_name("TYPE").help("netboot (default) or install"))
+        .arg(Arg::new("newname").short('n').value_name("NEWNAME").help("Register a copy of image NAME as NEWNAME (given files replace the copied ones)"))
+}
+
+pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
+    let name = m.get_one::<String>("name").cloned().unwrap_or_default();
+    let newname = m.get_one::<String>("newname").cloned();
+    let spec = ImageSpec {
+        name: newname.clone().unwrap_or_else(|| name.clone()),
+        kernel: m.get_one::<PathBuf>("kernel").cloned(),
+        initrd: m.get_one::<PathBuf>("initrd").cloned(),
+        rootimg: m.get_one::<PathBuf>("rootimg").cloned(),
+        kcmdline: m.get_one::<String>("kcmdline").cloned(),
+        arch: m.get_one::<String>("arch").cloned(),
+        provmethod: m.get_one::<String>("type").cloned(),
+        from: newname.map(|_| name),
+    };
+    let mut store = ctx.store()?;
+    let args = ctx.redacted_args();
+    let stored = image::add(&mut store, &spec, (ctx.name, &args))?;
+    for s in &stored {
+        writeln!(ctx.out, "{}: {}: {} ({} bytes, sha256 {})", spec.name, s.role, s.path.display(), s.bytes, s.sha256)
+            .map_err(output::io)?;
+    }
+    Ok(Status::Ok)
+}

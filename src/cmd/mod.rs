@@ -1,0 +1,188 @@
+//! The command registry: one sorted list that the dispatcher, `oxcat --list`, `--install-links`,
+//! the man pages, the shell completions and the tests all read. Each command module is thin: it
+//! defines its clap `Command` and turns parsed arguments into calls to the library.
+
+mod addbmnode;
+mod addimage;
+mod defs;
+mod nodels;
+mod tabdump;
+mod tabrestore;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+use clap::{Arg, ArgMatches, Command};
+use std::io::Write;
+
+/// What a command reports when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Every node succeeded: exit 0.
+    Ok,
+    /// Some node failed (its error already printed): exit 1.
+    SomeFailed,
+}
+
+pub struct Applet {
+    pub name: &'static str,
+    /// Man page section: 1 for user commands, 8 for commands that change the management node.
+    pub section: u8,
+    pub about: &'static str,
+    pub command: fn() -> Command,
+    pub run: fn(&mut Ctx, &ArgMatches) -> Result<Status>,
+}
+
+/// Every command, sorted by name.
+pub static APPLETS: &[Applet] = &[
+    Applet { name: "addbmnode", section: 8, about: addbmnode::ABOUT, command: addbmnode::command, run: addbmnode::run },
+    Applet { name: "addimage", section: 8, about: addimage::ABOUT, command: addimage::command, run: addimage::run },
+    Applet { name: "chdef", section: 1, about: defs::CHDEF_ABOUT, command: defs::chdef_command, run: defs::chdef },
+    Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
+    Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
+    Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
+    Applet { name: "rmdef", section: 1, about: defs::RMDEF_ABOUT, command: defs::rmdef_command, run: defs::rmdef },
+    Applet { name: "tabdump", section: 8, about: tabdump::ABOUT, command: tabdump::command, run: tabdump::run },
+    Applet {
+        name: "tabrestore",
+        section: 8,
+        about: tabrestore::ABOUT,
+        command: tabrestore::command,
+        run: tabrestore::run,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Applet> {
+    APPLETS.binary_search_by_key(&name, |a| a.name).ok().map(|i| &APPLETS[i])
+}
+
+/// The applet's full clap command, with the options every command shares.
+pub fn build(applet: &Applet) -> Command {
+    (applet.command)()
+        .name(applet.name)
+        .bin_name(applet.name)
+        .about(applet.about)
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            Arg::new("db")
+                .long("db")
+                .value_name("PATH")
+                .global(true)
+                .help("The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)"),
+        )
+}
+
+/// What a running command gets: its output streams and the way to its store.
+pub struct Ctx {
+    pub out: Box<dyn Write>,
+    pub err: Box<dyn Write>,
+    pub name: &'static str,
+    /// The command line as typed (for the audit log; secrets are redacted before it is stored).
+    pub argv: Vec<String>,
+    db: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(applet: &Applet, argv: Vec<String>, m: &ArgMatches) -> Ctx {
+        Ctx {
+            out: Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())),
+            err: Box::new(std::io::stderr()),
+            name: applet.name,
+            argv,
+            db: m.get_one::<String>("db").cloned(),
+        }
+    }
+
+    pub fn store(&self) -> Result<Store> {
+        Store::open(&Store::locate(self.db.as_deref()))
+    }
+
+    /// The command line with secrets replaced, as recorded in the audit log.
+    pub fn redacted_args(&self) -> String {
+        redact(&self.argv[1..]).join(" ")
+    }
+
+    /// Prints a per-node (or global) error line on stderr.
+    pub fn error_line(&mut self, line: &str) -> Result<()> {
+        writeln!(self.err, "{line}").map_err(|e| Error::io("stderr", e))
+    }
+}
+
+const SECRET_FLAGS: &[&str] = &["--bmc-password"];
+const SECRET_ATTRS: &[&str] = &["bmcpassword", "password"];
+
+/// Replaces secret values in an argument list: `--bmc-password X`, `--bmc-password=X` and
+/// `bmcpassword=X` / `password=X` object attributes.
+pub fn redact(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut hide_next = false;
+    for a in args {
+        if std::mem::take(&mut hide_next) {
+            out.push(crate::output::MASK.to_string());
+            continue;
+        }
+        if SECRET_FLAGS.contains(&a.as_str()) {
+            hide_next = true;
+            out.push(a.clone());
+        } else if let Some((k, _)) = a.split_once('=') {
+            let bare = k.trim_start_matches('-');
+            if SECRET_FLAGS.contains(&k) || SECRET_ATTRS.contains(&bare) {
+                out.push(format!("{k}={}", crate::output::MASK));
+            } else {
+                out.push(a.clone());
+            }
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// `--json`, shared by the listing commands.
+pub fn json_arg() -> Arg {
+    Arg::new("json").long("json").action(clap::ArgAction::SetTrue).help("Print JSON Lines, one record per object")
+}
+
+/// `--show-secrets`, shared by the commands that can print passwords.
+pub fn secrets_arg() -> Arg {
+    Arg::new("show-secrets")
+        .long("show-secrets")
+        .action(clap::ArgAction::SetTrue)
+        .help("Print passwords instead of ********")
+}
+
+pub fn flag(m: &ArgMatches, id: &str) -> bool {
+    m.get_flag(id)
+}
+
+pub fn values(m: &ArgMatches, id: &str) -> Vec<String> {
+    m.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_sorted_and_builds() {
+        let names: Vec<_> = APPLETS.iter().map(|a| a.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        for a in APPLETS {
+            build(a).debug_assert();
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let args: Vec<String> =
+            ["n1", "--bmc-password", "s3", "--bmc-password=s4", "bmcpassword=s5", "bmc=10.0.0.1", "password=x"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        assert_eq!(
+            redact(&args).join(" "),
+            "n1 --bmc-password ******** --bmc-password=******** bmcpassword=******** bmc=10.0.0.1 password=********"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! nodels: list nodes, and table columns of nodes, with xCAT's output shapes.
+
+use super::{flag, json_arg, secrets_arg, values, Ctx, Status};
+use crate::error::{Error, Result};
+use crate::noderange;
+use crate::output::{self, shown};
+use crate::store::schema::{self, Owner, Table};
+use crate::store::view::NodeView;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::io::Write;
+
+pub const ABOUT: &str = "List nodes and their table values";
+
+pub fn command() -> Command {
+    Command::new("nodels")
+        .arg(Arg::new("blame").short('b').long("blame").action(ArgAction::SetTrue).help("Show which group a value is inherited from"))
+        .arg(Arg::new("with-fieldname").short('H').long("with-fieldname").action(ArgAction::SetTrue).help("Always print 'node: table.column: value'"))
+        .arg(json_arg())
+        .arg(secrets_arg())
+        .arg(Arg::new("noderange").value_name("NODERANGE").help("The nodes (default: all)"))
+        .arg(
+            Arg::new("columns")
+                .num_args(0..)
+                .value_name("TABLE.COLUMN|TABLE|SHORTNAME|CRITERION")
+                .help("What to print: table.column, a whole table, groups/tags/mgt; table.column==value (also !=, =~, !~) selects nodes"),
+        )
+}
+
+struct Criterion {
+    table: &'static Table,
+    col: usize,
+    op: &'static str,
+    value: String,
+    re: Option<regex::Regex>,
+}
+
+impl Criterion {
+    fn matches(&self, v: &str) -> bool {
+        match self.op {
+            "==" => v == self.value,
+            "!=" => v != self.value,
+            "=~" => self.re.as_ref().is_some_and(|r| r.is_match(v)),
+            _ => !self.re.as_ref().is_some_and(|r| r.is_match(v)),
+        }
+    }
+}
+
+pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
+    let store = ctx.store()?;
+    let view = NodeView::load(store.conn())?;
+    let range = m.get_one::<String>("noderange").cloned().unwrap_or_else(|| "all".to_string());
+    let nodes = noderange::expand(&range, &view)?;
+    let mut columns: Vec<(&'static Table, usize)> = Vec::new();
+    let mut criteria: Vec<Criterion> = Vec::new();
+    let mut whole_table = false;
+    for spec in values(m, "columns") {
+        if let Some((sel, op, value)) = ["==", "!=", "=~", "!~"].iter().find_map(|op| spec.split_once(op).map(|(a, b)| (a, *op, b))) {
+            let (table, col) = NodeView::selector(sel)?;
+            let re = if op.ends_with('~') {
+                Some(regex::Regex::new(value).map_err(|e| Error::Usage(format!("{spec}: {e}")))?)
+            } else {
+                None
+            };
+            criteria.push(Criterion { table, col, op, value: value.to_string(), re });
+        } else if let Some(t) = schema::table(&spec).filter(|t| t.owner == Owner::Node) {
+            whole_table = true;
+            columns.extend((1..t.columns.len() - 2).map(|i| (t, i)));
+        } else {
+            columns.push(NodeView::selector(&spec)?);
+        }
+    }
+    let labelled = columns.len() > 1 || whole_table || flag(m, "with-fieldname");
+    let (blame, json, secrets) = (flag(m, "blame"), flag(m, "json"), flag(m, "show-secrets"));
+    let out = &mut ctx.out;
+    'nodes: for n in &nodes {
+        for c in &criteria {
+            let v = view.value(n, c.table, c.col)?.map(|r| r.value).unwrap_or_default();
+            if !c.matches(&v) {
+                continue 'nodes;
+            }
+        }
+        if json {
+            let mut values = serde_json::Map::new();
+            for &(t, col) in &columns {
+                let v = view.value(n, t, col)?;
+                let c = &t.columns[col];
+                values.insert(format!("{}.{}", t.name, c.name), v.map(|r| shown(&r.value, c.secret, secrets).to_string()).into());
+            }
+            output::json_line(out.as_mut(), &serde_json::json!({"node": n, "values": values}))?;
+            continue;
+        }
+        if columns.is_empty() {
+            writeln!(out, "{n}").map_err(output::io)?;
+        }
+        for &(t, col) in &columns {
+            let c = &t.columns[col];
+            let r = view.value(n, t, col)?;
+            let mut text = r.as_ref().map(|r| shown(&r.value, c.secret, secrets).to_string()).unwrap_or_default();
+            if let Some(g) = r.as_ref().and_then(|r| r.from.as_ref()).filter(|_| blame) {
+                text.push_str(&format!(" (inherited from group {g})"));
+            }
+            if labelled {
+                writeln!(out, "{n}: {}.{}: {text}", t.name, c.name).map_err(output::io)?;
+            } else {
+                writeln!(out, "{n}: {text}").map_err(output::io)?;
+            }
+        }
+    }
+    Ok(Status::Ok)
+}

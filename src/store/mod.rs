@@ -1,0 +1,354 @@
+//! The table store: one SQLite file (rusqlite, bundled) that holds xCAT's tables.
+//!
+//! Every change a command makes is one `BEGIN IMMEDIATE` transaction ([`Store::write`]): WAL plus a
+//! busy timeout alone still fails at once with "database is locked" when a deferred transaction
+//! upgrades its read lock, so writers take the write lock up front and wait their turn instead.
+
+pub mod objects;
+pub mod regexval;
+pub mod schema;
+pub mod tabcsv;
+pub mod view;
+
+use crate::error::{Error, Result};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use schema::{Table, TABLES};
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the store lives unless `--db` or `OXCAT_DB` say otherwise.
+pub const DEFAULT_DB: &str = "/var/lib/oxcat/oxcat.db";
+
+/// Schema version written to `PRAGMA user_version`; each step in [`MIGRATIONS`] raises it by one.
+/// Columns added to `schema.rs` later are added to existing stores by [`reconcile`], so a migration
+/// is needed only when existing data must change.
+const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[migrate_v1_site_defaults];
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A row as stored: one value per schema column, None where unset.
+pub type Row = Vec<Option<String>>;
+
+impl Store {
+    /// Resolves the store's path: `--db`, else `OXCAT_DB`, else [`DEFAULT_DB`].
+    pub fn locate(flag: Option<&str>) -> PathBuf {
+        flag.map(PathBuf::from)
+            .or_else(|| std::env::var_os("OXCAT_DB").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// Opens the store, creating it (directory 0700, file 0600) and bringing its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let fail = |e: &dyn std::fmt::Display| Error::Store(format!("cannot open store {}: {e}", path.display()));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| fail(&e))?;
+            }
+        }
+        // Create the file ourselves so that it is 0600 from the first byte; SQLite gives the WAL and
+        // shared-memory files the database file's mode.
+        OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| fail(&e))?;
+        let conn = Connection::open(path).map_err(|e| fail(&e))?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(|e| fail(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| fail(&e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| fail(&e))?;
+        let mut store = Store { conn, path: path.to_path_buf() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read access for queries outside a write transaction.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it lands, or (on any error) none of it.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version = self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+        if version > MIGRATIONS.len() {
+            return Err(Error::Store(format!(
+                "store {} has schema version {version}, newer than this oxcat understands ({}); upgrade oxcat",
+                self.path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        if version == MIGRATIONS.len() && schema_matches(&self.conn)? {
+            return Ok(());
+        }
+        self.write(|c| {
+            // Re-read inside the write lock: another process may have migrated meanwhile.
+            let version = c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+            reconcile(c)?;
+            for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+                step(c)?;
+                c.pragma_update(None, "user_version", (i + 1) as i64)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// True when every table and column of `schema.rs` exists (the common case: nothing to do).
+fn schema_matches(conn: &Connection) -> Result<bool> {
+    let want: usize = TABLES.iter().map(|t| t.columns.len()).sum();
+    let names: Vec<String> = TABLES.iter().map(|t| format!("'{}'", t.name)).collect();
+    let have: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM sqlite_schema s, pragma_table_info(s.name) p
+             WHERE s.type = 'table' AND s.name IN ({})",
+            names.join(",")
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(have as usize == want)
+}
+
+/// Creates missing tables and adds missing columns, so the SQL schema follows `schema.rs`.
+fn reconcile(conn: &Connection) -> rusqlite::Result<()> {
+    for t in TABLES {
+        let existing: Vec<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{}')", t.name))?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if existing.is_empty() {
+            conn.execute_batch(&create_sql(t))?;
+        } else {
+            for c in t.columns.iter().filter(|c| !existing.iter().any(|e| e == c.name)) {
+                conn.execute_batch(&format!("ALTER TABLE \"{}\" ADD COLUMN \"{}\" TEXT", t.name, c.name))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn create_sql(t: &Table) -> String {
+    if t.name == "auditlog" {
+        let cols: Vec<String> = t.columns[1..].iter().map(|c| format!("\"{}\" TEXT", c.name)).collect();
+        return format!(
+            "CREATE TABLE auditlog (recid INTEGER PRIMARY KEY AUTOINCREMENT, {});",
+            cols.join(", ")
+        );
+    }
+    let cols: Vec<String> = t.columns.iter().map(|c| format!("\"{}\" TEXT", c.name)).collect();
+    let keys: Vec<String> = t.keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let mut sql = format!("CREATE TABLE \"{}\" ({}, PRIMARY KEY ({}));", t.name, cols.join(", "), keys.join(", "));
+    if t.name == "networks" {
+        sql.push_str("CREATE UNIQUE INDEX networks_netname ON networks(netname);");
+    }
+    sql
+}
+
+fn migrate_v1_site_defaults(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("INSERT OR IGNORE INTO site (key, value) VALUES (?1, ?2)")?;
+    for (k, v) in schema::SITE_DEFAULTS {
+        stmt.execute([k, v])?;
+    }
+    Ok(())
+}
+
+fn quoted_columns(t: &Table) -> String {
+    t.columns.iter().map(|c| format!("\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// True when a row's `disable` column comments it out (xCAT: `yes` or `1`).
+pub fn is_disabled(t: &Table, row: &Row) -> bool {
+    matches!(row[t.columns.len() - 1].as_deref(), Some("yes" | "1"))
+}
+
+/// Every row of a table in key order, disabled rows included (tabdump shows them).
+pub fn all_rows(conn: &Connection, t: &Table) -> Result<Vec<Row>> {
+    let order: Vec<String> = t.keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let sql = format!("SELECT {} FROM \"{}\" ORDER BY {}", quoted_columns(t), t.name, order.join(", "));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let n = t.columns.len();
+    let rows = stmt
+        .query_map([], |r| (0..n).map(|i| r.get::<_, Option<String>>(i)).collect::<rusqlite::Result<Row>>())?
+        .collect::<rusqlite::Result<Vec<Row>>>()?;
+    Ok(rows)
+}
+
+/// One row by its key values (in `t.keys` order).
+pub fn get_row(conn: &Connection, t: &Table, key: &[&str]) -> Result<Option<Row>> {
+    let cond: Vec<String> = t.keys.iter().enumerate().map(|(i, k)| format!("\"{k}\" = ?{}", i + 1)).collect();
+    let sql = format!("SELECT {} FROM \"{}\" WHERE {}", quoted_columns(t), t.name, cond.join(" AND "));
+    let n = t.columns.len();
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(key), |r| {
+            (0..n).map(|i| r.get::<_, Option<String>>(i)).collect::<rusqlite::Result<Row>>()
+        })
+        .optional()?;
+    Ok(row)
+}
+
+/// Sets `cols` (name, value; None or "" clears) on the row with key `key`, creating the row if needed.
+pub fn upsert(conn: &Connection, t: &Table, key: &[&str], cols: &[(&str, Option<&str>)]) -> Result<()> {
+    let mut names: Vec<&str> = t.keys.to_vec();
+    names.extend(cols.iter().map(|(c, _)| *c));
+    for c in &names {
+        if t.column(c).is_none() {
+            return Err(Error::Input(format!("table {} has no column '{c}'", t.name)));
+        }
+    }
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    let quoted: Vec<String> = names.iter().map(|c| format!("\"{c}\"")).collect();
+    let conflict: Vec<String> = t.keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let sets: Vec<String> = cols.iter().map(|(c, _)| format!("\"{c}\" = excluded.\"{c}\"")).collect();
+    let sql = if sets.is_empty() {
+        format!(
+            "INSERT INTO \"{}\" ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING",
+            t.name,
+            quoted.join(", "),
+            placeholders.join(", "),
+            conflict.join(", ")
+        )
+    } else {
+        format!(
+            "INSERT INTO \"{}\" ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+            t.name,
+            quoted.join(", "),
+            placeholders.join(", "),
+            conflict.join(", "),
+            sets.join(", ")
+        )
+    };
+    let values: Vec<Option<&str>> = key
+        .iter()
+        .map(|k| Some(*k))
+        .chain(cols.iter().map(|(_, v)| v.filter(|v| !v.is_empty())))
+        .collect();
+    conn.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+    Ok(())
+}
+
+/// Deletes the row with key `key`; returns whether there was one.
+pub fn delete_row(conn: &Connection, t: &Table, key: &[&str]) -> Result<bool> {
+    let cond: Vec<String> = t.keys.iter().enumerate().map(|(i, k)| format!("\"{k}\" = ?{}", i + 1)).collect();
+    let sql = format!("DELETE FROM \"{}\" WHERE {}", t.name, cond.join(" AND "));
+    Ok(conn.prepare_cached(&sql)?.execute(params_from_iter(key))? > 0)
+}
+
+/// Replaces (or with `append`, adds to) a table's rows: `tabrestore`.
+pub fn restore_rows(conn: &Connection, t: &Table, columns: &[usize], rows: &[Row], append: bool) -> Result<()> {
+    if !append {
+        conn.execute(&format!("DELETE FROM \"{}\"", t.name), [])?;
+    }
+    let names: Vec<String> = columns.iter().map(|&i| format!("\"{}\"", t.columns[i].name)).collect();
+    let ph: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!("INSERT OR REPLACE INTO \"{}\" ({}) VALUES ({})", t.name, names.join(", "), ph.join(", "));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    for row in rows {
+        stmt.execute(params_from_iter(row.iter().map(|v| v.as_deref().filter(|s| !s.is_empty()))))?;
+    }
+    Ok(())
+}
+
+/// A site setting, or None when unset.
+pub fn site_value(conn: &Connection, key: &str) -> Result<Option<String>> {
+    let v: Option<Option<String>> = conn
+        .prepare_cached("SELECT value FROM site WHERE key = ?1 AND coalesce(disable, '') NOT IN ('yes', '1')")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    Ok(v.flatten().filter(|v| !v.is_empty()))
+}
+
+/// Records a change in the auditlog table (inside the change's own transaction).
+pub fn audit(conn: &Connection, command: &str, noderange: &str, args: &str) -> Result<()> {
+    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "root".into());
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    conn.prepare_cached(
+        "INSERT INTO auditlog (audittime, userid, clientname, clienttype, command, noderange, args, status)
+         VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?1, ?2, 'cli', ?3, ?4, ?5, 'allowed')",
+    )?
+    .execute([&user, &host, command, noderange, args])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("sub/oxcat.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn creates_private_files_with_site_defaults() {
+        let (dir, store) = temp_store();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("sub")), 0o700);
+        assert_eq!(mode(&dir.path().join("sub/oxcat.db")), 0o600);
+        assert_eq!(site_value(store.conn(), "installdir").unwrap().as_deref(), Some("/install"));
+        let v: i64 = store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let mode: String = store.conn().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn reopening_adds_missing_columns_and_keeps_data() {
+        let (dir, mut store) = temp_store();
+        let ipmi = schema::table("ipmi").unwrap();
+        store.write(|c| upsert(c, ipmi, &["n1"], &[("bmc", Some("10.0.0.1"))])).unwrap();
+        store.conn().execute_batch("ALTER TABLE ipmi DROP COLUMN ciphersuite").unwrap();
+        drop(store);
+        let store = Store::open(&dir.path().join("sub/oxcat.db")).unwrap();
+        let row = get_row(store.conn(), ipmi, &["n1"]).unwrap().unwrap();
+        assert_eq!(row[1].as_deref(), Some("10.0.0.1"));
+        assert!(schema_matches(store.conn()).unwrap());
+    }
+
+    #[test]
+    fn refuses_a_newer_store() {
+        let (dir, store) = temp_store();
+        store.conn().pragma_update(None, "user_version", 99).unwrap();
+        drop(store);
+        let err = Store::open(&dir.path().join("sub/oxcat.db")).err().unwrap().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn failed_write_leaves_nothing() {
+        let (_dir, mut store) = temp_store();
+        let ipmi = schema::table("ipmi").unwrap();
+        let r: Result<()> = store.write(|c| {
+            upsert(c, ipmi, &["n1"], &[("bmc", Some("10.0.0.1"))])?;
+            Err(Error::Input("stop".into()))
+        });
+        assert!(r.is_err());
+        assert!(get_row(store.conn(), ipmi, &["n1"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn upsert_updates_only_named_columns_and_clears_empty() {
+        let (_dir, mut store) = temp_store();
+        let ipmi = schema::table("ipmi").unwrap();
+        store
+            .write(|c| upsert(c, ipmi, &["n1"], &[("bmc", Some("10.0.0.1")), ("username", Some("admin"))]))
+            .unwrap();
+        store.write(|c| upsert(c, ipmi, &["n1"], &[("username", Some(""))])).unwrap();
+        let row = get_row(store.conn(), ipmi, &["n1"]).unwrap().unwrap();
+        assert_eq!(row[1].as_deref(), Some("10.0.0.1"));
+        assert_eq!(row[5], None);
+    }
+}

@@ -1,0 +1,79 @@
+//! Man pages and completions are generated from the registry; the committed copies must be current,
+//! and every example in man/examples.txt must print exactly what it shows.
+
+use crate::harness::{oxcat_bin, Lab};
+use std::path::Path;
+use std::process::Command;
+
+fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn committed_man_pages_and_completions_are_current() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = Command::new(oxcat_bin()).arg("--generate-docs").arg(tmp.path()).status().unwrap();
+    assert!(st.success());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["man/man1", "man/man8", "share/completions"] {
+        let want = tree(&tmp.path().join(sub));
+        let have = tree(&repo.join(sub));
+        let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&have), names(&want), "{sub}: run `cargo run -- --generate-docs .`");
+        for ((n, a), (_, b)) in have.iter().zip(&want) {
+            assert!(a == b, "{sub}/{n} is stale: run `cargo run -- --generate-docs .`");
+        }
+    }
+    for a in oxcat::cmd::APPLETS {
+        let page = std::fs::read_to_string(repo.join(format!("man/man{}/{}.{}", a.section, a.name, a.section))).unwrap();
+        assert!(page.contains(".SH EXAMPLES"), "{} has no EXAMPLES", a.name);
+        for arg in oxcat::cmd::build(a).get_arguments() {
+            if let Some(l) = arg.get_long() {
+                assert!(page.contains(&format!("\\-\\-{}", l.replace('-', "\\-"))), "{}: --{l} not in its man page", a.name);
+            }
+        }
+    }
+}
+
+/// The lab directory shows as /srv/lab in the examples.
+const LAB_IN_EXAMPLES: &str = "/srv/lab";
+
+#[test]
+fn every_example_prints_what_its_man_page_shows() {
+    let lab = Lab::new();
+    lab.write("vmlinuz", "kernel bytes");
+    lab.write("initrd.img", "initrd bytes");
+    lab.write("bmc.pw", "secret\n");
+    let dir = lab.dir.path().display().to_string();
+    for ex in oxcat::docs::examples() {
+        let mut want = String::new();
+        let mut got = String::new();
+        for line in &ex.session {
+            if let Some(cmd) = line.strip_prefix("$ ") {
+                got.push_str(line);
+                got.push('\n');
+                want.push_str(line);
+                want.push('\n');
+                let o = lab.sh(&format!("{} 2>&1", cmd.replace(LAB_IN_EXAMPLES, &dir))).output().unwrap();
+                got.push_str(&String::from_utf8_lossy(&o.stdout).replace(&dir, LAB_IN_EXAMPLES));
+            } else {
+                want.push_str(line);
+                want.push('\n');
+            }
+        }
+        assert_eq!(got, want, "example '{}: {}' differs", ex.command, ex.title);
+    }
+}

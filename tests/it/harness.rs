@@ -1,0 +1,146 @@
+//! The test lab: a temp directory with a fresh store, an image store, and a `bin/` of links named
+//! after every command pointing at the real binary, so each test also exercises busybox dispatch.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    pub fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "expected success, got {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn fails(self, code: i32) -> Out {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn stdout_is(self, want: &str) -> Out {
+        assert_eq!(self.stdout, want, "stdout differs\nstderr:\n{}", self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn stderr_is(self, want: &str) -> Out {
+        assert_eq!(self.stderr, want, "stderr differs\nstdout:\n{}", self.stdout);
+        self
+    }
+}
+
+pub fn oxcat_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_oxcat"))
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let st = Command::new(oxcat_bin()).arg("--install-links").arg(&bin).status().unwrap();
+        assert!(st.success());
+        let lab = Lab { dir };
+        let install = lab.path("install");
+        lab.run("chdef", &["-t", "site", &format!("installdir={}", install.display())]).ok();
+        lab
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("oxcat.db")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// A command through its link (`bin/NAME`), with OXCAT_DB pointing at the lab's store.
+    pub fn cmd(&self, name: &str) -> Command {
+        let mut c = Command::new(self.path("bin").join(name));
+        c.env("OXCAT_DB", self.db()).current_dir(self.dir.path());
+        c
+    }
+
+    /// `sh -c SCRIPT` in the lab, with the command links first on PATH.
+    pub fn sh(&self, script: &str) -> Command {
+        let mut c = Command::new("sh");
+        let path = format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+        c.arg("-c").arg(script).env("PATH", path).env("OXCAT_DB", self.db()).current_dir(self.dir.path());
+        c
+    }
+
+    pub fn run(&self, name: &str, args: &[&str]) -> Out {
+        self.run_stdin(name, args, "")
+    }
+
+    pub fn run_stdin(&self, name: &str, args: &[&str], input: &str) -> Out {
+        let mut child = self
+            .cmd(name)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Every table but auditlog, as tabdump prints it with secrets: for "nothing changed" checks.
+    pub fn snapshot(&self) -> String {
+        let store = oxcat::store::Store::open(&self.db()).unwrap();
+        let mut s = String::new();
+        for t in oxcat::store::schema::TABLES.iter().filter(|t| t.name != "auditlog") {
+            for row in oxcat::store::all_rows(store.conn(), t).unwrap() {
+                s.push_str(&format!("{}: {:?}\n", t.name, row));
+            }
+        }
+        s
+    }
+
+    /// Enrolls `range` with per-node values from the number in the name (N=300: BMC 10.1.1.44, MAC 52:54:00:00:01:2c).
+    pub fn enroll(&self, range: &str) -> Out {
+        self.write("bmc.pw", "secret\n");
+        self.run(
+            "addbmnode",
+            &[
+                range,
+                "--bmc",
+                "|\\D+(\\d+)|10.1.($1/256).($1%256)|",
+                "--bmc-user",
+                "admin",
+                "--bmc-password-file",
+                "bmc.pw",
+                "--mac",
+                "|\\D+(\\d+)|52:54:00:00:(sprintf('%02x',$1/256)):(sprintf('%02x',$1%256))|",
+                "--groups",
+                "compute",
+            ],
+        )
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.symlink_metadata().is_ok()
+}

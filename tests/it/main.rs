@@ -1,0 +1,11 @@
+//! Integration tests: the real `oxcat` binary, run through links named after each command.
+
+mod concurrency;
+mod defs;
+mod docs;
+mod enroll;
+mod harness;
+mod images;
+mod multicall;
+mod nodels;
+mod tables;

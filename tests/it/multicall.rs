@@ -1,0 +1,70 @@
+use crate::harness::{oxcat_bin, Lab};
+use std::process::Command;
+
+#[test]
+fn list_names_every_command_in_the_registry() {
+    let o = Command::new(oxcat_bin()).arg("--list").output().unwrap();
+    assert!(o.status.success());
+    let names: Vec<&str> = oxcat::cmd::APPLETS.iter().map(|a| a.name).collect();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("{}\n", names.join("\n")));
+}
+
+#[test]
+fn link_name_and_first_argument_dispatch_alike() {
+    let lab = Lab::new();
+    lab.enroll("n[1-3]").ok();
+    let via_link = lab.run("nodels", &[]).ok().stdout;
+    let o = lab.cmd("oxcat-is-not-a-command").output();
+    assert!(o.is_err(), "no such link");
+    let via_arg = Command::new(oxcat_bin()).env("OXCAT_DB", lab.db()).args(["nodels"]).output().unwrap();
+    assert_eq!(String::from_utf8(via_arg.stdout).unwrap(), via_link);
+    assert_eq!(via_link, "n1\nn2\nn3\n");
+}
+
+#[test]
+fn unknown_command_and_bad_usage_exit_2() {
+    let o = Command::new(oxcat_bin()).arg("frobnicate").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(o.stderr).unwrap(),
+        "oxcat: unknown command 'frobnicate' (oxcat --list shows the commands)\n"
+    );
+    let lab = Lab::new();
+    lab.run("nodels", &["--no-such-flag"]).fails(2);
+    lab.run("addbmnode", &[]).fails(2);
+}
+
+#[test]
+fn store_is_created_private_where_oxcat_db_points() {
+    let lab = Lab::new();
+    let store = lab.path("deep/er/oxcat.db");
+    let o = Command::new(oxcat_bin()).env("OXCAT_DB", &store).args(["nodels"]).output().unwrap();
+    assert!(o.status.success());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store), 0o600);
+    assert_eq!(mode(&lab.path("deep/er")), 0o700);
+    // --db wins over OXCAT_DB.
+    let other = lab.path("other.db");
+    let o = Command::new(oxcat_bin())
+        .env("OXCAT_DB", &store)
+        .args(["nodels", "--db", other.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(other.exists());
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    let lab = Lab::new();
+    lab.enroll("n[1-2000]").ok();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} n[1-2000] | head -1; exit ${{PIPESTATUS:-0}}", lab.path("bin/lsdef").display()))
+        .env("OXCAT_DB", lab.db())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Object name: n1\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}
