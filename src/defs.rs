@@ -119,12 +119,15 @@ pub fn apply_op(op: ListOp, kind: Kind, old: Option<&str>, value: &str) -> Strin
 }
 
 fn not_found(t: ObjType, name: &str) -> String {
-    format!("Error: Could not find an object named '{name}' of type '{}'.", t.name())
+    format!("Could not find an object named '{name}' of type '{}'.", t.name())
 }
 
-/// Groups the node attributes by table: (table, [(column, value)]).
-fn by_table<'a>(assign: &'a [(&'static Attr, String)]) -> Vec<(&'static Table, Vec<(&'static str, Option<&'a str>)>)> {
-    let mut out: Vec<(&'static Table, Vec<(&'static str, Option<&'a str>)>)> = Vec::new();
+/// One table's share of an object's changes: the table and its (column, value) pairs.
+type TableChange<'a> = (&'static Table, Vec<(&'static str, Option<&'a str>)>);
+
+/// Groups attribute values by the table that holds them.
+fn by_table<'a>(assign: &'a [(&'static Attr, String)]) -> Vec<TableChange<'a>> {
+    let mut out: Vec<TableChange<'a>> = Vec::new();
     for (a, v) in assign {
         let entry = match out.iter_mut().position(|(t, _)| t.name == a.table.name) {
             Some(i) => &mut out[i].1,
@@ -139,7 +142,11 @@ fn by_table<'a>(assign: &'a [(&'static Attr, String)]) -> Vec<(&'static Table, V
 }
 
 /// Resolves attribute names for a type, collecting every unknown one.
-fn lookup_attrs(t: ObjType, assign: &[(String, String)], extra: &[&str]) -> Result<Vec<(Option<&'static Attr>, String, String)>> {
+fn lookup_attrs(
+    t: ObjType,
+    assign: &[(String, String)],
+    extra: &[&str],
+) -> Result<Vec<(Option<&'static Attr>, String, String)>> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for (k, v) in assign {
@@ -149,7 +156,7 @@ fn lookup_attrs(t: ObjType, assign: &[(String, String)], extra: &[&str]) -> Resu
         }
         match attribute(t, k) {
             Ok(a) => out.push((Some(a), k.clone(), v.clone())),
-            Err(e) => errors.push(format!("Error: {e}")),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     if errors.is_empty() {
@@ -183,7 +190,7 @@ pub fn write_nodes(
         } else if create && view.is_node(n) && !force {
             errors.push(format!("Error: A definition for '{n}' already exists."));
         } else if !create && !view.is_node(n) {
-            errors.push(not_found(ObjType::Node, n));
+            errors.push(format!("Error: {}", not_found(ObjType::Node, n)));
         }
     }
     if !errors.is_empty() {
@@ -200,11 +207,8 @@ pub fn write_nodes(
         let mut values = Vec::new();
         for (a, name, v) in &attrs {
             let a = a.expect("node attributes are all in the map");
-            let old = if op == ListOp::Set {
-                None
-            } else {
-                get_row(conn, a.table, &[n])?.and_then(|r| r[a.col].clone())
-            };
+            let old =
+                if op == ListOp::Set { None } else { get_row(conn, a.table, &[n])?.and_then(|r| r[a.col].clone()) };
             let merged = apply_op(op, a.column().kind, old.as_deref(), v);
             match check_value(n, false, name, a.column().kind, &merged) {
                 Ok(v) => {
@@ -221,9 +225,9 @@ pub fn write_nodes(
                         for part in v.split('|').filter(|p| !p.is_empty()) {
                             let mac = part.split('!').next().unwrap_or(part).to_string();
                             match owners.get(&mac) {
-                                Some(other) if other != n => errors.push(format!(
-                                    "{n}: Error: mac: {mac} is already used by node {other}"
-                                )),
+                                Some(other) if other != n => {
+                                    errors.push(format!("{n}: Error: mac: {mac} is already used by node {other}"))
+                                }
                                 _ => {
                                     owners.insert(mac, n.clone());
                                 }
@@ -262,7 +266,14 @@ fn remove_owner_rows(conn: &Connection, owner: &str) -> Result<()> {
 
 /// mkdef / chdef for groups: `members=` sets which nodes carry the group in nodelist.groups; other
 /// attributes go to the group's rows, which every member inherits.
-pub fn write_groups(conn: &Connection, names: &[String], assign: &[(String, String)], op: ListOp, create: bool, force: bool) -> Result<usize> {
+pub fn write_groups(
+    conn: &Connection,
+    names: &[String],
+    assign: &[(String, String)],
+    op: ListOp,
+    create: bool,
+    force: bool,
+) -> Result<usize> {
     let attrs = lookup_attrs(ObjType::Group, assign, &["members", "grouptype", "wherevals"])?;
     let view = NodeView::load(conn)?;
     let nodegroup = schema::table("nodegroup").expect("nodegroup");
@@ -276,7 +287,7 @@ pub fn write_groups(conn: &Connection, names: &[String], assign: &[(String, Stri
         } else if create && defined && !force {
             errors.push(format!("Error: A definition for '{g}' already exists."));
         } else if !create && !defined {
-            errors.push(not_found(ObjType::Group, g));
+            errors.push(format!("Error: {}", not_found(ObjType::Group, g)));
         }
     }
     let mut members: Option<Vec<String>> = None;
@@ -357,7 +368,15 @@ fn object_key(conn: &Connection, t: ObjType, name: &str) -> Result<Option<Vec<St
 }
 
 /// mkdef / chdef for osimages and networks.
-pub fn write_records(conn: &Connection, t: ObjType, names: &[String], assign: &[(String, String)], op: ListOp, create: bool, force: bool) -> Result<usize> {
+pub fn write_records(
+    conn: &Connection,
+    t: ObjType,
+    names: &[String],
+    assign: &[(String, String)],
+    op: ListOp,
+    create: bool,
+    force: bool,
+) -> Result<usize> {
     let attrs = lookup_attrs(t, assign, &[])?;
     let mut errors = Vec::new();
     for name in names {
@@ -367,7 +386,7 @@ pub fn write_records(conn: &Connection, t: ObjType, names: &[String], assign: &[
         } else if create && exists && !force {
             errors.push(format!("Error: A definition for '{name}' already exists."));
         } else if !create && !exists {
-            errors.push(not_found(t, name));
+            errors.push(format!("Error: {}", not_found(t, name)));
         }
         for (a, attr, v) in &attrs {
             let a = a.expect("all attributes are mapped");
@@ -388,10 +407,13 @@ pub fn write_records(conn: &Connection, t: ObjType, names: &[String], assign: &[
     }
     for name in names {
         let old_key = object_key(conn, t, name)?;
-        let tables: Vec<&'static Table> = TABLES.iter().filter(|tb| match t {
-            ObjType::Osimage => tb.owner == schema::Owner::Osimage,
-            _ => tb.owner == schema::Owner::Network,
-        }).collect();
+        let tables: Vec<&'static Table> = TABLES
+            .iter()
+            .filter(|tb| match t {
+                ObjType::Osimage => tb.owner == schema::Owner::Osimage,
+                _ => tb.owner == schema::Owner::Network,
+            })
+            .collect();
         // Current values (for -p/-m and for a network whose net/mask change).
         let mut current: HashMap<(&str, &str), Option<String>> = HashMap::new();
         if let Some(k) = &old_key {
@@ -467,7 +489,7 @@ pub fn write_site(conn: &Connection, assign: &[(String, String)], op: ListOp) ->
 
 /// chdef -n: renames one node, group, osimage or network.
 pub fn rename(conn: &Connection, t: ObjType, old: &str, new: &str) -> Result<()> {
-    node::check_name(new).map_err(|e| Error::Input(format!("Error: {e}")))?;
+    node::check_name(new).map_err(Error::Input)?;
     match t {
         ObjType::Node | ObjType::Group => {
             let view = NodeView::load(conn)?;
@@ -485,7 +507,8 @@ pub fn rename(conn: &Connection, t: ObjType, old: &str, new: &str) -> Result<()>
                 conn.execute("UPDATE nodegroup SET groupname = ?1 WHERE groupname = ?2", [new, old])?;
                 let nodelist = schema::table("nodelist").expect("nodelist");
                 for n in view.members_of(old).unwrap_or(&[]) {
-                    let gs: Vec<&str> = view.groups_of(n).iter().map(|g| if g == old { new } else { g.as_str() }).collect();
+                    let gs: Vec<&str> =
+                        view.groups_of(n).iter().map(|g| if g == old { new } else { g.as_str() }).collect();
                     upsert(conn, nodelist, &[n], &[("groups", Some(&gs.join(",")))])?;
                 }
             }
@@ -523,7 +546,7 @@ pub fn remove(conn: &Connection, t: ObjType, names: &[String]) -> Result<usize> 
             ObjType::Site => return Err(Error::Usage("the site object cannot be removed".into())),
         };
         if !exists {
-            missing.push(not_found(t, n));
+            missing.push(format!("Error: {}", not_found(t, n)));
         }
     }
     if !missing.is_empty() {
@@ -566,7 +589,13 @@ pub struct Shown {
 }
 
 /// The attributes of one object, sorted by name; `only` limits (and orders nothing: still sorted).
-pub fn describe(conn: &Connection, view: &NodeView, t: ObjType, name: &str, only: Option<&HashSet<String>>) -> Result<Vec<Shown>> {
+pub fn describe(
+    conn: &Connection,
+    view: &NodeView,
+    t: ObjType,
+    name: &str,
+    only: Option<&HashSet<String>>,
+) -> Result<Vec<Shown>> {
     let want = |a: &str| only.is_none_or(|o| o.contains(a));
     let mut out = Vec::new();
     match t {
@@ -591,7 +620,12 @@ pub fn describe(conn: &Connection, view: &NodeView, t: ObjType, name: &str, only
             }
             if want("members") {
                 let m = view.members_of(name).unwrap_or(&[]).join(",");
-                out.push(Shown { attr: "members".into(), value: Some(m).filter(|m| !m.is_empty()), secret: false, from: None });
+                out.push(Shown {
+                    attr: "members".into(),
+                    value: Some(m).filter(|m| !m.is_empty()),
+                    secret: false,
+                    from: None,
+                });
             }
         }
         ObjType::Osimage | ObjType::Network => {
@@ -627,12 +661,22 @@ pub fn names(conn: &Connection, view: &NodeView, t: ObjType) -> Result<Vec<Strin
         ObjType::Node => return Ok(view.nodes().to_vec()),
         ObjType::Group => {
             let mut g: Vec<String> = view.nodes().iter().flat_map(|n| view.groups_of(n).iter().cloned()).collect();
-            g.extend(all_rows(conn, schema::table("nodegroup").expect("nodegroup"))?.into_iter().filter_map(|r| r[0].clone()));
+            g.extend(
+                all_rows(conn, schema::table("nodegroup").expect("nodegroup"))?
+                    .into_iter()
+                    .filter_map(|r| r[0].clone()),
+            );
             g.retain(|g| g != "all");
             g
         }
-        ObjType::Osimage => all_rows(conn, schema::table("osimage").expect("osimage"))?.into_iter().filter_map(|r| r[0].clone()).collect(),
-        ObjType::Network => all_rows(conn, schema::table("networks").expect("networks"))?.into_iter().filter_map(|r| r[0].clone()).collect(),
+        ObjType::Osimage => all_rows(conn, schema::table("osimage").expect("osimage"))?
+            .into_iter()
+            .filter_map(|r| r[0].clone())
+            .collect(),
+        ObjType::Network => all_rows(conn, schema::table("networks").expect("networks"))?
+            .into_iter()
+            .filter_map(|r| r[0].clone())
+            .collect(),
         ObjType::Site => vec![SITE_OBJECT.to_string()],
     };
     v.sort_by(|a, b| crate::noderange::natural_cmp(a, b));
@@ -640,13 +684,23 @@ pub fn names(conn: &Connection, view: &NodeView, t: ObjType) -> Result<Vec<Strin
     Ok(v)
 }
 
+/// One object of a stanza file.
+pub struct Stanza {
+    pub objtype: ObjType,
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+}
+
 /// Parses an xCAT stanza file (`lsdef -z` output): `name:` headers, `attr=value` lines,
 /// `objtype=` in each stanza, `default-TYPE:` stanzas whose attributes apply to later stanzas of that type.
-pub fn parse_stanzas(text: &str) -> Result<Vec<(ObjType, String, Vec<(String, String)>)>> {
-    let mut out: Vec<(Option<ObjType>, String, Vec<(String, String)>)> = Vec::new();
+pub fn parse_stanzas(text: &str) -> Result<Vec<Stanza>> {
+    let mut out: Vec<Stanza> = Vec::new();
     let mut defaults: HashMap<String, Vec<(String, String)>> = HashMap::new();
     let mut current: Option<(String, Vec<(String, String)>)> = None;
-    let finish = |cur: Option<(String, Vec<(String, String)>)>, out: &mut Vec<_>, defaults: &mut HashMap<String, Vec<(String, String)>>| -> Result<()> {
+    let finish = |cur: Option<(String, Vec<(String, String)>)>,
+                  out: &mut Vec<_>,
+                  defaults: &mut HashMap<String, Vec<(String, String)>>|
+     -> Result<()> {
         if let Some((name, attrs)) = cur {
             if let Some(ty) = name.strip_prefix("default-") {
                 defaults.insert(ty.to_string(), attrs);
@@ -662,7 +716,7 @@ pub fn parse_stanzas(text: &str) -> Result<Vec<(ObjType, String, Vec<(String, St
                 merged.retain(|(dk, _)| *dk != k);
                 merged.push((k, v));
             }
-            out.push((Some(t), name, merged));
+            out.push(Stanza { objtype: t, name, attrs: merged });
         }
         Ok(())
     };
@@ -677,12 +731,14 @@ pub fn parse_stanzas(text: &str) -> Result<Vec<(ObjType, String, Vec<(String, St
         } else if let Some((k, v)) = line.split_once('=') {
             match current.as_mut() {
                 Some((_, attrs)) => attrs.push((k.trim().to_string(), v.trim().to_string())),
-                None => return Err(Error::Input(format!("stanza line {}: '{line}' comes before any 'name:' line", i + 1))),
+                None => {
+                    return Err(Error::Input(format!("stanza line {}: '{line}' comes before any 'name:' line", i + 1)))
+                }
             }
         } else {
             return Err(Error::Input(format!("stanza line {}: '{line}' is neither 'name:' nor 'attr=value'", i + 1)));
         }
     }
     finish(current.take(), &mut out, &mut defaults)?;
-    Ok(out.into_iter().filter_map(|(t, n, a)| t.map(|t| (t, n, a))).collect())
+    Ok(out)
 }

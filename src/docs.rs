@@ -36,18 +36,28 @@ pub fn examples() -> Vec<Example<'static>> {
 }
 
 fn roff_escape(line: &str) -> String {
-    let s = line.replace('\\', "\\e").replace('-', "\\-");
+    let mut s = line.replace('\\', "\\e").replace('-', "\\-");
     if s.starts_with('.') || s.starts_with('\'') {
-        format!("\\&{s}")
-    } else {
-        s
+        s.insert_str(0, "\\&");
     }
+    // Keep a trailing space visible to roff (and quiet for mandoc -Tlint).
+    if s.ends_with(' ') {
+        s.push_str("\\&");
+    }
+    s
 }
+
+/// The date on the man pages (fixed, so generating them twice gives the same bytes).
+const MAN_DATE: &str = "2026-11-24";
 
 /// The man page of one command, in roff.
 pub fn man_page(applet: &Applet) -> Result<String> {
     let command = cmd::build(applet);
-    let man = clap_mangen::Man::new(command).section(applet.section.to_string()).source("oxcat").manual("oxcat Manual");
+    let man = clap_mangen::Man::new(command)
+        .section(applet.section.to_string())
+        .date(MAN_DATE)
+        .source(concat!("oxcat ", env!("CARGO_PKG_VERSION")))
+        .manual("oxcat Manual");
     let mut buf: Vec<u8> = Vec::new();
     let render = |r: std::io::Result<()>| r.map_err(|e| Error::Io(format!("man page: {e}")));
     render(man.render_title(&mut buf))?;
@@ -62,8 +72,11 @@ pub fn man_page(applet: &Applet) -> Result<String> {
     let mine: Vec<Example> = examples().into_iter().filter(|e| e.command == applet.name).collect();
     if !mine.is_empty() {
         page.push_str(".SH EXAMPLES\n");
-        for e in mine {
-            page.push_str(&format!(".PP\n{}\n.PP\n.nf\n.RS 4\n", roff_escape(e.title)));
+        for (i, e) in mine.into_iter().enumerate() {
+            if i > 0 {
+                page.push_str(".PP\n");
+            }
+            page.push_str(&format!("{}\n.PP\n.nf\n.RS 4\n", roff_escape(e.title)));
             for line in e.session {
                 page.push_str(&roff_escape(line));
                 page.push('\n');

@@ -274,7 +274,7 @@ pub fn assign_macs(nodes: &[String], macs: &str) -> Result<Vec<String>> {
         return Ok(list.into_iter().map(str::to_string).collect());
     }
     Err(Error::Input(format!(
-        "Error: --mac: {} MACs for {} nodes (give one MAC per node in noderange order, or a regex value such as '|n(\\d+)|52:54:00:00:00:(sprintf(\"%02x\",$1))|')",
+        "--mac: {} MACs for {} nodes (give one MAC per node in noderange order, or a regex value such as '|n(\\d+)|52:54:00:00:00:(sprintf(\"%02x\",$1))|')",
         list.len(),
         nodes.len()
     )))

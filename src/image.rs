@@ -94,7 +94,8 @@ pub fn add(store: &mut Store, spec: &ImageSpec, audit: (&str, &str)) -> Result<V
     let osimage = schema::table("osimage").expect("osimage");
     let linuximage = schema::table("linuximage").expect("linuximage");
     if get_row(conn, osimage, &[&spec.name])?.is_some() {
-        errors.push(format!("Error: osimage '{}' already exists (rmdef -t osimage {} removes it)", spec.name, spec.name));
+        errors
+            .push(format!("Error: osimage '{}' already exists (rmdef -t osimage {} removes it)", spec.name, spec.name));
     }
     // Sources: the files given, else those of the image copied from.
     let mut base_row: Option<(store::Row, store::Row)> = None;

@@ -53,9 +53,7 @@ pub fn parse_mac(text: &str) -> Result<String, String> {
         }
     };
     if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "'{text}' is not a MAC address (allowed: six hex octets such as 52:54:00:12:34:56)"
-        ));
+        return Err(format!("'{text}' is not a MAC address (allowed: six hex octets such as 52:54:00:12:34:56)"));
     }
     let hex = hex.to_ascii_lowercase();
     let octets: Vec<&str> = (0..6).map(|i| &hex[2 * i..2 * i + 2]).collect();
@@ -84,9 +82,7 @@ pub fn check_host(text: &str) -> Result<(), String> {
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if looks_numeric || !labels_ok {
-        return Err(format!(
-            "'{text}' is not an IPv4 address or host name (allowed: 10.1.0.5 or bmc-n01.example.com)"
-        ));
+        return Err(format!("'{text}' is not an IPv4 address or host name (allowed: 10.1.0.5 or bmc-n01.example.com)"));
     }
     Ok(())
 }

@@ -1,14 +1,655 @@
-// TEMPORARY STUB: replaced by the real module.
+//! xCAT's noderange grammar (noderange(3), NodeRange.pm): `n1,n2`, `node[001-100]`,
+//! `node001-node100`, `node01:node10`, `f[1-3]n[1-20]`, `a[1,3,5]`, groups, `all`, `-` exclusion,
+//! `@` intersection, `(...)`, `/regex`, `^file`, `node10+5`, bare numbers (`10-20` = node10..node20),
+//! and `table.column==value` (also `!=`, `=~`, `!~`) selections.
+//!
+//! Parsing is pure; what names mean comes from a [`Universe`] (the table store implements it).
+//! Results are deduplicated and in natural order (n2 before n10).
+
+use regex::Regex;
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::fmt;
+
+/// What a noderange is resolved against.
 pub trait Universe {
+    /// Is `name` a defined node?
     fn is_node(&self, name: &str) -> bool;
+    /// Members of group `name`; None when no such group exists (Some(empty) for an empty group).
     fn group_members(&self, name: &str) -> Option<Vec<String>>;
+    /// Every defined node name.
     fn all_nodes(&self) -> Vec<String>;
+    /// Each node's resolved value for `table.column` or a shortname; Err names a bad selector.
     fn column_values(&self, selector: &str) -> Result<Vec<(String, Option<String>)>, String>;
 }
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoderangeError { Unknown(Vec<String>) }
-impl std::fmt::Display for NoderangeError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{:?}", self) } }
+pub enum NoderangeError {
+    /// Names that are neither node nor group nor a valid range.
+    Unknown(Vec<String>),
+    /// Malformed syntax.
+    Syntax { text: String, why: String },
+    /// A `^file` that could not be read.
+    File { path: String, err: String },
+    /// A bad `/regex` or attribute selector.
+    Bad { text: String, why: String },
+}
+
+impl fmt::Display for NoderangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoderangeError::Unknown(names) => {
+                write!(f, "Invalid nodes and/or groups in noderange: {}", names.join(","))
+            }
+            NoderangeError::Syntax { text, why } | NoderangeError::Bad { text, why } => {
+                write!(f, "invalid noderange '{text}': {why}")
+            }
+            NoderangeError::File { path, err } => write!(f, "cannot read noderange file '{path}': {err}"),
+        }
+    }
+}
+
 impl std::error::Error for NoderangeError {}
-pub fn expand(range: &str, u: &dyn Universe) -> Result<Vec<String>, NoderangeError> { let _ = (range, u); todo!() }
-pub fn expand_names(range: &str) -> Result<Vec<String>, NoderangeError> { let _ = range; todo!() }
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering { a.cmp(b) }
+
+type R<T> = Result<T, NoderangeError>;
+
+/// The most names one range may produce, so a typo cannot exhaust memory.
+const MAX_NAMES: u64 = 10_000_000;
+/// How deep `^file` may include further files.
+const MAX_DEPTH: usize = 8;
+
+fn syntax(text: &str, why: impl Into<String>) -> NoderangeError {
+    NoderangeError::Syntax { text: text.to_string(), why: why.into() }
+}
+
+/// Expands against the defined nodes and groups.
+pub fn expand(range: &str, u: &dyn Universe) -> R<Vec<String>> {
+    let mut ctx = Ctx { u: Some(u), unknown: Vec::new(), seen_unknown: HashSet::new() };
+    let names = ctx.range(range, 0)?;
+    if !ctx.unknown.is_empty() {
+        return Err(NoderangeError::Unknown(ctx.unknown));
+    }
+    Ok(finish(names))
+}
+
+/// Purely syntactic expansion for commands that create nodes: plain names stand for themselves;
+/// groups, `/regex`, `@` and selectors are refused.
+pub fn expand_names(range: &str) -> R<Vec<String>> {
+    let mut ctx = Ctx { u: None, unknown: Vec::new(), seen_unknown: HashSet::new() };
+    Ok(finish(ctx.range(range, 0)?))
+}
+
+fn finish(mut names: Vec<String>) -> Vec<String> {
+    if !names.windows(2).all(|w| natural_cmp(&w[0], &w[1]) == Ordering::Less) {
+        names.sort_unstable_by(|a, b| natural_cmp(a, b));
+        names.dedup();
+    }
+    names
+}
+
+/// Natural order: digit runs compare by value, other bytes as bytes; ties (node01 vs node1) fall
+/// back to plain byte order so the order is total.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        if x[i].is_ascii_digit() && y[j].is_ascii_digit() {
+            let (si, sj) = (i, j);
+            while i < x.len() && x[i].is_ascii_digit() {
+                i += 1;
+            }
+            while j < y.len() && y[j].is_ascii_digit() {
+                j += 1;
+            }
+            let trim = |s: &[u8]| -> usize { s.iter().take_while(|&&c| c == b'0').count() };
+            let (dx, dy) = (&x[si..i], &y[sj..j]);
+            let (dx, dy) = (&dx[trim(dx).min(dx.len() - 1)..], &dy[trim(dy).min(dy.len() - 1)..]);
+            let o = dx.len().cmp(&dy.len()).then_with(|| dx.cmp(dy));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            if x[i] != y[j] {
+                return x[i].cmp(&y[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (x.len() - i).cmp(&(y.len() - j)).then_with(|| a.cmp(b))
+}
+
+/// Splits at `sep` outside brackets, parentheses and a leading `/regex`.
+fn split_top(text: &str, sep: char) -> R<Vec<&str>> {
+    let mut parts = Vec::new();
+    let (mut square, mut round, mut start) = (0i32, 0i32, 0usize);
+    for (i, c) in text.char_indices() {
+        match c {
+            '[' => square += 1,
+            ']' => square -= 1,
+            '(' => round += 1,
+            ')' => round -= 1,
+            c if c == sep && square == 0 && round == 0 => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+        if square < 0 || round < 0 {
+            return Err(syntax(text, format!("unbalanced '{c}'")));
+        }
+    }
+    if square != 0 {
+        return Err(syntax(text, "'[' without ']'"));
+    }
+    if round != 0 {
+        return Err(syntax(text, "'(' without ')'"));
+    }
+    parts.push(&text[start..]);
+    Ok(parts)
+}
+
+struct Ctx<'u> {
+    /// None: creating nodes (expand_names).
+    u: Option<&'u dyn Universe>,
+    unknown: Vec<String>,
+    seen_unknown: HashSet<String>,
+}
+
+impl Ctx<'_> {
+    fn range(&mut self, text: &str, depth: usize) -> R<Vec<String>> {
+        let mut include: Vec<String> = Vec::new();
+        let mut exclude: HashSet<String> = HashSet::new();
+        for tok in split_top(text, ',')? {
+            let tok = tok.trim();
+            if tok.is_empty() {
+                continue;
+            }
+            if let Some(path) = tok.strip_prefix('^') {
+                include.extend(self.file(path, depth)?);
+            } else if let Some(rest) = tok.strip_prefix('-').filter(|r| !r.is_empty()) {
+                exclude.extend(self.intersection(rest, depth, true)?);
+            } else {
+                include.extend(self.intersection(tok, depth, false)?);
+            }
+        }
+        if !exclude.is_empty() {
+            include.retain(|n| !exclude.contains(n));
+        }
+        Ok(include)
+    }
+
+    fn file(&mut self, path: &str, depth: usize) -> R<Vec<String>> {
+        if depth >= MAX_DEPTH {
+            return Err(syntax(path, "^file includes nest too deep"));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| NoderangeError::File { path: path.to_string(), err: e.to_string() })?;
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let item = line.split(|c: char| c.is_whitespace() || c == ':').next().unwrap_or("");
+            out.extend(self.range(item, depth + 1)?);
+        }
+        Ok(out)
+    }
+
+    fn intersection(&mut self, tok: &str, depth: usize, excluding: bool) -> R<Vec<String>> {
+        let parts = split_top(tok, '@')?;
+        if parts.len() == 1 {
+            return self.term(tok, depth, excluding);
+        }
+        if self.u.is_none() {
+            return Err(syntax(tok, "'@' cannot be used when defining new nodes"));
+        }
+        let mut result = self.term(parts[0], depth, excluding)?;
+        for p in &parts[1..] {
+            let other: HashSet<String> = self.term(p, depth, excluding)?.into_iter().collect();
+            result.retain(|n| other.contains(n));
+        }
+        Ok(result)
+    }
+
+    fn term(&mut self, tok: &str, depth: usize, excluding: bool) -> R<Vec<String>> {
+        let tok = tok.trim();
+        if tok.is_empty() {
+            return Err(syntax(tok, "empty term"));
+        }
+        if let Some(inner) = tok.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+            return self.range(inner, depth);
+        }
+        let Some(u) = self.u else {
+            if tok.starts_with('/') || tok.contains(['(', ')', '=', '~', '!']) {
+                return Err(syntax(tok, "groups, /regex and selections cannot be used when defining new nodes"));
+            }
+            return match pattern(tok)? {
+                Some(names) => Ok(names),
+                None => Ok(vec![tok.to_string()]),
+            };
+        };
+        if let Some(re) = tok.strip_prefix('/') {
+            let re = re.strip_suffix('/').unwrap_or(re);
+            if re.is_empty() {
+                return Err(NoderangeError::Bad { text: tok.to_string(), why: "empty regex".into() });
+            }
+            let re = Regex::new(&format!("^(?:{re})$"))
+                .map_err(|e| NoderangeError::Bad { text: tok.to_string(), why: regex_error(&e) })?;
+            return Ok(u.all_nodes().into_iter().filter(|n| re.is_match(n)).collect());
+        }
+        if let Some((sel, op, value)) =
+            ["==", "!=", "=~", "!~"].iter().find_map(|op| tok.split_once(op).map(|(a, b)| (a, *op, b)))
+        {
+            return self.select(u, tok, sel, op, value);
+        }
+        if u.is_node(tok) {
+            return Ok(vec![tok.to_string()]);
+        }
+        if let Some(members) = u.group_members(tok) {
+            return Ok(members);
+        }
+        let names = match pattern(tok)? {
+            Some(names) => names,
+            None => vec![tok.to_string()],
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            if u.is_node(&n) {
+                out.push(n);
+            } else if let Some(m) = u.group_members(&n) {
+                out.extend(m);
+            } else if !excluding && self.seen_unknown.insert(n.clone()) {
+                self.unknown.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    fn select(&self, u: &dyn Universe, tok: &str, sel: &str, op: &str, value: &str) -> R<Vec<String>> {
+        let bad = |why: String| NoderangeError::Bad { text: tok.to_string(), why };
+        let re = if op.ends_with('~') { Some(Regex::new(value).map_err(|e| bad(regex_error(&e)))?) } else { None };
+        let values = u.column_values(sel).map_err(bad)?;
+        Ok(values
+            .into_iter()
+            .filter(|(_, v)| {
+                let v = v.as_deref().unwrap_or("");
+                match op {
+                    "==" => v == value,
+                    "!=" => v != value,
+                    "=~" => re.as_ref().is_some_and(|r| r.is_match(v)),
+                    _ => !re.as_ref().is_some_and(|r| r.is_match(v)),
+                }
+            })
+            .map(|(n, _)| n)
+            .collect())
+    }
+}
+
+/// The last line of a regex error ("unclosed character class"), without the pattern echo.
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines().last().unwrap_or(&text).trim().trim_start_matches("error: ").to_string()
+}
+
+/// Expands a range form (`a[1-3]b`, `n01-n10`, `n01:n10`, `n10+3`, bare numbers); None when the
+/// token is not a range.
+fn pattern(tok: &str) -> R<Option<Vec<String>>> {
+    if tok.contains('[') {
+        let mut out = Vec::new();
+        brackets(tok, tok, String::new(), &mut out)?;
+        return Ok(Some(out));
+    }
+    if tok.bytes().all(|c| c.is_ascii_digit()) {
+        return Ok(Some(vec![bare(tok)]));
+    }
+    if let Some((left, count)) = tok.rsplit_once('+') {
+        let Ok(count) = count.parse::<u64>() else { return Ok(None) };
+        let left = if left.bytes().all(|c| c.is_ascii_digit()) { bare(left) } else { left.to_string() };
+        let runs = runs(&left);
+        let Some(idx) = runs.iter().rposition(|r| r.digits) else { return Ok(None) };
+        let start: u64 = runs[idx].text.parse().map_err(|_| syntax(tok, "number too large"))?;
+        let end = start.checked_add(count).ok_or_else(|| syntax(tok, "number too large"))?;
+        return numbered(tok, &runs, idx, start, end, runs[idx].text.len()).map(Some);
+    }
+    let (left, right) = if let Some((l, r)) = tok.split_once(':').filter(|(_, r)| !r.contains(':')) {
+        (l.to_string(), r.to_string())
+    } else {
+        let dashes: Vec<usize> = tok.match_indices('-').map(|(i, _)| i).collect();
+        if dashes.len() % 2 == 0 {
+            return Ok(None);
+        }
+        let mid = dashes[dashes.len() / 2];
+        (tok[..mid].to_string(), tok[mid + 1..].to_string())
+    };
+    let is_num = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let (left, right) = if is_num(&left) && is_num(&right) { (bare(&left), bare(&right)) } else { (left, right) };
+    let (l, r) = (runs(&left), runs(&right));
+    if l.len() != r.len() || l.is_empty() {
+        return Ok(None);
+    }
+    let mut differing = None;
+    for (i, (a, b)) in l.iter().zip(&r).enumerate() {
+        if a.digits != b.digits || (!a.digits && a.text != b.text) {
+            return Ok(None);
+        }
+        if a.digits && a.text != b.text {
+            if differing.is_some() {
+                return Ok(None);
+            }
+            differing = Some(i);
+        }
+    }
+    let Some(idx) = differing else { return Ok(Some(vec![left])) };
+    let parse = |s: &str| s.parse::<u64>().map_err(|_| syntax(tok, "number too large"));
+    let (start, end) = (parse(l[idx].text)?, parse(r[idx].text)?);
+    numbered(tok, &l, idx, start, end, l[idx].text.len()).map(Some)
+}
+
+/// A bare number names a node: `node` (or `$XCAT_NODE_PREFIX`) + number + `$XCAT_NODE_SUFFIX`.
+fn bare(num: &str) -> String {
+    let prefix = std::env::var("XCAT_NODE_PREFIX").unwrap_or_else(|_| "node".to_string());
+    let suffix = std::env::var("XCAT_NODE_SUFFIX").unwrap_or_default();
+    format!("{prefix}{num}{suffix}")
+}
+
+struct Run<'a> {
+    text: &'a str,
+    digits: bool,
+}
+
+fn runs(s: &str) -> Vec<Run<'_>> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut start = 0;
+    for i in 1..=b.len() {
+        if i == b.len() || b[i].is_ascii_digit() != b[start].is_ascii_digit() {
+            out.push(Run { text: &s[start..i], digits: b[start].is_ascii_digit() });
+            start = i;
+        }
+    }
+    out
+}
+
+/// The names of `runs` with run `idx` counting from `start` to `end`, zero-padded to `pad`.
+fn numbered(tok: &str, runs: &[Run], idx: usize, start: u64, end: u64, pad: usize) -> R<Vec<String>> {
+    if start > end {
+        return Err(syntax(tok, format!("the range runs backwards ({start} > {end})")));
+    }
+    if end - start >= MAX_NAMES {
+        return Err(syntax(tok, format!("the range has more than {MAX_NAMES} names")));
+    }
+    let prefix: String = runs[..idx].iter().map(|r| r.text).collect();
+    let suffix: String = runs[idx + 1..].iter().map(|r| r.text).collect();
+    Ok((start..=end).map(|n| format!("{prefix}{n:0pad$}{suffix}")).collect())
+}
+
+/// Expands the first `[...]` of `rest` and recurses for the brackets after it (cartesian product).
+fn brackets(tok: &str, rest: &str, prefix: String, out: &mut Vec<String>) -> R<()> {
+    let Some(open) = rest.find('[') else {
+        out.push(prefix + rest);
+        return Ok(());
+    };
+    let close = rest[open..].find(']').map(|c| open + c).ok_or_else(|| syntax(tok, "'[' without ']'"))?;
+    let (head, body, tail) = (&rest[..open], &rest[open + 1..close], &rest[close + 1..]);
+    if body.contains('[') {
+        return Err(syntax(tok, "nested '['"));
+    }
+    if head.contains(']') {
+        return Err(syntax(tok, "']' without '['"));
+    }
+    let mut items: Vec<String> = Vec::new();
+    for item in body.split(',') {
+        let item = item.trim();
+        let bounds = item.split_once('-').or_else(|| item.split_once(':'));
+        match bounds {
+            Some((a, b)) => {
+                let parse = |s: &str| {
+                    s.parse::<u64>().map_err(|_| syntax(tok, format!("'{item}' is not a number range inside [...]")))
+                };
+                let (start, end) = (parse(a)?, parse(b)?);
+                let digits = [Run { text: a, digits: true }];
+                items.extend(numbered(tok, &digits, 0, start, end, a.len())?);
+            }
+            None if !item.is_empty() && item.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => {
+                items.push(item.to_string())
+            }
+            None => return Err(syntax(tok, format!("'{item}' is not allowed inside [...]"))),
+        }
+        if items.len() as u64 > MAX_NAMES {
+            return Err(syntax(tok, format!("the range has more than {MAX_NAMES} names")));
+        }
+    }
+    for item in items {
+        brackets(tok, tail, format!("{prefix}{head}{item}"), out)?;
+        if out.len() as u64 > MAX_NAMES {
+            return Err(syntax(tok, format!("the range has more than {MAX_NAMES} names")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Lab {
+        nodes: Vec<String>,
+        set: HashSet<String>,
+        groups: HashMap<String, Vec<String>>,
+    }
+
+    fn lab() -> Lab {
+        let mut nodes: Vec<String> = (1..=20).map(|i| format!("n{i}")).collect();
+        nodes.extend((1..=20).map(|i| format!("node{i:03}")));
+        nodes.extend((1..=3).flat_map(|f| (1..=20).map(move |n| format!("f{f}n{n}"))));
+        nodes.push("node-01".into());
+        nodes.push("node-02".into());
+        let range = |a: u32, b: u32| (a..=b).map(|i| format!("n{i}")).collect::<Vec<_>>();
+        let mut groups = HashMap::new();
+        groups.insert("rack1".to_string(), range(1, 5));
+        groups.insert("rack2".to_string(), range(6, 10));
+        groups.insert("compute".to_string(), range(1, 10));
+        groups.insert("empty".to_string(), vec![]);
+        groups.insert("all".to_string(), nodes.clone());
+        Lab { set: nodes.iter().cloned().collect(), nodes, groups }
+    }
+
+    impl Universe for Lab {
+        fn is_node(&self, name: &str) -> bool {
+            self.set.contains(name)
+        }
+        fn group_members(&self, name: &str) -> Option<Vec<String>> {
+            self.groups.get(name).cloned()
+        }
+        fn all_nodes(&self) -> Vec<String> {
+            self.nodes.clone()
+        }
+        fn column_values(&self, sel: &str) -> Result<Vec<(String, Option<String>)>, String> {
+            if sel != "nodehm.mgt" && sel != "mgt" {
+                return Err(format!("{sel} not a valid table.column description"));
+            }
+            Ok(self
+                .nodes
+                .iter()
+                .map(|n| {
+                    let ipmi = n.strip_prefix('n').and_then(|d| d.parse::<u32>().ok()).is_some_and(|d| d <= 10);
+                    (n.clone(), ipmi.then(|| "ipmi".to_string()))
+                })
+                .collect())
+        }
+    }
+
+    fn ex(r: &str) -> String {
+        expand(r, &lab()).unwrap_or_else(|e| panic!("{r}: {e}")).join(",")
+    }
+
+    fn err(r: &str) -> String {
+        expand(r, &lab()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_forms_of_the_man_page() {
+        let cases = [
+            ("n1,n2", "n1,n2"),
+            ("node[001-003]", "node001,node002,node003"),
+            ("node001-node003", "node001,node002,node003"),
+            ("node[001:003]", "node001,node002,node003"),
+            ("node001:node003", "node001,node002,node003"),
+            ("f[1-2]n[1-2]", "f1n1,f1n2,f2n1,f2n2"),
+            ("n[1,3,5]", "n1,n3,n5"),
+            ("n[1-2,7]", "n1,n2,n7"),
+            ("rack1-rack2", "n1,n2,n3,n4,n5,n6,n7,n8,n9,n10"),
+            ("n10+3", "n10,n11,n12,n13"),
+            ("node001+2", "node001,node002,node003"),
+            ("/n1[0-2]", "n10,n11,n12"),
+            ("/f3n2.*/", "f3n2,f3n20"),
+            ("rack1@compute", "n1,n2,n3,n4,n5"),
+            ("compute@rack2@n[8-20]", "n8,n9,n10"),
+            ("rack1,-(compute@n[2-4])", "n1,n5"),
+            ("nodehm.mgt==ipmi@rack2", "n6,n7,n8,n9,n10"),
+            ("mgt!=ipmi@n[9-12]", "n11,n12"),
+            ("nodehm.mgt=~^ip@n[1-2]", "n1,n2"),
+            ("nodehm.mgt!~^ip@n[1-12]", "n11,n12"),
+            ("node-01-node-02", "node-01,node-02"),
+            ("node-01", "node-01"),
+            ("empty", ""),
+            ("", ""),
+            ("n1,,n2,", "n1,n2"),
+        ];
+        for (r, want) in cases {
+            assert_eq!(ex(r), want, "{r}");
+        }
+    }
+
+    #[test]
+    fn exclusions_come_after_inclusions() {
+        assert_eq!(ex("n1-n10,-n3-n5,n4"), "n1,n2,n6,n7,n8,n9,n10");
+        assert_eq!(ex("compute,-rack1"), "n6,n7,n8,n9,n10");
+        assert_eq!(ex("rack1,-nosuch"), "n1,n2,n3,n4,n5");
+        assert_eq!(ex("all,-/f.*|node.*"), (1..=20).map(|i| format!("n{i}")).collect::<Vec<_>>().join(","));
+    }
+
+    #[test]
+    fn natural_order_and_dedup() {
+        assert_eq!(ex("n10,n2,n1,n2,rack1"), "n1,n2,n3,n4,n5,n10");
+        let mut v = vec!["n10", "n2", "node001", "n1", "node01", "b", "a10b", "a9b"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        // Equal numbers (01, 001) fall back to byte order, so the order is total.
+        assert_eq!(v, vec!["a9b", "a10b", "b", "n1", "n2", "n10", "node001", "node01"]);
+        assert_eq!(natural_cmp("n01", "n1"), Ordering::Less);
+        assert_eq!(natural_cmp("n1", "n1"), Ordering::Equal);
+    }
+
+    #[test]
+    fn bare_numbers_take_the_node_prefix() {
+        assert_eq!(expand_names("10-12").unwrap(), vec!["node10", "node11", "node12"]);
+        assert_eq!(expand_names("7+1").unwrap(), vec!["node7", "node8"]);
+        assert_eq!(expand_names("5").unwrap(), vec!["node5"]);
+    }
+
+    #[test]
+    fn unknown_names_are_all_reported() {
+        assert_eq!(err("n1,bogus,n99,bogus"), "Invalid nodes and/or groups in noderange: bogus,n99");
+        assert_eq!(err("n[19-22]"), "Invalid nodes and/or groups in noderange: n21,n22");
+        assert_eq!(err("node-01-x-02"), "Invalid nodes and/or groups in noderange: node-01-x-02");
+        assert_eq!(err("a1-b2"), "Invalid nodes and/or groups in noderange: a1-b2");
+    }
+
+    #[test]
+    fn syntax_errors_quote_the_text() {
+        assert_eq!(err("n[1-3"), "invalid noderange 'n[1-3': '[' without ']'");
+        assert_eq!(err("(n1,n2"), "invalid noderange '(n1,n2': '(' without ')'");
+        assert_eq!(err("n[3-1]"), "invalid noderange 'n[3-1]': the range runs backwards (3 > 1)");
+        assert_eq!(err("n5-n1"), "invalid noderange 'n5-n1': the range runs backwards (5 > 1)");
+        assert_eq!(err("n[1-20000000]"), "invalid noderange 'n[1-20000000]': the range has more than 10000000 names");
+        assert_eq!(err("n[a-b]"), "invalid noderange 'n[a-b]': 'a-b' is not a number range inside [...]");
+        assert_eq!(err("/"), "invalid noderange '/': empty regex");
+        assert_eq!(err("/n["), "invalid noderange '/n[': '[' without ']'");
+        assert_eq!(err("/*x"), "invalid noderange '/*x': repetition operator missing expression");
+        assert_eq!(
+            err("ipmi.nosuch==x"),
+            "invalid noderange 'ipmi.nosuch==x': ipmi.nosuch not a valid table.column description"
+        );
+        assert_eq!(
+            err("^/nonexistent/oxcat-range"),
+            "cannot read noderange file '/nonexistent/oxcat-range': No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn ranges_from_a_file() {
+        let path = std::env::temp_dir().join(format!("oxcat-noderange-{}", std::process::id()));
+        std::fs::write(&path, "# racks\nn1 first node\nrack2: comment\n\n  n[19-20]\n").unwrap();
+        let r = format!("^{},-n7", path.display());
+        assert_eq!(ex(&r), "n1,n6,n8,n9,n10,n19,n20");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn names_for_creation() {
+        assert_eq!(expand_names("x[1-2],y01-y02,-y01").unwrap(), vec!["x1", "x2", "y02"]);
+        assert_eq!(expand_names("new1,new2").unwrap(), vec!["new1", "new2"]);
+        for bad in ["rack1@rack2", "/x", "mgt==ipmi", "(a,b"] {
+            assert!(expand_names(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hundred_thousand_names() {
+        let names: Vec<String> = (1..=100_000).map(|i| format!("node{i:06}")).collect();
+        let mut l = lab();
+        l.set = names.iter().cloned().collect();
+        l.nodes = names;
+        let got = expand("node[000001-100000]", &l).unwrap();
+        assert_eq!(got.len(), 100_000);
+        assert_eq!((got[0].as_str(), got[99_999].as_str()), ("node000001", "node100000"));
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let odd = [
+            "[",
+            "]",
+            "[]",
+            "n[]",
+            "n[,]",
+            "n[1-]",
+            "n[-1]",
+            "-",
+            "--",
+            "-,-",
+            "@",
+            "@@",
+            "n1@",
+            "(",
+            ")",
+            "()",
+            "((n1))",
+            "n1+",
+            "+5",
+            "n1+99999999999999999999",
+            "n99999999999999999999-n1",
+            "^",
+            "^/",
+            "/(",
+            "a:b:c",
+            "==",
+            "n1==",
+            "==x",
+            "-(",
+            "n[1-3]n[",
+            "\u{e9}[1-2]",
+            "\u{e9}1-\u{e9}3",
+            "n1--n2",
+            "-n[1-3]-",
+            "[1-2][3-4]",
+        ];
+        for r in odd {
+            let _ = expand(r, &lab());
+            let _ = expand_names(r);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 /// What a secret prints as unless `--show-secrets`.
 pub const MASK: &str = "********";
 
-pub fn shown<'a>(value: &'a str, secret: bool, show_secrets: bool) -> &'a str {
+pub fn shown(value: &str, secret: bool, show_secrets: bool) -> &str {
     if secret && !show_secrets {
         MASK
     } else {

@@ -47,32 +47,45 @@ fn read_password_file(path: &str) -> Result<String> {
         std::io::stdin().read_line(&mut s).map_err(|e| Error::io("stdin", e))?;
         s
     } else {
-        std::fs::read_to_string(path).map_err(|e| Error::Input(format!("Error: --bmc-password-file: cannot read {path}: {e}")))?
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::Input(format!("--bmc-password-file: cannot read {path}: {e}")))?
     };
     let pw = text.lines().next().unwrap_or("").to_string();
     if pw.is_empty() {
-        return Err(Error::Input(format!("Error: --bmc-password-file: {path} is empty")));
+        return Err(Error::Input(format!("--bmc-password-file: {path} is empty")));
     }
     Ok(pw)
 }
 
 /// Node specs from a CSV file; command-line options fill what a row leaves empty.
 fn specs_from_file(path: &str, defaults: &NodeSpec) -> Result<Vec<NodeSpec>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Input(format!("Error: -f: cannot read {path}: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Input(format!("-f: cannot read {path}: {e}")))?;
     let text = if text.starts_with('#') { text } else { format!("#{text}") };
-    let parsed = tabcsv::parse(&text).map_err(|e| Error::Input(format!("Error: {path}: {e}")))?;
-    const COLUMNS: &[&str] =
-        &["node", "bmc", "bmcusername", "bmcpassword", "mac", "ip", "groups", "cpus", "memory", "disk", "arch", "servicenode"];
+    let parsed = tabcsv::parse(&text).map_err(|e| Error::Input(format!("{path}: {e}")))?;
+    const COLUMNS: &[&str] = &[
+        "node",
+        "bmc",
+        "bmcusername",
+        "bmcpassword",
+        "mac",
+        "ip",
+        "groups",
+        "cpus",
+        "memory",
+        "disk",
+        "arch",
+        "servicenode",
+    ];
     for c in &parsed.columns {
         if !COLUMNS.contains(&c.as_str()) {
             return Err(Error::Input(format!(
-                "Error: {path}: unknown column '{c}' in the header (allowed: {})",
+                "{path}: unknown column '{c}' in the header (allowed: {})",
                 COLUMNS.join(", ")
             )));
         }
     }
     if !parsed.columns.iter().any(|c| c == "node") {
-        return Err(Error::Input(format!("Error: {path}: the header has no 'node' column")));
+        return Err(Error::Input(format!("{path}: the header has no 'node' column")));
     }
     let mut specs = Vec::with_capacity(parsed.rows.len());
     for (_, row) in parsed.rows {
@@ -134,11 +147,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
                 Some(v) => enroll::assign_macs(&nodes, &v)?.into_iter().map(Some).collect(),
                 None => vec![None; nodes.len()],
             };
-            nodes
-                .into_iter()
-                .zip(macs)
-                .map(|(node, macs)| NodeSpec { node, macs, ..defaults.clone() })
-                .collect()
+            nodes.into_iter().zip(macs).map(|(node, macs)| NodeSpec { node, macs, ..defaults.clone() }).collect()
         }
     };
     let mut st = ctx.store()?;

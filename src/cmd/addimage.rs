@@ -8,19 +8,38 @@ use clap::{Arg, ArgMatches, Command};
 use std::io::Write;
 use std::path::PathBuf;
 
-pub const ABOUT: &str = "Register an OS image: copy kernel, initrd and root image into the image store with their SHA-256";
+pub const ABOUT: &str =
+    "Register an OS image: copy kernel, initrd and root image into the image store with their SHA-256";
 
 pub fn command() -> Command {
-    let path = |id: &'static str, help: &'static str| Arg::new(id).long(id).value_name("PATH").value_parser(clap::value_parser!(PathBuf)).help(help);
+    let path = |id: &'static str, help: &'static str| {
+        Arg::new(id).long(id).value_name("PATH").value_parser(clap::value_parser!(PathBuf)).help(help)
+    };
     Command::new("addimage")
-        .arg(Arg::new("name").required(true).value_name("NAME").help("Name of the image (with -n: the registered image to copy)"))
+        .arg(
+            Arg::new("name")
+                .required(true)
+                .value_name("NAME")
+                .help("Name of the image (with -n: the registered image to copy)"),
+        )
         .arg(path("kernel", "The kernel file"))
         .arg(path("initrd", "The initrd file"))
         .arg(path("rootimg", "The root image (squashfs, cpio.gz, tar.gz ...) for netboot"))
-        .arg(Arg::new("kcmdline").long("kcmdline").value_name("ARGS").allow_hyphen_values(true).help("Extra kernel command line arguments"))
+        .arg(
+            Arg::new("kcmdline")
+                .long("kcmdline")
+                .value_name("ARGS")
+                .allow_hyphen_values(true)
+                .help("Extra kernel command line arguments"),
+        )
         .arg(Arg::new("arch").long("arch").value_name("ARCH").help("Architecture: x86_64, aarch64 or ppc64le"))
         .arg(Arg::new("type").long("type").value_name("TYPE").help("netboot (default) or install"))
-        .arg(Arg::new("newname").short('n').value_name("NEWNAME").help("Register a copy of image NAME as NEWNAME (given files replace the copied ones)"))
+        .arg(
+            Arg::new("newname")
+                .short('n')
+                .value_name("NEWNAME")
+                .help("Register a copy of image NAME as NEWNAME (given files replace the copied ones)"),
+        )
 }
 
 pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {

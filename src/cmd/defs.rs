@@ -23,7 +23,8 @@ fn type_arg() -> Arg {
         .value_name("TYPE")
         .default_value("node")
         .value_parser(clap::builder::PossibleValuesParser::new(OBJ_TYPES))
-        .help("Object type")
+        .hide_possible_values(true)
+        .help("Object type: node, group, osimage, network or site")
 }
 
 fn names_arg() -> Arg {
@@ -38,7 +39,12 @@ pub fn mkdef_command() -> Command {
     Command::new("mkdef")
         .arg(type_arg())
         .arg(names_arg())
-        .arg(Arg::new("stanza").short('z').action(ArgAction::SetTrue).help("Read stanzas (lsdef -z format) from standard input"))
+        .arg(
+            Arg::new("stanza")
+                .short('z')
+                .action(ArgAction::SetTrue)
+                .help("Read stanzas (lsdef -z format) from standard input"),
+        )
         .arg(Arg::new("force").short('f').long("force").action(ArgAction::SetTrue).help("Replace existing definitions"))
         .arg(rest_arg("The objects (a noderange for nodes), then attribute=value pairs"))
 }
@@ -47,10 +53,28 @@ pub fn chdef_command() -> Command {
     Command::new("chdef")
         .arg(type_arg())
         .arg(names_arg())
-        .arg(Arg::new("stanza").short('z').action(ArgAction::SetTrue).help("Read stanzas (lsdef -z format) from standard input"))
+        .arg(
+            Arg::new("stanza")
+                .short('z')
+                .action(ArgAction::SetTrue)
+                .help("Read stanzas (lsdef -z format) from standard input"),
+        )
         .arg(Arg::new("newname").short('n').value_name("NEWNAME").help("Rename the one object given"))
-        .arg(Arg::new("plus").short('p').long("plus").action(ArgAction::SetTrue).conflicts_with("minus").help("Add the values to list attributes"))
-        .arg(Arg::new("minus").short('m').long("minus").action(ArgAction::SetTrue).help("Remove the values from list attributes"))
+        .arg(
+            Arg::new("plus")
+                .short('p')
+                .long("plus")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("minus")
+                .help("Add the values to list attributes"),
+        )
+        .arg(
+            Arg::new("minus")
+                .short('m')
+                .long("minus")
+                .action(ArgAction::SetTrue)
+                .help("Remove the values from list attributes"),
+        )
         .arg(rest_arg("The objects (a noderange for nodes), then attribute=value pairs"))
 }
 
@@ -59,10 +83,26 @@ pub fn lsdef_command() -> Command {
         .arg(type_arg())
         .arg(names_arg())
         .arg(Arg::new("stanza").short('z').action(ArgAction::SetTrue).help("Print stanzas that mkdef -z reads back"))
-        .arg(Arg::new("long").short('l').action(ArgAction::SetTrue).help("Print every attribute (the default when objects are named)"))
-        .arg(Arg::new("attrs").short('i').value_name("ATTRS").help("Print only these attributes, comma-separated (unset ones as attr=)"))
+        .arg(
+            Arg::new("long")
+                .short('l')
+                .action(ArgAction::SetTrue)
+                .help("Print every attribute (the default when objects are named)"),
+        )
+        .arg(
+            Arg::new("attrs")
+                .short('i')
+                .value_name("ATTRS")
+                .help("Print only these attributes, comma-separated (unset ones as attr=)"),
+        )
         .arg(Arg::new("compressed").short('c').action(ArgAction::SetTrue).help("Print 'name: attr=value' lines"))
-        .arg(Arg::new("where").short('w').value_name("ATTR==VAL").action(ArgAction::Append).help("Select objects: attr==val, attr!=val, attr=~regex, attr!~regex"))
+        .arg(
+            Arg::new("where")
+                .short('w')
+                .value_name("ATTR==VAL")
+                .action(ArgAction::Append)
+                .help("Select objects: attr==val, attr!=val, attr=~regex, attr!~regex"),
+        )
         .arg(json_arg())
         .arg(secrets_arg())
         .arg(rest_arg("The objects (a noderange for nodes); all when omitted"))
@@ -100,6 +140,13 @@ fn expand(view: &NodeView, t: ObjType, text: &str, creating: bool) -> Result<Vec
     }
 }
 
+/// One object (or noderange) to create or change, from the command line or a stanza.
+struct Job {
+    objtype: ObjType,
+    target: Option<String>,
+    assign: Vec<(String, String)>,
+}
+
 fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
     let t = obj_type(m)?;
     let op = if !create && flag(m, "plus") {
@@ -111,15 +158,15 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
     };
     let force = create && flag(m, "force");
     let (target, rest) = split_args(m);
-    let mut jobs: Vec<(ObjType, Option<String>, Vec<(String, String)>)> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     if flag(m, "stanza") {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| Error::io("stdin", e))?;
-        for (t, name, attrs) in defs::parse_stanzas(&text)? {
-            jobs.push((t, Some(name), attrs));
+        for s in defs::parse_stanzas(&text)? {
+            jobs.push(Job { objtype: s.objtype, target: Some(s.name), assign: s.attrs });
         }
     } else {
-        jobs.push((t, target.clone(), defs::parse_assignments(&rest)?));
+        jobs.push(Job { objtype: t, target: target.clone(), assign: defs::parse_assignments(&rest)? });
     }
     let newname = if create { None } else { m.get_one::<String>("newname").cloned() };
     let mut store = ctx.store()?;
@@ -127,7 +174,7 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
     let name = ctx.name;
     let count = store.write(|c| {
         let mut count = 0;
-        for (t, target, assign) in &jobs {
+        for Job { objtype: t, target, assign } in &jobs {
             let view = NodeView::load(c)?;
             if *t == ObjType::Site {
                 if assign.is_empty() {
@@ -270,14 +317,16 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         }
         None => defs::names(conn, &view, t)?,
     };
-    let only: Option<HashSet<String>> =
-        m.get_one::<String>("attrs").map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
+    let only: Option<HashSet<String>> = m
+        .get_one::<String>("attrs")
+        .map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
     let wheres: Vec<Where> = values(m, "where").iter().map(|w| Where::parse(w)).collect::<Result<_>>()?;
     let show_secrets = flag(m, "show-secrets");
     let json = flag(m, "json");
     let stanza = flag(m, "stanza");
     let compressed = flag(m, "compressed");
-    let long = flag(m, "long") || only.is_some() || target.is_some() || t == ObjType::Site || stanza || json || compressed;
+    let long =
+        flag(m, "long") || only.is_some() || target.is_some() || t == ObjType::Site || stanza || json || compressed;
     let out = &mut ctx.out;
     if !long && wheres.is_empty() {
         for n in &names {

@@ -57,18 +57,13 @@ pub fn find(name: &str) -> Option<&'static Applet> {
 
 /// The applet's full clap command, with the options every command shares.
 pub fn build(applet: &Applet) -> Command {
-    (applet.command)()
-        .name(applet.name)
-        .bin_name(applet.name)
-        .about(applet.about)
-        .version(env!("CARGO_PKG_VERSION"))
-        .arg(
-            Arg::new("db")
-                .long("db")
-                .value_name("PATH")
-                .global(true)
-                .help("The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)"),
-        )
+    (applet.command)().name(applet.name).bin_name(applet.name).about(applet.about).arg(
+        Arg::new("db")
+            .long("db")
+            .value_name("PATH")
+            .global(true)
+            .help("The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)"),
+    )
 }
 
 /// What a running command gets: its output streams and the way to its store.

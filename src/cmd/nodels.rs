@@ -54,7 +54,9 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let mut criteria: Vec<Criterion> = Vec::new();
     let mut whole_table = false;
     for spec in values(m, "columns") {
-        if let Some((sel, op, value)) = ["==", "!=", "=~", "!~"].iter().find_map(|op| spec.split_once(op).map(|(a, b)| (a, *op, b))) {
+        if let Some((sel, op, value)) =
+            ["==", "!=", "=~", "!~"].iter().find_map(|op| spec.split_once(op).map(|(a, b)| (a, *op, b)))
+        {
             let (table, col) = NodeView::selector(sel)?;
             let re = if op.ends_with('~') {
                 Some(regex::Regex::new(value).map_err(|e| Error::Usage(format!("{spec}: {e}")))?)
@@ -84,7 +86,10 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
             for &(t, col) in &columns {
                 let v = view.value(n, t, col)?;
                 let c = &t.columns[col];
-                values.insert(format!("{}.{}", t.name, c.name), v.map(|r| shown(&r.value, c.secret, secrets).to_string()).into());
+                values.insert(
+                    format!("{}.{}", t.name, c.name),
+                    v.map(|r| shown(&r.value, c.secret, secrets).to_string()).into(),
+                );
             }
             output::json_line(out.as_mut(), &serde_json::json!({"node": n, "values": values}))?;
             continue;

@@ -12,7 +12,12 @@ pub const ABOUT: &str = "Print a table in xCAT's CSV format, or list the tables"
 
 pub fn command() -> Command {
     Command::new("tabdump")
-        .arg(Arg::new("describe").short('d').action(ArgAction::SetTrue).help("Describe the table's columns (or, without a table, every table)"))
+        .arg(
+            Arg::new("describe")
+                .short('d')
+                .action(ArgAction::SetTrue)
+                .help("Describe the table's columns (or, without a table, every table)"),
+        )
         .arg(Arg::new("file").short('f').value_name("FILE").help("Write the CSV to FILE instead of standard output"))
         .arg(secrets_arg())
         .arg(Arg::new("table").value_name("TABLE").help("The table to dump"))

@@ -11,7 +11,13 @@ pub const ABOUT: &str = "Replace a table's rows from a CSV file (table name = fi
 
 pub fn command() -> Command {
     Command::new("tabrestore")
-        .arg(Arg::new("add").short('a').long("addrows").action(ArgAction::SetTrue).help("Add the rows instead of replacing the table"))
+        .arg(
+            Arg::new("add")
+                .short('a')
+                .long("addrows")
+                .action(ArgAction::SetTrue)
+                .help("Add the rows instead of replacing the table"),
+        )
         .arg(Arg::new("file").required(true).value_name("TABLE.csv").help("The CSV file, as written by tabdump"))
 }
 

@@ -142,10 +142,7 @@ fn reconcile(conn: &Connection) -> rusqlite::Result<()> {
 fn create_sql(t: &Table) -> String {
     if t.name == "auditlog" {
         let cols: Vec<String> = t.columns[1..].iter().map(|c| format!("\"{}\" TEXT", c.name)).collect();
-        return format!(
-            "CREATE TABLE auditlog (recid INTEGER PRIMARY KEY AUTOINCREMENT, {});",
-            cols.join(", ")
-        );
+        return format!("CREATE TABLE auditlog (recid INTEGER PRIMARY KEY AUTOINCREMENT, {});", cols.join(", "));
     }
     let cols: Vec<String> = t.columns.iter().map(|c| format!("\"{}\" TEXT", c.name)).collect();
     let keys: Vec<String> = t.keys.iter().map(|k| format!("\"{k}\"")).collect();
@@ -179,10 +176,19 @@ pub fn all_rows(conn: &Connection, t: &Table) -> Result<Vec<Row>> {
     let sql = format!("SELECT {} FROM \"{}\" ORDER BY {}", quoted_columns(t), t.name, order.join(", "));
     let mut stmt = conn.prepare_cached(&sql)?;
     let n = t.columns.len();
-    let rows = stmt
-        .query_map([], |r| (0..n).map(|i| r.get::<_, Option<String>>(i)).collect::<rusqlite::Result<Row>>())?
-        .collect::<rusqlite::Result<Vec<Row>>>()?;
-    Ok(rows)
+    let rows = stmt.query_map([], |r| (0..n).map(|i| cell(r, i)).collect::<rusqlite::Result<Row>>())?;
+    Ok(rows.collect::<rusqlite::Result<Vec<Row>>>()?)
+}
+
+/// A cell as text: every column is TEXT except auditlog's INTEGER recid.
+fn cell(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<String>> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(i)? {
+        ValueRef::Null => None,
+        ValueRef::Integer(v) => Some(v.to_string()),
+        ValueRef::Real(v) => Some(v.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    })
 }
 
 /// One row by its key values (in `t.keys` order).
@@ -192,9 +198,7 @@ pub fn get_row(conn: &Connection, t: &Table, key: &[&str]) -> Result<Option<Row>
     let n = t.columns.len();
     let row = conn
         .prepare_cached(&sql)?
-        .query_row(params_from_iter(key), |r| {
-            (0..n).map(|i| r.get::<_, Option<String>>(i)).collect::<rusqlite::Result<Row>>()
-        })
+        .query_row(params_from_iter(key), |r| (0..n).map(|i| cell(r, i)).collect::<rusqlite::Result<Row>>())
         .optional()?;
     Ok(row)
 }
@@ -230,11 +234,8 @@ pub fn upsert(conn: &Connection, t: &Table, key: &[&str], cols: &[(&str, Option<
             sets.join(", ")
         )
     };
-    let values: Vec<Option<&str>> = key
-        .iter()
-        .map(|k| Some(*k))
-        .chain(cols.iter().map(|(_, v)| v.filter(|v| !v.is_empty())))
-        .collect();
+    let values: Vec<Option<&str>> =
+        key.iter().map(|k| Some(*k)).chain(cols.iter().map(|(_, v)| v.filter(|v| !v.is_empty()))).collect();
     conn.prepare_cached(&sql)?.execute(params_from_iter(values))?;
     Ok(())
 }
@@ -343,9 +344,7 @@ mod tests {
     fn upsert_updates_only_named_columns_and_clears_empty() {
         let (_dir, mut store) = temp_store();
         let ipmi = schema::table("ipmi").unwrap();
-        store
-            .write(|c| upsert(c, ipmi, &["n1"], &[("bmc", Some("10.0.0.1")), ("username", Some("admin"))]))
-            .unwrap();
+        store.write(|c| upsert(c, ipmi, &["n1"], &[("bmc", Some("10.0.0.1")), ("username", Some("admin"))])).unwrap();
         store.write(|c| upsert(c, ipmi, &["n1"], &[("username", Some(""))])).unwrap();
         let row = get_row(store.conn(), ipmi, &["n1"]).unwrap().unwrap();
         assert_eq!(row[1].as_deref(), Some("10.0.0.1"));

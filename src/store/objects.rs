@@ -98,12 +98,9 @@ fn build(owner: Owner) -> Vec<Attr> {
 }
 
 pub fn attribute(t: ObjType, name: &str) -> Result<&'static Attr> {
-    attributes(t)
-        .binary_search_by_key(&name, |a| a.name)
-        .map(|i| &attributes(t)[i])
-        .map_err(|_| {
-            Error::Input(format!("'{name}' is not a valid attribute name for an object type of '{}'.", t.name()))
-        })
+    attributes(t).binary_search_by_key(&name, |a| a.name).map(|i| &attributes(t)[i]).map_err(|_| {
+        Error::Input(format!("'{name}' is not a valid attribute name for an object type of '{}'.", t.name()))
+    })
 }
 
 #[cfg(test)]
@@ -123,7 +120,7 @@ mod tests {
         assert!(attribute(ObjType::Node, "node").is_err());
         assert_eq!(
             attribute(ObjType::Node, "foo").unwrap_err().to_string(),
-            "'foo' is not a valid attribute name for an object type of 'node'."
+            "Error: 'foo' is not a valid attribute name for an object type of 'node'."
         );
     }
 

@@ -136,9 +136,8 @@ const DISABLE: Column = col("disable", "Set to 'yes' or '1' to comment out this 
 const NODE_KEY: Column = col("node", "The node name or group name.");
 
 /// Management methods (`nodehm.mgt`); oxcat drives ipmi, the rest are kept for migrated tables.
-pub const MGT: &[&str] = &[
-    "ipmi", "openbmc", "redfish", "blade", "hmc", "ivm", "fsp", "bpa", "kvm", "esx", "rhevm", "none",
-];
+pub const MGT: &[&str] =
+    &["ipmi", "openbmc", "redfish", "blade", "hmc", "ivm", "fsp", "bpa", "kvm", "esx", "rhevm", "none"];
 pub const ARCHES: &[&str] = &["x86_64", "aarch64", "ppc64le", "ppc64"];
 pub const NETBOOT: &[&str] = &["pxe", "xnba", "ipxe", "grub2", "grub2-http", "grub2-tftp", "petitboot", "yaboot"];
 

@@ -48,11 +48,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
             continue;
         }
         if r.len() > columns.len() {
-            return Err(format!(
-                "line {line}: {} values for {} columns in the header",
-                r.len(),
-                columns.len()
-            ));
+            return Err(format!("line {line}: {} values for {} columns in the header", r.len(), columns.len()));
         }
         r.resize(columns.len(), None);
         rows.push((line, r));
@@ -128,16 +124,15 @@ mod tests {
     #[test]
     fn encodes_like_xcat() {
         assert_eq!(header(&["node", "bmc", "comments"]), "#node,bmc,comments");
-        assert_eq!(
-            encode_row(&[Some("compute"), Some("/\\z/-bmc/"), None, None]),
-            "\"compute\",\"/\\z/-bmc/\",,"
-        );
+        assert_eq!(encode_row(&[Some("compute"), Some("/\\z/-bmc/"), None, None]), "\"compute\",\"/\\z/-bmc/\",,");
         assert_eq!(encode_row(&[Some("a \"b\"")]), "\"a \"\"b\"\"\"");
     }
 
     #[test]
     fn parses_quotes_multiline_and_unquoted() {
-        let p = parse("#key,value,comments,disable\n\"domain\",\"x.org\",,\n\"motd\",\"a\nb, \"\"c\"\"\",,\nplain,v,,\n").unwrap();
+        let p =
+            parse("#key,value,comments,disable\n\"domain\",\"x.org\",,\n\"motd\",\"a\nb, \"\"c\"\"\",,\nplain,v,,\n")
+                .unwrap();
         assert_eq!(p.columns, vec!["key", "value", "comments", "disable"]);
         assert_eq!(p.rows.len(), 3);
         assert_eq!(p.rows[1].1[1].as_deref(), Some("a\nb, \"c\""));

@@ -63,15 +63,7 @@ impl<'c> NodeView<'c> {
         }
         members.insert("all".to_string(), nodes.clone());
         let index = nodes.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        Ok(NodeView {
-            conn,
-            nodes,
-            index,
-            groups,
-            members,
-            tables: RefCell::default(),
-            regexes: RefCell::default(),
-        })
+        Ok(NodeView { conn, nodes, index, groups, members, tables: RefCell::default(), regexes: RefCell::default() })
     }
 
     pub fn nodes(&self) -> &[String] {
@@ -137,9 +129,9 @@ impl<'c> NodeView<'c> {
             let Some(stored) = rows.get(owner).and_then(|r| r[col].as_deref()).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            let value = self.eval(stored, node).map_err(|e| {
-                Error::Input(format!("{node}: {}.{}: {e}", t.name, t.columns[col].name))
-            })?;
+            let value = self
+                .eval(stored, node)
+                .map_err(|e| Error::Input(format!("{node}: {}.{}: {e}", t.name, t.columns[col].name)))?;
             if let Some(value) = value.filter(|v| !v.is_empty()) {
                 let from = (i > 0).then(|| owner.to_string());
                 return Ok(Some(Resolved { value, from }));
@@ -179,5 +171,81 @@ impl Universe for NodeView<'_> {
             .iter()
             .map(|n| Ok((n.clone(), self.value(n, t, col).map_err(|e| e.to_string())?.map(|r| r.value))))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{upsert, Store};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db")).unwrap();
+        let nodelist = schema::table("nodelist").unwrap();
+        let ipmi = schema::table("ipmi").unwrap();
+        s.write(|c| {
+            upsert(c, nodelist, &["n10"], &[("groups", Some("rack1,compute"))])?;
+            upsert(c, nodelist, &["n2"], &[("groups", Some("compute"))])?;
+            upsert(c, nodelist, &["n3"], &[("groups", Some("compute,rack1")), ("disable", Some("yes"))])?;
+            upsert(c, ipmi, &["compute"], &[("bmc", Some("|n(\\d+)|10.0.0.($1+0)|")), ("username", Some("cu"))])?;
+            upsert(c, ipmi, &["rack1"], &[("username", Some("ru")), ("password", Some("rp"))])?;
+            upsert(c, ipmi, &["all"], &[("bmcport", Some("623")), ("password", Some("ap"))])?;
+            upsert(c, ipmi, &["n2"], &[("username", Some("own"))])?;
+            Ok(())
+        })
+        .unwrap();
+        (dir, s)
+    }
+
+    fn get(v: &NodeView, node: &str, col: &str) -> Option<Resolved> {
+        let t = schema::table("ipmi").unwrap();
+        v.value(node, t, t.column(col).unwrap().0).unwrap()
+    }
+
+    #[test]
+    fn nodes_in_natural_order_and_disabled_rows_ignored() {
+        let (_d, s) = store();
+        let v = NodeView::load(s.conn()).unwrap();
+        assert_eq!(v.nodes(), &["n2", "n10"]);
+        assert_eq!(v.members_of("compute").unwrap(), &["n2", "n10"]);
+        assert_eq!(v.members_of("all").unwrap(), &["n2", "n10"]);
+        assert!(v.members_of("nosuch").is_none());
+    }
+
+    #[test]
+    fn own_row_then_groups_in_order_then_all() {
+        let (_d, s) = store();
+        let v = NodeView::load(s.conn()).unwrap();
+        let r = |value: &str, from: Option<&str>| Some(Resolved { value: value.into(), from: from.map(String::from) });
+        assert_eq!(get(&v, "n2", "username"), r("own", None));
+        // n10 is in rack1 before compute: rack1's row wins.
+        assert_eq!(get(&v, "n10", "username"), r("ru", Some("rack1")));
+        assert_eq!(get(&v, "n10", "password"), r("rp", Some("rack1")));
+        assert_eq!(get(&v, "n2", "password"), r("ap", Some("all")));
+        assert_eq!(get(&v, "n2", "bmcport"), r("623", Some("all")));
+        assert_eq!(get(&v, "n2", "taggedvlan"), None);
+    }
+
+    #[test]
+    fn regex_values_evaluate_per_node() {
+        let (_d, s) = store();
+        let v = NodeView::load(s.conn()).unwrap();
+        assert_eq!(get(&v, "n10", "bmc").unwrap().value, "10.0.0.10");
+        assert_eq!(get(&v, "n2", "bmc").unwrap().value, "10.0.0.2");
+    }
+
+    #[test]
+    fn selectors_and_shortnames() {
+        assert_eq!(NodeView::selector("groups").unwrap().0.name, "nodelist");
+        assert_eq!(NodeView::selector("mgt").unwrap().0.name, "nodehm");
+        let (t, c) = NodeView::selector("ipmi.bmc").unwrap();
+        assert_eq!((t.name, c), ("ipmi", 1));
+        for bad in ["ipmi", "ipmi.node", "site.value", "nosuch.col", "ipmi.nosuch"] {
+            assert_eq!(
+                NodeView::selector(bad).unwrap_err().to_string(),
+                format!("Error: {bad} not a valid table.column description")
+            );
+        }
     }
 }

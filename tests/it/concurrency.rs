@@ -17,11 +17,7 @@ fn eight_concurrent_chdef_processes_lose_no_update() {
             } else {
                 format!("for i in $(seq 1 {ROUNDS}); do chdef n{} usercomment=p{p}r$i || exit 1; done", p - 2)
             };
-            lab.sh(&script)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            lab.sh(&script).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
         })
         .collect();
     for c in children {
@@ -33,10 +29,15 @@ fn eight_concurrent_chdef_processes_lose_no_update() {
     let groups = lab.run("nodels", &["n1", "groups"]).ok().stdout;
     for p in 0..4 {
         for i in 1..=ROUNDS {
-            assert!(groups.contains(&format!(",p{p}g{i},")) || groups.trim_end().ends_with(&format!(",p{p}g{i}")), "p{p}g{i} lost: {groups}");
+            assert!(
+                groups.contains(&format!(",p{p}g{i},")) || groups.trim_end().ends_with(&format!(",p{p}g{i}")),
+                "p{p}g{i} lost: {groups}"
+            );
         }
     }
     for p in 4..8 {
-        lab.run("nodels", &[&format!("n{}", p - 2), "nodelist.comments"]).ok().stdout_is(&format!("n{}: p{p}r{ROUNDS}\n", p - 2));
+        lab.run("nodels", &[&format!("n{}", p - 2), "nodelist.comments"])
+            .ok()
+            .stdout_is(&format!("n{}: p{p}r{ROUNDS}\n", p - 2));
     }
 }

@@ -38,11 +38,16 @@ fn committed_man_pages_and_completions_are_current() {
         }
     }
     for a in oxcat::cmd::APPLETS {
-        let page = std::fs::read_to_string(repo.join(format!("man/man{}/{}.{}", a.section, a.name, a.section))).unwrap();
+        let page =
+            std::fs::read_to_string(repo.join(format!("man/man{}/{}.{}", a.section, a.name, a.section))).unwrap();
         assert!(page.contains(".SH EXAMPLES"), "{} has no EXAMPLES", a.name);
         for arg in oxcat::cmd::build(a).get_arguments() {
             if let Some(l) = arg.get_long() {
-                assert!(page.contains(&format!("\\-\\-{}", l.replace('-', "\\-"))), "{}: --{l} not in its man page", a.name);
+                assert!(
+                    page.contains(&format!("\\-\\-{}", l.replace('-', "\\-"))),
+                    "{}: --{l} not in its man page",
+                    a.name
+                );
             }
         }
     }
@@ -57,6 +62,7 @@ fn every_example_prints_what_its_man_page_shows() {
     lab.write("vmlinuz", "kernel bytes");
     lab.write("initrd.img", "initrd bytes");
     lab.write("bmc.pw", "secret\n");
+    lab.write("rack2.csv", "node,bmc,mac,ip\nnode101,10.1.1.1,52:54:00:00:01:01,10.0.1.101\nnode102,10.1.1.2,52:54:00:00:01:02,10.0.1.102\n");
     let dir = lab.dir.path().display().to_string();
     for ex in oxcat::docs::examples() {
         let mut want = String::new();
@@ -75,5 +81,21 @@ fn every_example_prints_what_its_man_page_shows() {
             }
         }
         assert_eq!(got, want, "example '{}: {}' differs", ex.command, ex.title);
+    }
+}
+
+#[test]
+fn man_pages_pass_mandoc_lint() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if Command::new("mandoc").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "mandoc is missing: .ci/run must install it");
+        eprintln!("skipped: mandoc not installed (apt-get install mandoc)");
+        return;
+    }
+    for a in oxcat::cmd::APPLETS {
+        let page = repo.join(format!("man/man{}/{}.{}", a.section, a.name, a.section));
+        let o = Command::new("mandoc").args(["-Tlint", "-W", "warning"]).arg(&page).output().unwrap();
+        let report = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && report.trim().is_empty(), "{}: {report}", page.display());
     }
 }

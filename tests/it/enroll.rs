@@ -47,13 +47,26 @@ fn enrolls_every_table_in_one_call_with_regex_values() {
     )
     .ok()
     .stdout_is("3 nodes enrolled.\n");
-    lab.run("nodels", &["node002", "ipmi.bmc", "mac.mac", "hosts.ip", "hwinv.memory", "nodehm.mgt", "noderes.servicenode", "nodetype.arch", "nodelist.groups"])
-        .ok()
-        .stdout_is(
-            "node002: ipmi.bmc: 10.1.0.2\nnode002: mac.mac: 52:54:00:00:00:02\nnode002: hosts.ip: 10.0.0.102\n\
+    lab.run(
+        "nodels",
+        &[
+            "node002",
+            "ipmi.bmc",
+            "mac.mac",
+            "hosts.ip",
+            "hwinv.memory",
+            "nodehm.mgt",
+            "noderes.servicenode",
+            "nodetype.arch",
+            "nodelist.groups",
+        ],
+    )
+    .ok()
+    .stdout_is(
+        "node002: ipmi.bmc: 10.1.0.2\nnode002: mac.mac: 52:54:00:00:00:02\nnode002: hosts.ip: 10.0.0.102\n\
              node002: hwinv.memory: 65536\nnode002: nodehm.mgt: ipmi\nnode002: noderes.servicenode: sn1\n\
              node002: nodetype.arch: x86_64\nnode002: nodelist.groups: rack1,compute,all\n",
-        );
+    );
     // The password is stored but never printed unless asked for.
     lab.run("nodels", &["node001", "ipmi.password"]).ok().stdout_is("node001: ********\n");
     lab.run("nodels", &["node001", "ipmi.password", "--show-secrets"]).ok().stdout_is("node001: secret\n");
@@ -142,12 +155,28 @@ fn refuses_missing_credentials() {
              Error: nothing was enrolled\n",
         );
     lab.write("empty.pw", "");
-    lab.run("addbmnode", &["n2", "--bmc", "10.1.0.2", "--bmc-user", "u", "--bmc-password-file", "empty.pw", "--mac", "52:54:00:00:00:02"])
-        .fails(2)
-        .stderr_is("Error: --bmc-password-file: empty.pw is empty\n");
+    lab.run(
+        "addbmnode",
+        &[
+            "n2",
+            "--bmc",
+            "10.1.0.2",
+            "--bmc-user",
+            "u",
+            "--bmc-password-file",
+            "empty.pw",
+            "--mac",
+            "52:54:00:00:00:02",
+        ],
+    )
+    .fails(2)
+    .stderr_is("Error: --bmc-password-file: empty.pw is empty\n");
     assert_eq!(lab.snapshot(), before);
     // A default in the passwd table (xCAT's key=ipmi row) counts as credentials.
-    lab.write("passwd.csv", "#key,username,password,cryptmethod,authdomain,comments,disable\n\"ipmi\",\"ADMIN\",\"dflt\",,,,\n");
+    lab.write(
+        "passwd.csv",
+        "#key,username,password,cryptmethod,authdomain,comments,disable\n\"ipmi\",\"ADMIN\",\"dflt\",,,,\n",
+    );
     lab.run("tabrestore", &["passwd.csv"]).ok();
     lab.run("addbmnode", &["n2", "--bmc", "10.1.0.2", "--mac", "52:54:00:00:00:02"]).ok();
 }
@@ -156,9 +185,9 @@ fn refuses_missing_credentials() {
 fn refuses_a_node_already_enrolled_unless_forced() {
     let lab = lab_with_n1();
     let before = lab.snapshot();
-    lab.run("addbmnode", &base_args("n1", "52:54:00:00:00:07"))
-        .fails(2)
-        .stderr_is("n1: Error: node: already enrolled (use --force to replace its definition)\nError: nothing was enrolled\n");
+    lab.run("addbmnode", &base_args("n1", "52:54:00:00:00:07")).fails(2).stderr_is(
+        "n1: Error: node: already enrolled (use --force to replace its definition)\nError: nothing was enrolled\n",
+    );
     assert_eq!(lab.snapshot(), before);
     let mut args = base_args("n1", "52:54:00:00:00:07");
     args.push("--force");
@@ -174,9 +203,12 @@ fn bulk_file_with_defaults_from_options() {
         "nodes.csv",
         "node,bmc,mac,ip,memory\nr1n1,10.2.0.1,52:54:00:00:10:01,10.0.1.1,1024\nr1n2,10.2.0.2,\"52:54:00:00:10:02,52:54:00:00:10:03\",10.0.1.2,\n",
     );
-    lab.run("addbmnode", &["-f", "nodes.csv", "--bmc-user", "admin", "--bmc-password-file", "bmc.pw", "--memory", "2048"])
-        .ok()
-        .stdout_is("2 nodes enrolled.\n");
+    lab.run(
+        "addbmnode",
+        &["-f", "nodes.csv", "--bmc-user", "admin", "--bmc-password-file", "bmc.pw", "--memory", "2048"],
+    )
+    .ok()
+    .stdout_is("2 nodes enrolled.\n");
     lab.run("nodels", &["r1n1,r1n2", "hwinv.memory", "mac.mac"]).ok().stdout_is(
         "r1n1: hwinv.memory: 1024\nr1n1: mac.mac: 52:54:00:00:10:01\nr1n2: hwinv.memory: 2048\nr1n2: mac.mac: 52:54:00:00:10:02|52:54:00:00:10:03\n",
     );

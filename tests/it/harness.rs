@@ -2,7 +2,7 @@
 //! after every command pointing at the real binary, so each test also exercises busybox dispatch.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 pub struct Lab {
@@ -19,7 +19,11 @@ pub struct Out {
 impl Out {
     #[track_caller]
     pub fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "expected success, got {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
         self
     }
     #[track_caller]
@@ -139,8 +143,4 @@ impl Lab {
             ],
         )
     }
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.symlink_metadata().is_ok()
 }

@@ -20,7 +20,22 @@ fn registers_copies_and_removes_an_image() {
     let lab = lab_with_files();
     let images = lab.path("install/images");
     let o = lab
-        .run("addimage", &["rocky9", "--kernel", "vmlinuz", "--initrd", "initrd.img", "--rootimg", "root.cpio.gz", "--kcmdline", "console=ttyS0", "--arch", "x86_64"])
+        .run(
+            "addimage",
+            &[
+                "rocky9",
+                "--kernel",
+                "vmlinuz",
+                "--initrd",
+                "initrd.img",
+                "--rootimg",
+                "root.cpio.gz",
+                "--kcmdline",
+                "console=ttyS0",
+                "--arch",
+                "x86_64",
+            ],
+        )
         .ok();
     let dir = images.join("rocky9");
     assert_eq!(
@@ -35,13 +50,20 @@ fn registers_copies_and_removes_an_image() {
     );
     assert_eq!(std::fs::read(dir.join("kernel")).unwrap(), b"kernel bytes");
     let l = lab.run("lsdef", &["-t", "osimage", "rocky9"]).ok().stdout;
-    for want in ["    addkcmdline=console=ttyS0\n", "    osarch=x86_64\n", "    provmethod=netboot\n", &format!("    kernelsha256={}\n", sha(b"kernel bytes"))] {
+    for want in [
+        "    addkcmdline=console=ttyS0\n",
+        "    osarch=x86_64\n",
+        "    provmethod=netboot\n",
+        &format!("    kernelsha256={}\n", sha(b"kernel bytes")),
+    ] {
         assert!(l.contains(want), "{want} not in {l}");
     }
     // -n copies a registered image under a new name.
     lab.run("addimage", &["rocky9", "-n", "rocky9-debug", "--kcmdline", "debug"]).ok();
     assert_eq!(std::fs::read(images.join("rocky9-debug/initrd")).unwrap(), b"initrd bytes");
-    lab.run("lsdef", &["-t", "osimage", "rocky9-debug", "-i", "addkcmdline,osarch", "-c"]).ok().stdout_is("rocky9-debug: addkcmdline=debug\nrocky9-debug: osarch=x86_64\n");
+    lab.run("lsdef", &["-t", "osimage", "rocky9-debug", "-i", "addkcmdline,osarch", "-c"])
+        .ok()
+        .stdout_is("rocky9-debug: addkcmdline=debug\nrocky9-debug: osarch=x86_64\n");
     lab.run("rmdef", &["-t", "osimage", "rocky9"]).ok().stdout_is("1 object definitions have been removed.\n");
     assert!(!dir.exists());
     lab.run("lsdef", &["-t", "osimage"]).ok().stdout_is("rocky9-debug  (osimage)\n");
@@ -53,15 +75,22 @@ fn refusals_leave_nothing_behind() {
     lab.run("addimage", &["img1", "--kernel", "vmlinuz", "--initrd", "initrd.img"]).ok();
     let before = lab.snapshot();
     let listing = || {
-        let mut v: Vec<String> = std::fs::read_dir(lab.path("install/images")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(lab.path("install/images"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         v.sort();
         v
     };
     lab.run("addimage", &["img2", "--kernel", "missing-vmlinuz", "--initrd", "initrd.img"])
         .fails(2)
         .stderr_is("Error: --kernel: cannot read missing-vmlinuz: No such file or directory (os error 2)\n");
-    lab.run("addimage", &["img2", "--kernel", "vmlinuz"]).fails(2).stderr_is("Error: --initrd: missing (give --initrd PATH)\n");
-    lab.run("addimage", &["img2", "--kernel", "install", "--initrd", "initrd.img"]).fails(2).stderr_is("Error: --kernel: install is not a regular file\n");
+    lab.run("addimage", &["img2", "--kernel", "vmlinuz"])
+        .fails(2)
+        .stderr_is("Error: --initrd: missing (give --initrd PATH)\n");
+    lab.run("addimage", &["img2", "--kernel", "install", "--initrd", "initrd.img"])
+        .fails(2)
+        .stderr_is("Error: --kernel: install is not a regular file\n");
     lab.run("addimage", &["img1", "--kernel", "vmlinuz", "--initrd", "initrd.img"])
         .fails(2)
         .stderr_is("Error: osimage 'img1' already exists (rmdef -t osimage img1 removes it)\n");

@@ -7,12 +7,17 @@ fn dump_restore_round_trip_and_replace_semantics() {
     let lab = Lab::new();
     lab.enroll("n[1-3]").ok();
     let dump = lab.run("tabdump", &["ipmi", "--show-secrets"]).ok().stdout;
-    assert_eq!(dump.lines().next(), Some("#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,comments,disable"));
+    assert_eq!(
+        dump.lines().next(),
+        Some("#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,comments,disable")
+    );
     assert!(dump.contains("\"n2\",\"10.1.0.2\",,,,\"admin\",\"secret\",,,\n"), "{dump}");
     // tabrestore replaces the whole table.
     lab.write("ipmi.csv", "#node,bmc,username,password\n\"compute\",\"|\\D+(\\d+)|10.9.0.($1+0)|\",\"root\",\"pw\"\n");
     lab.run("tabrestore", &["ipmi.csv"]).ok().stdout_is("");
-    lab.run("nodels", &["n3", "ipmi.bmc", "ipmi.username"]).ok().stdout_is("n3: ipmi.bmc: 10.9.0.3\nn3: ipmi.username: root\n");
+    lab.run("nodels", &["n3", "ipmi.bmc", "ipmi.username"])
+        .ok()
+        .stdout_is("n3: ipmi.bmc: 10.9.0.3\nn3: ipmi.username: root\n");
     // -a adds rows.
     lab.write("ipmi.csv", "#node,bmc\n\"n1\",\"10.7.0.1\"\n");
     lab.run("tabrestore", &["-a", "ipmi.csv"]).ok();
@@ -38,13 +43,17 @@ fn tabrestore_refusals() {
     let lab = Lab::new();
     let before = lab.snapshot();
     lab.write("ipmi.csv", "\"n1\",\"x\"\n");
-    lab.run("tabrestore", &["ipmi.csv"]).fails(2).stderr_is("Error: ipmi.csv: Data missing header line starting with #\n");
+    lab.run("tabrestore", &["ipmi.csv"])
+        .fails(2)
+        .stderr_is("Error: ipmi.csv: Data missing header line starting with #\n");
     lab.write("ipmi.csv", "#node,colour\n\"n1\",\"red\"\n");
     lab.run("tabrestore", &["ipmi.csv"]).fails(2).stderr_is(
         "Error: ipmi.csv: The header line indicates that column 'colour' should exist, which is not defined in the schema for 'ipmi'\n",
     );
     lab.write("bogus.csv", "#a\n");
-    lab.run("tabrestore", &["bogus.csv"]).fails(2).stderr_is("Error: bogus.csv: 'bogus' is not a table (the file name must be TABLE.csv, e.g. ipmi.csv)\n");
+    lab.run("tabrestore", &["bogus.csv"])
+        .fails(2)
+        .stderr_is("Error: bogus.csv: 'bogus' is not a table (the file name must be TABLE.csv, e.g. ipmi.csv)\n");
     assert_eq!(lab.snapshot(), before);
 }
 
@@ -52,7 +61,23 @@ fn tabrestore_refusals() {
 fn tabdump_lists_tables_and_site_defaults() {
     let lab = Lab::new();
     let tables = lab.run("tabdump", &[]).ok().stdout;
-    for t in ["site", "nodelist", "nodehm", "ipmi", "mac", "hwinv", "noderes", "nodetype", "hosts", "networks", "osimage", "linuximage", "postscripts", "passwd", "auditlog"] {
+    for t in [
+        "site",
+        "nodelist",
+        "nodehm",
+        "ipmi",
+        "mac",
+        "hwinv",
+        "noderes",
+        "nodetype",
+        "hosts",
+        "networks",
+        "osimage",
+        "linuximage",
+        "postscripts",
+        "passwd",
+        "auditlog",
+    ] {
         assert!(tables.lines().any(|l| l == t), "{t} missing from {tables}");
     }
     let site = lab.run("tabdump", &["site"]).ok().stdout;

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Builds oxcat and installs it with a link per command, man pages and shell completions.
+#   sh install.sh            # into /usr/local (as root)
+#   PREFIX=$HOME/.local sh install.sh
+set -eu
+cd "$(dirname "$0")"
+prefix=${PREFIX:-/usr/local}
+cargo build --release --locked
+install -d "$prefix/bin" "$prefix/share/man/man1" "$prefix/share/man/man8" \
+	"$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions" \
+	"$prefix/share/fish/vendor_completions.d"
+install -m 0755 target/release/oxcat "$prefix/bin/oxcat"
+"$prefix/bin/oxcat" --install-links "$prefix/bin"
+install -m 0644 man/man1/*.1 "$prefix/share/man/man1/"
+install -m 0644 man/man8/*.8 "$prefix/share/man/man8/"
+install -m 0644 share/completions/bash/* "$prefix/share/bash-completion/completions/"
+install -m 0644 share/completions/zsh/* "$prefix/share/zsh/site-functions/"
+install -m 0644 share/completions/fish/* "$prefix/share/fish/vendor_completions.d/"
+echo "oxcat installed in $prefix/bin with its commands:"
+"$prefix/bin/oxcat" --list | tr '\n' ' '
+echo

@@ -1,0 +1,10 @@
+complete -c mkdef -s t -d 'Object type: node, group, osimage, network or site' -r -f -a "node\t''
+group\t''
+osimage\t''
+network\t''
+site\t''"
+complete -c mkdef -s o -d 'Object names, comma-separated (instead of a noderange)' -r
+complete -c mkdef -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)' -r
+complete -c mkdef -s z -d 'Read stanzas (lsdef -z format) from standard input'
+complete -c mkdef -s f -l force -d 'Replace existing definitions'
+complete -c mkdef -s h -l help -d 'Print help'

@@ -1,0 +1,8 @@
+complete -c rmdef -s t -d 'Object type: node, group, osimage, network or site' -r -f -a "node\t''
+group\t''
+osimage\t''
+network\t''
+site\t''"
+complete -c rmdef -s o -d 'Object names, comma-separated (instead of a noderange)' -r
+complete -c rmdef -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)' -r
+complete -c rmdef -s h -l help -d 'Print help'

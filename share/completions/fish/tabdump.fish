@@ -1,0 +1,5 @@
+complete -c tabdump -s f -d 'Write the CSV to FILE instead of standard output' -r
+complete -c tabdump -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)' -r
+complete -c tabdump -s d -d 'Describe the table\'s columns (or, without a table, every table)'
+complete -c tabdump -l show-secrets -d 'Print passwords instead of ********'
+complete -c tabdump -s h -l help -d 'Print help'
