@@ -49,7 +49,7 @@ bench_cmd() { # name target_ms command...
 }
 bench_cmd "nodels all (10k nodes)" 100 nodels all
 bench_cmd "lsdef all (10k nodes, every attribute)" 500 lsdef all
-bench_cmd "nodels all ipmi.bmc (10k, group rows)" 100 nodels all ipmi.bmc
+bench_cmd "nodels all ipmi.bmc (10k nodes, one column)" 100 nodels all ipmi.bmc
 ms=$("$PWD/target/release/examples/noderange_bench" 100000 "$runs")
 report "expand node[000001-100000] (100k names)" "$ms" 50
 echo "store size for 10k nodes: $(du -k "$work/run1.db" | cut -f1) KiB"

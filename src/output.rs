@@ -24,3 +24,16 @@ pub fn json_line(out: &mut dyn Write, value: &serde_json::Value) -> Result<()> {
 pub fn io(e: std::io::Error) -> Error {
     Error::io("stdout", e)
 }
+
+/// A table for people (comfy-table): a header row, then the rows. On a terminal it wraps to the
+/// terminal's width; in a pipe it keeps full width.
+pub fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(header)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    for r in rows {
+        t.add_row(r);
+    }
+    t.to_string()
+}

@@ -103,6 +103,13 @@ pub fn lsdef_command() -> Command {
                 .action(ArgAction::Append)
                 .help("Select objects: attr==val, attr!=val, attr=~regex, attr!~regex"),
         )
+        .arg(
+            Arg::new("table")
+                .long("table")
+                .action(ArgAction::SetTrue)
+                .conflicts_with_all(["stanza", "compressed", "json", "long"])
+                .help("Print a table: one row per object, one column per attribute (-i picks the columns)"),
+        )
         .arg(json_arg())
         .arg(secrets_arg())
         .arg(rest_arg("The objects (a noderange for nodes); all when omitted"))
@@ -259,6 +266,9 @@ pub fn rmdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     Ok(status)
 }
 
+/// The columns of `lsdef --table` when -i does not name them.
+const TABLE_DEFAULT: &[&str] = &["groups", "mgt", "bmc", "mac", "ip", "arch", "status"];
+
 /// A `-w` selection: attr==val, attr!=val, attr=~re, attr!~re.
 struct Where {
     attr: String,
@@ -328,6 +338,34 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let long =
         flag(m, "long") || only.is_some() || target.is_some() || t == ObjType::Site || stanza || json || compressed;
     let out = &mut ctx.out;
+    if flag(m, "table") {
+        let columns: Vec<String> = match &only {
+            Some(_) => m
+                .get_one::<String>("attrs")
+                .map(|a| a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            None => TABLE_DEFAULT.iter().map(|s| s.to_string()).collect(),
+        };
+        let want: HashSet<String> = columns.iter().cloned().collect();
+        let mut rows = Vec::new();
+        for n in &names {
+            let attrs = defs::describe(conn, &view, t, n, if wheres.is_empty() { Some(&want) } else { None })?;
+            if !wheres.iter().all(|w| w.matches(&attrs)) {
+                continue;
+            }
+            let cell = |c: &str| {
+                attrs
+                    .iter()
+                    .find(|a| a.attr == c)
+                    .and_then(|a| a.value.as_deref().map(|v| shown(v, a.secret, show_secrets).to_string()))
+                    .unwrap_or_else(|| "--".to_string())
+            };
+            rows.push(std::iter::once(n.clone()).chain(columns.iter().map(|c| cell(c))).collect::<Vec<_>>());
+        }
+        let header = std::iter::once(t.name().to_uppercase()).chain(columns.iter().map(|c| c.to_uppercase()));
+        writeln!(out, "{}", output::table(header.collect(), rows)).map_err(output::io)?;
+        return Ok(Status::Ok);
+    }
     if !long && wheres.is_empty() {
         for n in &names {
             writeln!(out, "{n}  ({})", t.name()).map_err(output::io)?;

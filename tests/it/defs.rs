@@ -148,3 +148,19 @@ fn lsdef_where_and_json() {
     assert_eq!(rec["type"], "node");
     assert_eq!(rec["attrs"]["arch"], "x86_64");
 }
+
+#[test]
+fn lsdef_table_for_people() {
+    let lab = Lab::new();
+    lab.run("mkdef", &["n[1-2]", "groups=compute", "bmc=10.0.0.1", "bmcpassword=pw"]).ok();
+    lab.run("chdef", &["n2", "bmc=10.0.0.2", "memory=1024"]).ok();
+    lab.run("lsdef", &["compute", "--table", "-i", "bmc,bmcpassword,memory"]).ok().stdout_is(
+        "┌──────┬──────────┬─────────────┬────────┐\n\
+         │ NODE ┆ BMC      ┆ BMCPASSWORD ┆ MEMORY │\n\
+         ╞══════╪══════════╪═════════════╪════════╡\n\
+         │ n1   ┆ 10.0.0.1 ┆ ********    ┆ --     │\n\
+         │ n2   ┆ 10.0.0.2 ┆ ********    ┆ 1024   │\n\
+         └──────┴──────────┴─────────────┴────────┘\n",
+    );
+    lab.run("lsdef", &["--table", "--json"]).fails(2);
+}

@@ -68,3 +68,22 @@ fn broken_pipe_exits_quietly() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "Object name: n1\n");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
+
+#[test]
+fn development_links_in_bin_match_the_registry() {
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bin");
+    let mut links: Vec<String> = std::fs::read_dir(&bin)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "oxcat")
+        .collect();
+    links.sort();
+    let names: Vec<&str> = oxcat::cmd::APPLETS.iter().map(|a| a.name).collect();
+    assert_eq!(links, names, "bin/ must hold one link per command: ln -s oxcat bin/NAME");
+    for n in &links {
+        assert_eq!(std::fs::read_link(bin.join(n)).unwrap(), std::path::Path::new("oxcat"), "bin/{n}");
+    }
+    // The shim runs the built binary under the link's name.
+    let o = Command::new(bin.join("nodels")).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Usage: nodels"), "{o:?}");
+}

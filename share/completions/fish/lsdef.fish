@@ -10,6 +10,7 @@ complete -c lsdef -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/o
 complete -c lsdef -s z -d 'Print stanzas that mkdef -z reads back'
 complete -c lsdef -s l -d 'Print every attribute (the default when objects are named)'
 complete -c lsdef -s c -d 'Print \'name: attr=value\' lines'
+complete -c lsdef -l table -d 'Print a table: one row per object, one column per attribute (-i picks the columns)'
 complete -c lsdef -l json -d 'Print JSON Lines, one record per object'
 complete -c lsdef -l show-secrets -d 'Print passwords instead of ********'
 complete -c lsdef -s h -l help -d 'Print help'
