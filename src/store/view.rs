@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::noderange::{natural_cmp, Universe};
 use rusqlite::Connection;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// A resolved value and where it came from.
@@ -32,6 +32,8 @@ pub struct NodeView<'c> {
     members: HashMap<String, Vec<String>>,
     tables: RefCell<HashMap<&'static str, Rc<HashMap<String, Row>>>>,
     regexes: RefCell<HashMap<String, Rc<Result<RegexValue, String>>>>,
+    /// `site.excludenodes`: nodes that no noderange names (xCAT subtracts them from every noderange).
+    excluded: HashSet<String>,
 }
 
 pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
@@ -63,7 +65,23 @@ impl<'c> NodeView<'c> {
         }
         members.insert("all".to_string(), nodes.clone());
         let index = nodes.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        Ok(NodeView { conn, nodes, index, groups, members, tables: RefCell::default(), regexes: RefCell::default() })
+        let mut view = NodeView {
+            conn,
+            nodes,
+            index,
+            groups,
+            members,
+            tables: RefCell::default(),
+            regexes: RefCell::default(),
+            excluded: HashSet::new(),
+        };
+        if let Some(ex) = super::site_value(conn, "excludenodes")? {
+            view.excluded = crate::noderange::expand(&ex, &view)
+                .map_err(|e| Error::Input(format!("site.excludenodes: {e}")))?
+                .into_iter()
+                .collect();
+        }
+        Ok(view)
     }
 
     pub fn nodes(&self) -> &[String] {
@@ -155,20 +173,23 @@ impl<'c> NodeView<'c> {
     }
 }
 
+/// Noderanges see every node but those in `site.excludenodes`.
 impl Universe for NodeView<'_> {
     fn is_node(&self, name: &str) -> bool {
-        NodeView::is_node(self, name)
+        NodeView::is_node(self, name) && !self.excluded.contains(name)
     }
     fn group_members(&self, name: &str) -> Option<Vec<String>> {
-        self.members.get(name).cloned()
+        let members = self.members.get(name)?;
+        Some(members.iter().filter(|n| !self.excluded.contains(*n)).cloned().collect())
     }
     fn all_nodes(&self) -> Vec<String> {
-        self.nodes.clone()
+        self.nodes.iter().filter(|n| !self.excluded.contains(*n)).cloned().collect()
     }
     fn column_values(&self, selector: &str) -> std::result::Result<Vec<(String, Option<String>)>, String> {
         let (t, col) = NodeView::selector(selector).map_err(|e| e.to_string())?;
         self.nodes
             .iter()
+            .filter(|n| !self.excluded.contains(*n))
             .map(|n| Ok((n.clone(), self.value(n, t, col).map_err(|e| e.to_string())?.map(|r| r.value))))
             .collect()
     }

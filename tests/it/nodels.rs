@@ -75,3 +75,14 @@ fn json_lines() {
     assert_eq!(recs[1]["values"]["ipmi.bmc"], "10.1.0.2");
     assert_eq!(recs[1]["values"]["ipmi.password"], "********");
 }
+
+#[test]
+fn site_excludenodes_hides_nodes_from_every_noderange() {
+    let lab = lab();
+    lab.run("chdef", &["-t", "site", "excludenodes=n[2-11]"]).ok();
+    lab.run("nodels", &[]).ok().stdout_is("n1\nn12\n");
+    lab.run("nodels", &["compute"]).ok().stdout_is("n1\nn12\n");
+    lab.run("nodels", &["n5"]).fails(2).stderr_is("Error: Invalid nodes and/or groups in noderange: n5\n");
+    lab.run("chdef", &["-t", "site", "excludenodes="]).ok();
+    assert_eq!(lab.run("nodels", &[]).ok().stdout.lines().count(), 12);
+}
