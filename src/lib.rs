@@ -9,6 +9,7 @@ pub mod defs;
 pub mod docs;
 pub mod enroll;
 pub mod error;
+pub mod hw;
 pub mod image;
 pub mod node;
 pub mod noderange;

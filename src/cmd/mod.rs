@@ -5,6 +5,7 @@
 mod addbmnode;
 mod addimage;
 mod defs;
+mod hwctl;
 mod nodels;
 mod tabdump;
 mod tabrestore;
@@ -40,7 +41,36 @@ pub static APPLETS: &[Applet] = &[
     Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
     Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
     Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
+    Applet {
+        name: "reventlog",
+        section: 1,
+        about: hwctl::REVENTLOG_ABOUT,
+        command: hwctl::reventlog_command,
+        run: hwctl::reventlog,
+    },
+    Applet { name: "rinv", section: 1, about: hwctl::RINV_ABOUT, command: hwctl::rinv_command, run: hwctl::rinv },
     Applet { name: "rmdef", section: 1, about: defs::RMDEF_ABOUT, command: defs::rmdef_command, run: defs::rmdef },
+    Applet {
+        name: "rpower",
+        section: 1,
+        about: hwctl::RPOWER_ABOUT,
+        command: hwctl::rpower_command,
+        run: hwctl::rpower,
+    },
+    Applet {
+        name: "rsetboot",
+        section: 1,
+        about: hwctl::RSETBOOT_ABOUT,
+        command: hwctl::rsetboot_command,
+        run: hwctl::rsetboot,
+    },
+    Applet {
+        name: "rvitals",
+        section: 1,
+        about: hwctl::RVITALS_ABOUT,
+        command: hwctl::rvitals_command,
+        run: hwctl::rvitals,
+    },
     Applet { name: "tabdump", section: 8, about: tabdump::ABOUT, command: tabdump::command, run: tabdump::run },
     Applet {
         name: "tabrestore",

@@ -53,35 +53,65 @@ fn committed_man_pages_and_completions_are_current() {
     }
 }
 
-/// The lab directory shows as /srv/lab in the examples.
+/// The lab directory shows as /srv/lab in the examples, and the simulated BMCs as 10.1.0.1/2.
 const LAB_IN_EXAMPLES: &str = "/srv/lab";
 
+/// Runs man/examples.txt.in (`$ ` lines shown with their output; `% ` lines are hidden set-up that
+/// must print nothing) in one fresh lab with two simulated BMCs, and checks man/examples.txt holds
+/// exactly that. `OXCAT_BLESS=1` rewrites man/examples.txt instead (read it before committing).
 #[test]
 fn every_example_prints_what_its_man_page_shows() {
+    if !crate::bmcsim::available() {
+        return;
+    }
     let lab = Lab::new();
     lab.write("vmlinuz", "kernel bytes");
     lab.write("initrd.img", "initrd bytes");
     lab.write("bmc.pw", "secret\n");
     lab.write("rack2.csv", "node,bmc,mac,ip\nnode101,10.1.1.1,52:54:00:00:01:01,10.0.1.101\nnode102,10.1.1.2,52:54:00:00:01:02,10.0.1.102\n");
+    let bmcs = [crate::bmcsim::Bmc::start(lab.dir.path()), crate::bmcsim::Bmc::start(lab.dir.path())];
     let dir = lab.dir.path().display().to_string();
-    for ex in oxcat::docs::examples() {
-        let mut want = String::new();
-        let mut got = String::new();
-        for line in &ex.session {
-            if let Some(cmd) = line.strip_prefix("$ ") {
-                got.push_str(line);
-                got.push('\n');
-                want.push_str(line);
-                want.push('\n');
-                let o = lab.sh(&format!("{} 2>&1", cmd.replace(LAB_IN_EXAMPLES, &dir))).output().unwrap();
-                got.push_str(&String::from_utf8_lossy(&o.stdout).replace(&dir, LAB_IN_EXAMPLES));
-            } else {
-                want.push_str(line);
-                want.push('\n');
-            }
+    let shown = |text: &str| {
+        let mut t = text.replace(&dir, LAB_IN_EXAMPLES);
+        for (i, b) in bmcs.iter().enumerate() {
+            t = t.replace(&b.addr.to_string(), &format!("10.1.0.{}", i + 1));
         }
-        assert_eq!(got, want, "example '{}: {}' differs", ex.command, ex.title);
+        t
+    };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(repo.join("man/examples.txt.in")).unwrap();
+    let mut got = String::new();
+    for line in source.lines() {
+        let run = |cmd: &str| {
+            let o = lab
+                .sh(&format!("{{ {}; }} 2>&1", cmd.replace(LAB_IN_EXAMPLES, &dir)))
+                .env("BMC1", bmcs[0].addr.to_string())
+                .env("BMC2", bmcs[1].addr.to_string())
+                .output()
+                .unwrap();
+            shown(&String::from_utf8_lossy(&o.stdout))
+        };
+        if let Some(cmd) = line.strip_prefix("% ") {
+            let out = run(cmd);
+            assert_eq!(out, "", "set-up line '{cmd}' printed something");
+            continue;
+        }
+        got.push_str(line);
+        got.push('\n');
+        if let Some(cmd) = line.strip_prefix("$ ") {
+            got.push_str(&run(cmd));
+        }
     }
+    let path = repo.join("man/examples.txt");
+    if std::env::var_os("OXCAT_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    for (g, w) in got.lines().zip(want.lines()) {
+        assert_eq!(g, w, "man/examples.txt differs from what the commands print (OXCAT_BLESS=1 rewrites it)");
+    }
+    assert_eq!(got, want, "man/examples.txt differs from what the commands print (OXCAT_BLESS=1 rewrites it)");
 }
 
 #[test]

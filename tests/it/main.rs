@@ -1,9 +1,11 @@
 //! Integration tests: the real `oxcat` binary, run through links named after each command.
 
+mod bmcsim;
 mod concurrency;
 mod defs;
 mod docs;
 mod enroll;
+mod hardware;
 mod harness;
 mod images;
 mod multicall;

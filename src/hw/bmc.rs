@@ -1,0 +1,103 @@
+//! Which BMC each node has and how to log in to it, from the store: ipmi.bmc/bmcport, the user
+//! and password from the ipmi table (node row, then group rows) or the passwd table's `ipmi` row,
+//! the cipher suites from ipmi.ciphersuite or site.ipmiciphersuite, and site.ipmitimeout/ipmiretries.
+
+use super::ipmi::crypto::Suite;
+use super::ipmi::session::Target;
+use crate::error::Result;
+use crate::store::schema;
+use crate::store::view::NodeView;
+use rusqlite::Connection;
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+/// Timeout and tries for every request, from the command line or the site table.
+pub struct Limits {
+    pub timeout: Duration,
+    pub tries: u32,
+}
+
+impl Limits {
+    pub fn from_site(conn: &Connection, timeout: Option<f64>, retries: Option<u32>) -> Result<Limits> {
+        let site = |k: &str| crate::store::site_value(conn, k);
+        let timeout = match timeout {
+            Some(t) => t,
+            None => site("ipmitimeout")?.and_then(|v| v.parse().ok()).unwrap_or(2.0),
+        };
+        let tries = match retries {
+            Some(r) => r,
+            None => site("ipmiretries")?.and_then(|v| v.parse().ok()).unwrap_or(3),
+        };
+        Ok(Limits { timeout: Duration::from_secs_f64(timeout.max(0.01)), tries: tries.max(1) })
+    }
+}
+
+fn col(view: &NodeView, node: &str, table: &str, column: &str) -> Result<Option<String>> {
+    let t = schema::table(table).expect("table in schema");
+    let (i, _) = t.column(column).expect("column in schema");
+    Ok(view.value(node, t, i)?.map(|r| r.value))
+}
+
+/// Each node's BMC target, or why it has none (a per-node error).
+pub fn targets(
+    conn: &Connection,
+    view: &NodeView,
+    nodes: &[String],
+    limits: &Limits,
+) -> Result<Vec<(String, std::result::Result<Target, String>)>> {
+    let default_creds: Option<(Option<String>, Option<String>)> = conn
+        .query_row(
+            "SELECT username, password FROM passwd
+             WHERE key = 'ipmi' AND coalesce(disable, '') NOT IN ('yes', '1') LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok();
+    let site_suites = crate::store::site_value(conn, "ipmiciphersuite")?;
+    let mut out = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let target = (|| -> Result<std::result::Result<Target, String>> {
+            let mgt = match col(view, n, "nodehm", "power")? {
+                Some(p) => Some(p),
+                None => col(view, n, "nodehm", "mgt")?,
+            };
+            if let Some(m) = mgt.filter(|m| m != "ipmi") {
+                return Ok(Err(format!("mgt={m}: oxcat drives IPMI BMCs only (nodehm.mgt=ipmi)")));
+            }
+            let Some(bmc) = col(view, n, "ipmi", "bmc")? else {
+                return Ok(Err(format!("no BMC address (set one: chdef {n} bmc=ADDRESS)")));
+            };
+            let port = match col(view, n, "ipmi", "bmcport")? {
+                None => 623,
+                Some(p) => match p.parse::<u16>() {
+                    Ok(p) => p,
+                    Err(_) => return Ok(Err(format!("ipmi.bmcport '{p}' is not a port number"))),
+                },
+            };
+            let (def_user, def_pw) = default_creds.clone().unwrap_or((None, None));
+            let user = col(view, n, "ipmi", "username")?.or(def_user).unwrap_or_default();
+            let Some(password) = col(view, n, "ipmi", "password")?.or(def_pw) else {
+                return Ok(Err("no BMC password (ipmi.password, or a passwd row with key 'ipmi')".into()));
+            };
+            let suites_text = col(view, n, "ipmi", "ciphersuite")?.or(site_suites.clone());
+            let suites = match suites_text {
+                None => vec![Suite::Cs17, Suite::Cs3],
+                Some(t) => {
+                    let parsed: Option<Vec<Suite>> =
+                        t.split(',').map(|s| s.trim().parse::<u8>().ok().and_then(Suite::from_number)).collect();
+                    match parsed {
+                        Some(v) if !v.is_empty() => v,
+                        _ => return Ok(Err(format!("cipher suite '{t}' is not supported (allowed: 17, 3, or 17,3)"))),
+                    }
+                }
+            };
+            let addr = match (bmc.as_str(), port).to_socket_addrs().map(|mut a| a.next()) {
+                Ok(Some(a)) => a,
+                Ok(None) | Err(_) => return Ok(Err(format!("cannot resolve BMC address '{bmc}'"))),
+            };
+            Ok(Ok(Target { addr, user, password, suites, timeout: limits.timeout, tries: limits.tries }))
+        })()?;
+        out.push((n.clone(), target));
+    }
+    Ok(out)
+}
