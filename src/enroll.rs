@@ -52,9 +52,11 @@ impl Evaluator {
 }
 
 /// A node's values, evaluated and checked.
-struct Ready {
-    node: String,
-    bmc: String,
+pub struct Ready {
+    pub node: String,
+    pub bmc: String,
+    /// The credentials a login will use (the node's, else the passwd table's `ipmi` row).
+    pub login: (String, String),
     user: Option<String>,
     password: Option<String>,
     macs: Vec<String>,
@@ -70,6 +72,13 @@ struct Ready {
 /// Enrolls the nodes; Err lists every problem found (one line each, naming node, field and what is
 /// allowed) and nothing is written. Returns the number of nodes enrolled.
 pub fn enroll(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<usize> {
+    let ready = prepare(conn, specs, force)?;
+    write(conn, &ready, force)?;
+    Ok(ready.len())
+}
+
+/// Evaluates and checks every node's values against the store (read only).
+pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec<Ready>> {
     let view = NodeView::load(conn)?;
     let default_creds: Option<(Option<String>, Option<String>)> = conn
         .query_row(
@@ -187,9 +196,14 @@ pub fn enroll(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<usiz
             }
         }
         if let (Some(bmc), true) = (bmc, errors.is_empty()) {
+            let login = (
+                user.clone().or_else(|| def_user.clone()).unwrap_or_default(),
+                password.clone().or_else(|| def_pw.clone()).unwrap_or_default(),
+            );
             ready.push(Ready {
                 node: n.to_string(),
                 bmc,
+                login,
                 user,
                 password,
                 macs: canon,
@@ -212,11 +226,11 @@ pub fn enroll(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<usiz
         errors.push("Error: nothing was enrolled".to_string());
         return Err(Error::Inputs(errors));
     }
-    write(conn, &ready, force)?;
-    Ok(ready.len())
+    Ok(ready)
 }
 
-fn write(conn: &Connection, ready: &[Ready], force: bool) -> Result<()> {
+/// Writes the prepared nodes (inside the caller's transaction).
+pub fn write(conn: &Connection, ready: &[Ready], force: bool) -> Result<()> {
     let t = |name| schema::table(name).expect("table in schema");
     let (nodelist, nodehm, ipmi, mac, hwinv, nodetype, hosts, noderes) =
         (t("nodelist"), t("nodehm"), t("ipmi"), t("mac"), t("hwinv"), t("nodetype"), t("hosts"), t("noderes"));

@@ -34,6 +34,12 @@ pub fn command() -> Command {
             "Enroll the nodes listed in a CSV file with a header naming columns among node, bmc, bmcusername, bmcpassword, mac, ip, groups, cpus, memory, disk, arch, servicenode; options give defaults",
         ))
         .arg(Arg::new("force").long("force").action(ArgAction::SetTrue).help("Replace the definitions of nodes already enrolled"))
+        .arg(
+            Arg::new("validate")
+                .long("validate")
+                .action(ArgAction::SetTrue)
+                .help("Log in to every BMC first (IPMI); enroll nothing unless all answer with the given credentials"),
+        )
         .arg(Arg::new("verbose").short('V').long("verbose").action(ArgAction::SetTrue).help("Print one line per node enrolled"))
 }
 
@@ -154,6 +160,17 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let args = ctx.redacted_args();
     let name = ctx.name;
     let force = flag(m, "force");
+    if flag(m, "validate") {
+        // Log in before the write transaction, so waiting on BMCs never holds the store's lock.
+        let ready = enroll::prepare(st.conn(), &specs, force)?;
+        let limits = crate::hw::bmc::Limits::from_site(st.conn(), None, None)?;
+        let errors = crate::hw::validate(&ready, &limits);
+        if !errors.is_empty() {
+            let mut lines = errors;
+            lines.push("Error: nothing was enrolled".to_string());
+            return Err(Error::Inputs(lines));
+        }
+    }
     let count = st.write(|c| {
         let n = enroll::enroll(c, &specs, force)?;
         store::audit(c, name, range.as_deref().unwrap_or(""), &args)?;

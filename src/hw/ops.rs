@@ -75,9 +75,23 @@ pub enum Op {
     Validate,
 }
 
+impl Op {
+    /// Whether the operation needs more than User privilege: it changes the machine, or reads
+    /// boot options or LAN configuration, which BMCs guard at Operator.
+    fn needs_operator(self) -> bool {
+        match self {
+            Op::Power(p) => p != Power::Stat,
+            Op::Boot { .. } => true,
+            Op::Inventory(i) => matches!(i, Inventory::All | Inventory::Mac),
+            Op::ClearEventLog => true,
+            Op::Vitals(_) | Op::EventLog { .. } | Op::Validate => false,
+        }
+    }
+}
+
 /// Opens a session, performs `op`, and always closes the session, also after an error.
 pub async fn perform(target: Target, op: Op) -> Result<Vec<Fact>, IpmiError> {
-    let mut s = Session::open(&target).await?;
+    let mut s = Session::open(&target, op.needs_operator()).await?;
     let r = run(&mut s, op).await;
     s.close().await;
     r

@@ -188,32 +188,36 @@ fn dead_bmcs_time_out_in_parallel_beside_live_ones() {
     assert_eq!(recs[4]["error"]["kind"], "config");
 }
 
-/// UDP sockets standing in for BMCs that never answer; records which one got each datagram, in order.
+/// UDP sockets standing in for BMCs that never answer; records which one got each datagram, and
+/// when, in order of arrival.
 struct Silent {
     order: Arc<Mutex<Vec<usize>>>,
+    times: Arc<Mutex<Vec<(usize, Instant)>>>,
     addrs: Vec<std::net::Ipv4Addr>,
 }
 
 fn silent_bmcs(n: usize) -> Silent {
     let order = Arc::new(Mutex::new(Vec::new()));
+    let times = Arc::new(Mutex::new(Vec::new()));
     let mut addrs = Vec::new();
     for i in 0..n {
         let addr = bmcsim::dead_addr();
         let sock = UdpSocket::bind((addr, 623)).unwrap();
         sock.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-        let order = order.clone();
+        let (order, times) = (order.clone(), times.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             let start = Instant::now();
             while start.elapsed().as_secs() < 10 {
                 if sock.recv(&mut buf).is_ok() {
                     order.lock().unwrap().push(i);
+                    times.lock().unwrap().push((i, Instant::now()));
                 }
             }
         });
         addrs.push(addr);
     }
-    Silent { order, addrs }
+    Silent { order, times, addrs }
 }
 
 #[test]
@@ -245,4 +249,61 @@ fn sessions_are_closed_so_the_bmc_never_runs_out() {
     let o = lab.sh("for i in $(seq 1 70); do rpower n1 stat || exit 1; done").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 70);
+}
+
+#[test]
+fn addbmnode_validate_logs_in_before_enrolling() {
+    if !bmcsim::available() {
+        return;
+    }
+    let lab = Lab::new();
+    let live = Bmc::start(lab.dir.path());
+    let dead = bmcsim::dead_addr();
+    lab.run("chdef", &["-t", "site", "ipmitimeout=0.3", "ipmiretries=1"]).ok();
+    lab.write("pw", &format!("{PASSWORD}\n"));
+    lab.write("bad.pw", "nope\n");
+    let args = |range: &str, bmc: String, mac: &str, pw: &str| -> Vec<String> {
+        [range, "--bmc", &bmc, "--bmc-user", USER, "--bmc-password-file", pw, "--mac", mac, "--validate"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |a: Vec<String>| lab.run("addbmnode", &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let before = lab.snapshot();
+    run(args("d1", dead.to_string(), "52:54:00:00:0d:01", "pw")).fails(2).stderr_is(&format!(
+        "d1: Error: BMC {dead} did not answer (1 tries, 0.3 s each)\nError: nothing was enrolled\n"
+    ));
+    run(args("w1", live.addr.to_string(), "52:54:00:00:0d:02", "bad.pw"))
+        .fails(2)
+        .stderr_is("w1: Error: invalid user name or password\nError: nothing was enrolled\n");
+    assert_eq!(lab.snapshot(), before);
+    run(args("l1", live.addr.to_string(), "52:54:00:00:0d:03", "pw")).ok().stdout_is("1 nodes enrolled.\n");
+    lab.run("rpower", &["l1", "stat"]).ok().stdout_is("l1: off\n");
+}
+
+#[test]
+fn power_on_is_staggered_in_batches() {
+    if !bmcsim::available() {
+        return;
+    }
+    let lab = Lab::new();
+    let s = silent_bmcs(3);
+    for (i, a) in s.addrs.iter().enumerate() {
+        lab.run("mkdef", &[&format!("s{}", i + 1), "groups=silent", &format!("bmc={a}"), "bmcpassword=x"]).ok();
+    }
+    // One node per batch, 0.6 s apart: nobody may hear from us before its batch's turn.
+    lab.run("chdef", &["-t", "site", "syspowermaxnodes=1", "syspowerinterval=0.6"]).ok();
+    let start = Instant::now();
+    lab.run("rpower", &["silent", "on", "-t", "0.1", "-r", "1"]).fails(1);
+    let times = s.times.lock().unwrap().clone();
+    let first =
+        |i: usize| times.iter().find(|(b, _)| *b == i).map(|(_, t)| t.duration_since(start).as_secs_f64()).unwrap();
+    assert!(first(1) >= 0.6 && first(2) >= 1.2, "batches started early: {:?}", [first(0), first(1), first(2)]);
+    // stat is never staggered.
+    s.times.lock().unwrap().clear();
+    let start = Instant::now();
+    lab.run("rpower", &["silent", "stat", "-t", "0.1", "-r", "1"]).fails(1);
+    let times = s.times.lock().unwrap().clone();
+    assert_eq!(times.len(), 3);
+    assert!(times.iter().all(|(_, t)| t.duration_since(start).as_secs_f64() < 0.6), "stat was staggered");
 }

@@ -13,5 +13,6 @@ complete -c addbmnode -s s -l service-node -d 'Service node that manages these n
 complete -c addbmnode -s f -l file -d 'Enroll the nodes listed in a CSV file with a header naming columns among node, bmc, bmcusername, bmcpassword, mac, ip, groups, cpus, memory, disk, arch, servicenode; options give defaults' -r
 complete -c addbmnode -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)' -r
 complete -c addbmnode -l force -d 'Replace the definitions of nodes already enrolled'
+complete -c addbmnode -l validate -d 'Log in to every BMC first (IPMI); enroll nothing unless all answer with the given credentials'
 complete -c addbmnode -s V -l verbose -d 'Print one line per node enrolled'
 complete -c addbmnode -s h -l help -d 'Print help'

@@ -104,8 +104,10 @@ fn open_packet(buf: &[u8], want: u8, sealed: Option<(Suite, &Keys)>) -> Option<V
 }
 
 impl Session {
-    /// Logs in: tries each cipher suite of the target in order.
-    pub async fn open(target: &Target) -> Result<Session, IpmiError> {
+    /// Logs in: tries each cipher suite of the target in order. A session starts at User
+    /// privilege, enough to read status, sensors, FRU and the SEL; `operator` raises it to
+    /// administrator (Set Session Privilege Level) for commands that change the machine.
+    pub async fn open(target: &Target, operator: bool) -> Result<Session, IpmiError> {
         let bind: SocketAddr = if target.addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
         let sock = UdpSocket::bind(bind).await.map_err(|e| IpmiError::Io(e.to_string()))?;
         sock.connect(target.addr).await.map_err(|e| IpmiError::Io(e.to_string()))?;
@@ -125,6 +127,9 @@ impl Session {
                         open: true,
                     };
                     // ipmi-rs never asks for the privilege, so Chassis Control fails with d4h there.
+                    if !operator {
+                        return Ok(s);
+                    }
                     if let Err(e) = s.request(0x06, 0x3b, &[PRIV_ADMIN]).await {
                         s.close().await;
                         return Err(e);
