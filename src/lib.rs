@@ -4,6 +4,7 @@
 //! The library holds the domain (store, noderange, enrollment, images, output); `cmd` holds the thin
 //! command modules and the registry that `main.rs` dispatches on.
 
+pub mod boot;
 pub mod cmd;
 pub mod defs;
 pub mod docs;

@@ -7,6 +7,7 @@ mod addimage;
 mod defs;
 mod hwctl;
 mod nodels;
+mod nodeset;
 mod tabdump;
 mod tabrestore;
 
@@ -41,6 +42,7 @@ pub static APPLETS: &[Applet] = &[
     Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
     Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
     Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
+    Applet { name: "nodeset", section: 8, about: nodeset::ABOUT, command: nodeset::command, run: nodeset::run },
     Applet {
         name: "reventlog",
         section: 1,

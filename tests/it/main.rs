@@ -10,4 +10,5 @@ mod harness;
 mod images;
 mod multicall;
 mod nodels;
+mod nodeset;
 mod tables;

@@ -1,0 +1,4 @@
+//! Network boot: `nodeset` renders each node's pxelinux, iPXE and GRUB config from templates.
+
+pub mod nodeset;
+pub mod render;

@@ -1,0 +1,300 @@
+//! nodeset: for the named nodes only, renders the boot configs the firmware or iPXE will fetch
+//! (pxelinux.cfg/01-MAC, ipxe/NODE.ipxe, grub2/grub.cfg-01-MAC under site.tftpdir), with line 1
+//! recording the state, and records the state in chain.currstate. Kernel arguments carry what the
+//! node needs to fetch its postscripts and report its status: its name, the server, and a fresh
+//! per-node token whose SHA-256 the store keeps for the status endpoint to check.
+
+use super::render::{self, Template};
+use crate::error::{Error, Result};
+use crate::store::schema;
+use crate::store::view::NodeView;
+use crate::store::{self, get_row};
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// What nodeset was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Boot this image (None: the node's nodetype.provmethod).
+    Image(Option<String>),
+    Boot,
+    Shell,
+    Offline,
+}
+
+/// The boot loaders nodeset writes a config for.
+pub const LOADERS: &[&str] = &["pxelinux", "ipxe", "grub2"];
+
+/// One node's outcome: its new state, the files to write (path, content) and to remove.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub node: String,
+    pub state: String,
+    pub files: Vec<(PathBuf, String)>,
+    pub remove: Vec<PathBuf>,
+    /// nodetype columns to set (osimage=NAME copies the image's name, profile, os and arch).
+    pub nodetype: Vec<(&'static str, String)>,
+    /// SHA-256 of the new boot token, when the state boots an image.
+    pub tokenhash: Option<String>,
+}
+
+/// The prefix of line 1 of every config nodeset writes, before the state.
+pub const STATE_MARK: &str = "oxcat nodeset: ";
+
+fn dashed(mac: &str) -> String {
+    mac.replace(':', "-")
+}
+
+/// The config files of a node, by loader.
+pub fn paths(tftpdir: &Path, node: &str, mac: &str) -> Vec<PathBuf> {
+    vec![
+        tftpdir.join("pxelinux.cfg").join(format!("01-{}", dashed(mac))),
+        tftpdir.join("ipxe").join(format!("{node}.ipxe")),
+        tftpdir.join("grub2").join(format!("grub.cfg-01-{}", dashed(mac))),
+    ]
+}
+
+pub fn tftpdir(conn: &Connection) -> Result<PathBuf> {
+    Ok(PathBuf::from(store::site_value(conn, "tftpdir")?.unwrap_or_else(|| "/tftpboot".into())))
+}
+
+struct Ctx<'a> {
+    view: &'a NodeView<'a>,
+    conn: &'a Connection,
+    server: Option<String>,
+    http_port: String,
+    installdir: PathBuf,
+    tftpdir: PathBuf,
+    templatedir: Option<PathBuf>,
+    cache: HashMap<String, Option<Template>>,
+}
+
+impl Ctx<'_> {
+    fn col(&self, node: &str, table: &str, column: &str) -> Result<Option<String>> {
+        let t = schema::table(table).expect("table in schema");
+        let (i, _) = t.column(column).expect("column in schema");
+        Ok(self.view.value(node, t, i)?.map(|r| r.value))
+    }
+
+    /// The URL path under which the HTTP server serves a file of the image store.
+    fn url_path(&self, file: &str) -> std::result::Result<String, String> {
+        let rel = Path::new(file)
+            .strip_prefix(&self.installdir)
+            .map_err(|_| format!("{file} is not under site.installdir {}", self.installdir.display()))?;
+        Ok(format!("/install/{}", rel.display()))
+    }
+}
+
+/// Nodes that could not be planned, each with why; they are left alone.
+pub type Failures = Vec<(String, String)>;
+
+/// Plans every node; nodes that cannot be planned come back as (node, error) and are left alone.
+pub fn plan(conn: &Connection, view: &NodeView, nodes: &[String], req: &Request) -> Result<(Vec<Plan>, Failures)> {
+    let site = |k: &str| store::site_value(conn, k);
+    let mut ctx = Ctx {
+        view,
+        conn,
+        server: site("master")?,
+        http_port: site("httpport")?.unwrap_or_else(|| "80".into()),
+        installdir: PathBuf::from(site("installdir")?.unwrap_or_else(|| "/install".into())),
+        tftpdir: tftpdir(conn)?,
+        templatedir: Some(PathBuf::from(site("templatedir")?.unwrap_or_else(|| "/etc/oxcat/templates".into()))),
+        cache: HashMap::new(),
+    };
+    if ctx.server.is_none() && *req != Request::Offline {
+        return Err(Error::Input(
+            "site.master is not set: give the management node's address as the nodes see it (chdef -t site master=10.0.0.1)".into(),
+        ));
+    }
+    let mut plans = Vec::with_capacity(nodes.len());
+    let mut failed = Vec::new();
+    for n in nodes {
+        match plan_node(&mut ctx, n, req)? {
+            Ok(p) => plans.push(p),
+            Err(e) => failed.push((n.clone(), e)),
+        }
+    }
+    Ok((plans, failed))
+}
+
+fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Result<Plan, String>> {
+    let mac = ctx.col(node, "mac", "mac")?.and_then(|m| {
+        m.split('|').next().and_then(|first| crate::node::parse_mac(first.split('!').next().unwrap_or(first)).ok())
+    });
+    if *req == Request::Offline {
+        let remove = mac
+            .map(|m| paths(&ctx.tftpdir, node, &m))
+            .unwrap_or_else(|| vec![ctx.tftpdir.join("ipxe").join(format!("{node}.ipxe"))]);
+        return Ok(Ok(Plan {
+            node: node.into(),
+            state: "offline".into(),
+            files: vec![],
+            remove,
+            nodetype: vec![],
+            tokenhash: None,
+        }));
+    }
+    let Some(mac) = mac else {
+        return Ok(Err(format!("no MAC address (mac.mac): the boot files are named after it (chdef {node} mac=...)")));
+    };
+    let Some(ip) = ctx.col(node, "hosts", "ip")? else {
+        return Ok(Err(format!("no IP address (hosts.ip): DHCP would have nothing to give it (chdef {node} ip=...)")));
+    };
+    let image = match req {
+        Request::Image(Some(i)) => Some(i.clone()),
+        Request::Image(None) | Request::Shell => ctx.col(node, "nodetype", "provmethod")?,
+        _ => None,
+    };
+    let mut vars: HashMap<&str, String> = HashMap::new();
+    let server = ctx.server.clone().unwrap_or_default();
+    vars.insert("node", node.to_string());
+    vars.insert("mac", mac.clone());
+    vars.insert("ip", ip);
+    vars.insert("server", server.clone());
+    vars.insert("http_port", ctx.http_port.clone());
+    let (state, kind, mut nodetype, tokenhash, profile, os, arch) = if *req == Request::Boot {
+        vars.insert("image", String::new());
+        ("boot".to_string(), "boot", vec![], None, None, None, None)
+    } else {
+        let Some(image) = image else {
+            return Ok(Err("no image: give osimage=NAME, or set the node's provmethod to an osimage".into()));
+        };
+        let osimage = schema::table("osimage").expect("osimage");
+        let linuximage = schema::table("linuximage").expect("linuximage");
+        let Some(o) = get_row(ctx.conn, osimage, &[&image])? else {
+            return Ok(Err(format!("osimage '{image}' does not exist (lsdef -t osimage lists them)")));
+        };
+        let l = get_row(ctx.conn, linuximage, &[&image])?.unwrap_or_else(|| vec![None; linuximage.columns.len()]);
+        let ocol = |c: &str| o[osimage.column(c).expect("osimage column").0].clone();
+        let lcol = |c: &str| l[linuximage.column(c).expect("linuximage column").0].clone();
+        let (Some(kernel), Some(initrd)) = (lcol("kernel"), lcol("initrd")) else {
+            return Ok(Err(format!("osimage '{image}' has no kernel and initrd (register them with addimage)")));
+        };
+        let kind = match req {
+            Request::Shell => "shell",
+            _ if ocol("provmethod").as_deref() == Some("install") => "install",
+            _ => "netboot",
+        };
+        let base = format!("http://{server}:{}", ctx.http_port);
+        let (kpath, ipath) = match (ctx.url_path(&kernel), ctx.url_path(&initrd)) {
+            (Ok(k), Ok(i)) => (k, i),
+            (Err(e), _) | (_, Err(e)) => return Ok(Err(format!("osimage '{image}': {e}"))),
+        };
+        let token: String = {
+            let mut b = [0u8; 16];
+            getrandom::fill(&mut b).expect("the OS random source works");
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        };
+        let hash: String = Sha256::digest(token.as_bytes()).iter().map(|x| format!("{x:02x}")).collect();
+        let mut args: Vec<String> = Vec::new();
+        if let Some(a) = lcol("addkcmdline") {
+            args.push(a);
+        }
+        if let Some(a) = ctx.col(node, "bootparams", "addkcmdline")? {
+            args.push(a);
+        }
+        if let Some(port) = ctx.col(node, "nodehm", "serialport")? {
+            let speed = ctx.col(node, "nodehm", "serialspeed")?.unwrap_or_else(|| "115200".into());
+            args.push(format!("console=tty0 console=ttyS{port},{speed}"));
+        }
+        if let Some(r) = lcol("rootimg") {
+            match ctx.url_path(&r) {
+                Ok(p) => args.push(format!("oxcat.rootimg={base}{p}")),
+                Err(e) => return Ok(Err(format!("osimage '{image}': {e}"))),
+            }
+        }
+        args.push(format!("oxcat.node={node} oxcat.server={base} oxcat.token={token}"));
+        if kind == "shell" {
+            args.push("oxcat.shell".into());
+        }
+        vars.insert("kcmdline", args.join(" "));
+        vars.insert("kernel_url", format!("{base}{kpath}"));
+        vars.insert("initrd_url", format!("{base}{ipath}"));
+        vars.insert("kernel_path", kpath);
+        vars.insert("initrd_path", ipath);
+        vars.insert("image", image.clone());
+        let mut nodetype = Vec::new();
+        if let Request::Image(Some(_)) = req {
+            nodetype.push(("provmethod", image.clone()));
+            for (col, from) in [("profile", "profile"), ("os", "osvers"), ("arch", "osarch")] {
+                if let Some(v) = ocol(from) {
+                    nodetype.push((col, v));
+                }
+            }
+        }
+        let state = if kind == "shell" { "shell".to_string() } else { format!("{kind} {image}") };
+        (state, kind, nodetype, Some(hash), ocol("profile"), ocol("osvers"), ocol("osarch"))
+    };
+    let profile = profile.or(ctx.col(node, "nodetype", "profile")?);
+    let os = os.or(ctx.col(node, "nodetype", "os")?);
+    let arch = arch.or(ctx.col(node, "nodetype", "arch")?);
+    vars.insert("state", state.clone());
+    let mut files = Vec::new();
+    for (loader, path) in LOADERS.iter().zip(paths(&ctx.tftpdir, node, &mac)) {
+        let names = render::candidates(loader, kind, profile.as_deref(), os.as_deref(), arch.as_deref());
+        let Some(t) = render::lookup(ctx.templatedir.as_deref(), &names, &mut ctx.cache) else {
+            return Ok(Err(format!("no {loader} template for {kind} (looked for {})", names.join(", "))));
+        };
+        match render::render(&t, &vars) {
+            Ok(text) => files.push((path, text)),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    nodetype.retain(|(_, v)| !v.is_empty());
+    Ok(Ok(Plan { node: node.into(), state, files, remove: vec![], nodetype, tokenhash }))
+}
+
+/// Records the plans in the store (inside the caller's transaction).
+pub fn record(conn: &Connection, plans: &[Plan]) -> Result<()> {
+    let chain = schema::table("chain").expect("chain");
+    let nodetype = schema::table("nodetype").expect("nodetype");
+    for p in plans {
+        let mut cols: Vec<(&str, Option<&str>)> = vec![("currstate", Some(&p.state))];
+        if let Some(h) = &p.tokenhash {
+            cols.push(("tokenhash", Some(h)));
+        }
+        store::upsert(conn, chain, &[&p.node], &cols)?;
+        if !p.nodetype.is_empty() {
+            let cols: Vec<(&str, Option<&str>)> = p.nodetype.iter().map(|(c, v)| (*c, Some(v.as_str()))).collect();
+            store::upsert(conn, nodetype, &[&p.node], &cols)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the planned files (each through a temporary name, so a reader never sees half a file)
+/// and removes the planned removals.
+pub fn apply(plans: &[Plan]) -> std::result::Result<(), String> {
+    let mut made: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    for p in plans {
+        for (path, text) in &p.files {
+            if let Some(dir) = path.parent() {
+                if made.insert(dir.to_path_buf()) {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+            }
+            let tmp = path.with_extension("oxcat-tmp");
+            std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        for path in &p.remove {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state recorded in line 1 of a node's iPXE config, or `offline` when it has none.
+pub fn state_of(tftpdir: &Path, node: &str) -> String {
+    let path = tftpdir.join("ipxe").join(format!("{node}.ipxe"));
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| l.split_once(STATE_MARK)).map(|(_, s)| s.trim().to_string()))
+        .unwrap_or_else(|| "offline".into())
+}

@@ -1,0 +1,157 @@
+//! nodeset: golden files for every rendered template, per-node errors, stat/offline, overrides.
+
+use crate::harness::Lab;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+fn lab() -> Lab {
+    let lab = Lab::new();
+    let tftp = lab.path("tftp");
+    lab.run(
+        "chdef",
+        &[
+            "-t",
+            "site",
+            &format!("tftpdir={}", tftp.display()),
+            "master=10.0.0.1",
+            "httpport=8080",
+            &format!("templatedir={}", lab.path("templates").display()),
+        ],
+    )
+    .ok();
+    lab.write("vmlinuz", "k");
+    lab.write("initrd.img", "i");
+    lab.write("root.squashfs", "r");
+    lab.run(
+        "addimage",
+        &[
+            "rocky9",
+            "--kernel",
+            "vmlinuz",
+            "--initrd",
+            "initrd.img",
+            "--rootimg",
+            "root.squashfs",
+            "--kcmdline",
+            "quiet",
+            "--arch",
+            "x86_64",
+        ],
+    )
+    .ok();
+    lab.run("addimage", &["rocky9-inst", "--kernel", "vmlinuz", "--initrd", "initrd.img", "--type", "install"]).ok();
+    lab.run("chdef", &["-t", "osimage", "rocky9", "profile=compute", "osvers=rocky9.4"]).ok();
+    lab.enroll("n[1-3]").ok();
+    lab.run("chdef", &["compute", "-t", "group", "ip=|n(\\d+)|10.0.0.($1+10)|", "serialport=0", "serialspeed=115200"])
+        .ok();
+    lab
+}
+
+/// `nodeset --show` with the lab path and the random token made stable.
+fn shown(lab: &Lab, args: &[&str]) -> String {
+    let out = lab.run("nodeset", args).ok().stdout;
+    let out = out.replace(&lab.dir.path().display().to_string(), "/LAB");
+    regex::Regex::new("oxcat.token=[0-9a-f]{32}").unwrap().replace_all(&out, "oxcat.token=TOKEN").into_owned()
+}
+
+#[track_caller]
+fn golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/nodeset").join(name);
+    if std::env::var_os("OXCAT_BLESS").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing: OXCAT_BLESS=1 writes it", path.display()));
+    assert_eq!(got, want, "{name} differs from the golden file (OXCAT_BLESS=1 rewrites it)");
+}
+
+#[test]
+fn every_template_renders_as_its_golden_file() {
+    let lab = lab();
+    golden("netboot.txt", &shown(&lab, &["n1", "osimage=rocky9", "--show"]));
+    golden("install.txt", &shown(&lab, &["n1", "osimage=rocky9-inst", "--show"]));
+    golden("boot.txt", &shown(&lab, &["n1", "boot", "--show"]));
+    lab.run("chdef", &["n1", "provmethod=rocky9"]).ok();
+    golden("shell.txt", &shown(&lab, &["n1", "shell", "--show"]));
+    // --show wrote nothing.
+    assert!(!lab.path("tftp").exists());
+    lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: offline\n");
+}
+
+#[test]
+fn writes_only_the_named_nodes_and_records_state_and_token() {
+    let lab = lab();
+    lab.run("nodeset", &["n[1-2]", "osimage=rocky9"]).ok().stdout_is("n1: netboot rocky9\nn2: netboot rocky9\n");
+    let ipxe = std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap();
+    assert!(ipxe.starts_with("#!ipxe oxcat nodeset: netboot rocky9\n"));
+    let pxe = std::fs::read_to_string(lab.path("tftp/pxelinux.cfg/01-52-54-00-00-00-01")).unwrap();
+    assert!(pxe.starts_with("#oxcat nodeset: netboot rocky9\n"));
+    assert!(lab.path("tftp/grub2/grub.cfg-01-52-54-00-00-00-02").exists());
+    assert!(!lab.path("tftp/ipxe/n3.ipxe").exists());
+    // The image's name, profile, os and arch are copied to the node, as xCAT does.
+    lab.run("lsdef", &["n1", "-i", "provmethod,profile,os,arch,currstate", "-c"]).ok().stdout_is(
+        "n1: arch=x86_64\nn1: currstate=netboot rocky9\nn1: os=rocky9.4\nn1: profile=compute\nn1: provmethod=rocky9\n",
+    );
+    // The token on the kernel line is the one whose hash the store keeps.
+    let token = regex::Regex::new("oxcat.token=([0-9a-f]{32})").unwrap().captures(&ipxe).unwrap()[1].to_string();
+    let hash: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    lab.run("nodels", &["n1", "chain.tokenhash"]).ok().stdout_is(&format!("n1: {hash}\n"));
+    // n1 to local disk: n2 untouched.
+    let n2_before = std::fs::read_to_string(lab.path("tftp/ipxe/n2.ipxe")).unwrap();
+    lab.run("nodeset", &["n1", "boot"]).ok().stdout_is("n1: boot\n");
+    assert_eq!(std::fs::read_to_string(lab.path("tftp/ipxe/n2.ipxe")).unwrap(), n2_before);
+    lab.run("nodeset", &["n[1-3]", "stat"]).ok().stdout_is("n1: boot\nn2: netboot rocky9\nn3: offline\n");
+    lab.run("nodeset", &["n2", "offline"]).ok().stdout_is("n2: offline\n");
+    assert!(!lab.path("tftp/ipxe/n2.ipxe").exists() && !lab.path("tftp/pxelinux.cfg/01-52-54-00-00-00-02").exists());
+    lab.run("nodeset", &["n[1-3]", "stat"]).ok().stdout_is("n1: boot\nn2: offline\nn3: offline\n");
+}
+
+#[test]
+fn per_node_errors_leave_that_node_alone() {
+    let lab = lab();
+    lab.run("chdef", &["n2", "mac="]).ok();
+    lab.run("chdef", &["-t", "group", "compute", "ip="]).ok();
+    lab.run("chdef", &["n1", "ip=10.0.0.11"]).ok();
+    lab.run("chdef", &["n2", "ip=10.0.0.12"]).ok();
+    let o = lab.run("nodeset", &["n[1-3]", "osimage=rocky9"]).fails(1);
+    assert_eq!(o.stdout, "n1: netboot rocky9\n");
+    assert_eq!(
+        o.stderr,
+        "n2: Error: no MAC address (mac.mac): the boot files are named after it (chdef n2 mac=...)\n\
+         n3: Error: no IP address (hosts.ip): DHCP would have nothing to give it (chdef n3 ip=...)\n"
+    );
+    assert!(!lab.path("tftp/ipxe/n3.ipxe").exists());
+    lab.run("nodels", &["n3", "chain.currstate"]).ok().stdout_is("n3: \n");
+    lab.run("nodeset", &["n1", "osimage=nope"])
+        .fails(1)
+        .stderr_is("n1: Error: osimage 'nope' does not exist (lsdef -t osimage lists them)\n");
+    lab.run("nodeset", &["n1", "osimage"]).ok().stdout_is("n1: netboot rocky9\n");
+    lab.run("nodeset", &["n1", "install"]).fails(2);
+    lab.run("chdef", &["-t", "site", "master="]).ok();
+    lab.run("nodeset", &["n1", "boot"]).fails(2).stderr_is(
+        "Error: site.master is not set: give the management node's address as the nodes see it (chdef -t site master=10.0.0.1)\n",
+    );
+}
+
+#[test]
+fn site_templates_override_most_specific_first() {
+    let lab = lab();
+    std::fs::create_dir_all(lab.path("templates/ipxe")).unwrap();
+    lab.write(
+        "templates/ipxe/compute.netboot.tmpl",
+        "#!ipxe oxcat nodeset: {{state}}\necho compute {{node}} {{kernel_url}}\n",
+    );
+    lab.write(
+        "templates/ipxe/compute.rocky9.4.x86_64.netboot.tmpl",
+        "#!ipxe oxcat nodeset: {{state}}\necho exact {{node}}\n",
+    );
+    lab.run("nodeset", &["n1", "osimage=rocky9"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap(),
+        "#!ipxe oxcat nodeset: netboot rocky9\necho exact n1\n"
+    );
+    lab.write("templates/ipxe/compute.rocky9.4.x86_64.netboot.tmpl", "#!ipxe\necho {{nosuch}}\n");
+    let o = lab.run("nodeset", &["n1", "osimage=rocky9"]).fails(1);
+    assert!(o.stderr.ends_with("compute.rocky9.4.x86_64.netboot.tmpl:2: unknown variable 'nosuch'\n"), "{}", o.stderr);
+}
