@@ -10,6 +10,7 @@ pub mod defs;
 pub mod docs;
 pub mod enroll;
 pub mod error;
+pub mod hosts;
 pub mod hw;
 pub mod image;
 pub mod node;

@@ -6,6 +6,7 @@ mod addbmnode;
 mod addimage;
 mod defs;
 mod hwctl;
+mod makehosts;
 mod nodels;
 mod nodeset;
 mod tabdump;
@@ -40,6 +41,7 @@ pub static APPLETS: &[Applet] = &[
     Applet { name: "addimage", section: 8, about: addimage::ABOUT, command: addimage::command, run: addimage::run },
     Applet { name: "chdef", section: 1, about: defs::CHDEF_ABOUT, command: defs::chdef_command, run: defs::chdef },
     Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
+    Applet { name: "makehosts", section: 8, about: makehosts::ABOUT, command: makehosts::command, run: makehosts::run },
     Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
     Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
     Applet { name: "nodeset", section: 8, about: nodeset::ABOUT, command: nodeset::command, run: nodeset::run },

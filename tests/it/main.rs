@@ -8,6 +8,7 @@ mod enroll;
 mod hardware;
 mod harness;
 mod images;
+mod makehosts;
 mod multicall;
 mod nodels;
 mod nodeset;
