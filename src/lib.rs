@@ -6,6 +6,7 @@
 
 pub mod boot;
 pub mod cmd;
+pub mod daemon;
 pub mod defs;
 pub mod docs;
 pub mod enroll;

@@ -9,6 +9,7 @@ mod hwctl;
 mod makehosts;
 mod nodels;
 mod nodeset;
+mod oxcatd;
 mod tabdump;
 mod tabrestore;
 
@@ -45,6 +46,7 @@ pub static APPLETS: &[Applet] = &[
     Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
     Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
     Applet { name: "nodeset", section: 8, about: nodeset::ABOUT, command: nodeset::command, run: nodeset::run },
+    Applet { name: "oxcatd", section: 8, about: oxcatd::ABOUT, command: oxcatd::command, run: oxcatd::run },
     Applet {
         name: "reventlog",
         section: 1,
@@ -119,6 +121,11 @@ impl Ctx {
             argv,
             db: m.get_one::<String>("db").cloned(),
         }
+    }
+
+    /// The `--db` given on the command line, if any.
+    pub fn db_flag(&self) -> Option<&str> {
+        self.db.as_deref()
     }
 
     pub fn store(&self) -> Result<Store> {

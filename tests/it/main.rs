@@ -12,4 +12,5 @@ mod makehosts;
 mod multicall;
 mod nodels;
 mod nodeset;
+mod oxcatd;
 mod tables;

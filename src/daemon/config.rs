@@ -1,0 +1,119 @@
+//! oxcatd's bootstrap settings: only what must be known before the store is open (where the store
+//! is, where to listen). Cluster settings live in the site table. Read from `--config`, else
+//! OXCAT_CONFIG, else /etc/oxcat/oxcat.toml (absent: defaults); every error names file and key.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "/etc/oxcat/oxcat.toml";
+
+/// The file as written: every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    db: Option<String>,
+    http: Option<WireListen>,
+    tftp: Option<WireTftp>,
+    postscripts: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireListen {
+    listen: Option<Vec<String>>,
+    enable: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireTftp {
+    listen: Option<Vec<String>>,
+    enable: Option<bool>,
+    root: Option<String>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub db: Option<PathBuf>,
+    /// Empty: the service is off.
+    pub http: Vec<SocketAddr>,
+    pub tftp: Vec<SocketAddr>,
+    /// None: site.tftpdir.
+    pub tftp_root: Option<PathBuf>,
+    pub postscripts: PathBuf,
+}
+
+fn addrs(file: &Path, key: &str, v: Option<Vec<String>>, default: &str) -> Result<Vec<SocketAddr>> {
+    v.unwrap_or_else(|| vec![default.to_string()])
+        .iter()
+        .map(|a| {
+            a.parse().map_err(|_| {
+                Error::Input(format!(
+                    "{}: {key}: '{a}' is not an address:port (allowed: 0.0.0.0:80, 10.0.0.1:69, [::]:80)",
+                    file.display()
+                ))
+            })
+        })
+        .collect()
+}
+
+impl Config {
+    /// Loads the file named by `flag`, else OXCAT_CONFIG, else the default (missing is fine there).
+    pub fn load(flag: Option<&str>) -> Result<Config> {
+        let explicit = flag.map(PathBuf::from).or_else(|| std::env::var_os("OXCAT_CONFIG").map(PathBuf::from));
+        let path = explicit.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => String::new(),
+            Err(e) => return Err(Error::Input(format!("{}: {e}", path.display()))),
+        };
+        Config::parse(&path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let w: Wire = toml::from_str(text).map_err(|e| Error::Input(format!("{}: {}", path.display(), e.message())))?;
+        let http = w.http.unwrap_or_default();
+        let tftp = w.tftp.unwrap_or_default();
+        Ok(Config {
+            db: w.db.map(PathBuf::from),
+            http: if http.enable == Some(false) {
+                vec![]
+            } else {
+                addrs(path, "http.listen", http.listen, "0.0.0.0:80")?
+            },
+            tftp: if tftp.enable == Some(false) {
+                vec![]
+            } else {
+                addrs(path, "tftp.listen", tftp.listen, "0.0.0.0:69")?
+            },
+            tftp_root: tftp.root.map(PathBuf::from),
+            postscripts: PathBuf::from(w.postscripts.unwrap_or_else(|| "/usr/local/share/oxcat/postscripts".into())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors_name_file_and_key() {
+        let c = Config::parse(Path::new("o.toml"), "").unwrap();
+        assert_eq!(c.http, vec!["0.0.0.0:80".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.tftp, vec!["0.0.0.0:69".parse::<SocketAddr>().unwrap()]);
+        let c = Config::parse(
+            Path::new("o.toml"),
+            "db = \"/x.db\"\n[tftp]\nenable = false\n[http]\nlisten = [\"127.0.0.1:8080\"]\n",
+        )
+        .unwrap();
+        assert!(c.tftp.is_empty());
+        assert_eq!(c.http, vec!["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]);
+        let e = Config::parse(Path::new("o.toml"), "[http]\nlisten = [\"localhost\"]\n").unwrap_err().to_string();
+        assert_eq!(e, "Error: o.toml: http.listen: 'localhost' is not an address:port (allowed: 0.0.0.0:80, 10.0.0.1:69, [::]:80)");
+        let e = Config::parse(Path::new("o.toml"), "[htp]\n").unwrap_err().to_string();
+        assert!(e.starts_with("Error: o.toml: unknown field `htp`"), "{e}");
+    }
+}

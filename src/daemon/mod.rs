@@ -1,0 +1,58 @@
+//! oxcatd: one process serving what network-booting nodes need, straight from the store: HTTP
+//! (boot scripts, images, postscripts, status reports) and TFTP. It reads the store per request
+//! (primary-key lookups), so changes made by nodeset, chdef or addbmnode are seen at once,
+//! without a restart and without re-reading the cluster.
+
+pub mod config;
+pub mod http;
+pub mod tftp;
+
+use crate::error::{Error, Result};
+use crate::store::{self, Store};
+use config::Config;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Starts every configured service, prints `oxcatd: SERVICE on ADDR` for each and `oxcatd: ready`,
+/// and serves until SIGTERM or SIGINT.
+pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
+    let store = Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?;
+    let tftp_root = match &cfg.tftp_root {
+        Some(r) => r.clone(),
+        None => {
+            std::path::PathBuf::from(store::site_value(store.conn(), "tftpdir")?.unwrap_or_else(|| "/tftpboot".into()))
+        }
+    };
+    let shared = Arc::new(http::Shared { store: Mutex::new(store), postscripts: cfg.postscripts.clone() });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io(format!("runtime: {e}")))?;
+    rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for addr in &cfg.http {
+            let (bound, fut) = http::bind(*addr, shared.clone()).await.map_err(Error::Io)?;
+            writeln!(out, "oxcatd: HTTP on {bound}").map_err(|e| Error::io("stdout", e))?;
+            tasks.spawn(fut);
+        }
+        for addr in &cfg.tftp {
+            let (bound, fut) = tftp::bind(*addr, &tftp_root).await.map_err(Error::Io)?;
+            writeln!(out, "oxcatd: TFTP on {bound} (root {})", tftp_root.display())
+                .map_err(|e| Error::io("stdout", e))?;
+            tasks.spawn(fut);
+        }
+        if tasks.is_empty() {
+            return Err(Error::Input("no service enabled (http and tftp are both off in the config)".into()));
+        }
+        writeln!(out, "oxcatd: ready").and_then(|_| out.flush()).map_err(|e| Error::io("stdout", e))?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Error::Io(e.to_string()))?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+            _ = tasks.join_next() => {}
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,195 @@
+//! oxcatd's HTTP and TFTP servers on 127.0.0.1, with curl and atftp as the clients.
+
+use crate::harness::Lab;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Daemon {
+    child: Child,
+    http: String,
+    tftp: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tool(name: &str) -> bool {
+    let ok = Command::new(name).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "{name} missing: .ci/run must install it");
+        eprintln!("skipped: {name} is not installed");
+    }
+    ok
+}
+
+/// A lab with one net-booted node, a 3 MB image file, and oxcatd running on ephemeral ports.
+fn start() -> Option<(Lab, Daemon)> {
+    if !tool("curl") || !tool("atftp") {
+        return None;
+    }
+    let lab = Lab::new();
+    let tftp = lab.path("tftp");
+    lab.run("chdef", &["-t", "site", &format!("tftpdir={}", tftp.display()), "master=127.0.0.1"]).ok();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(lab.path("vmlinuz"), &big).unwrap();
+    lab.write("initrd.img", "initrd");
+    lab.run("addimage", &["img", "--kernel", "vmlinuz", "--initrd", "initrd.img"]).ok();
+    lab.enroll("n1").ok();
+    lab.run("chdef", &["n1", "ip=10.0.0.1"]).ok();
+    lab.run("nodeset", &["n1", "osimage=img"]).ok();
+    std::fs::write(tftp.join("big.bin"), &big).unwrap();
+    std::fs::write(lab.path("secret"), "top secret").unwrap();
+    std::os::unix::fs::symlink(lab.path("secret"), tftp.join("escape")).unwrap();
+    lab.write("oxcat.toml", "[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nlisten = [\"127.0.0.1:0\"]\n");
+    let mut child = lab
+        .cmd("oxcatd")
+        .args(["--config", "oxcat.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut http, mut tftp) = (String::new(), String::new());
+    // Readiness: the daemon prints its bound addresses, then "oxcatd: ready".
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let word = |l: &str| l.split_whitespace().nth(3).unwrap_or("").to_string();
+        if line.starts_with("oxcatd: HTTP on ") {
+            http = word(&line);
+        } else if line.starts_with("oxcatd: TFTP on ") {
+            tftp = word(&line);
+        } else if line == "oxcatd: ready" {
+            break;
+        }
+    }
+    assert!(!http.is_empty() && !tftp.is_empty(), "oxcatd did not start");
+    Some((lab, Daemon { child, http, tftp }))
+}
+
+fn curl(args: &[&str]) -> (i32, Vec<u8>) {
+    let o = Command::new("curl").args(["-s", "--max-time", "20"]).args(args).output().unwrap();
+    (o.status.code().unwrap_or(-1), o.stdout)
+}
+
+#[test]
+fn http_serves_boot_scripts_images_and_ranges() {
+    let Some((lab, d)) = start() else { return };
+    let (_, script) = curl(&[&format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)]);
+    assert!(script.starts_with(b"#!ipxe oxcat nodeset: netboot img\n"));
+    let big = std::fs::read(lab.path("vmlinuz")).unwrap();
+    let (code, body) = curl(&[&format!("http://{}/install/images/img/kernel", d.http)]);
+    assert_eq!(code, 0);
+    assert!(body == big, "image bytes differ");
+    let (_, part) = curl(&["-r", "1000-1999", &format!("http://{}/install/images/img/kernel", d.http)]);
+    assert_eq!(part, big[1000..2000]);
+    let (_, tail) = curl(&["-r", "-10", &format!("http://{}/install/images/img/kernel", d.http)]);
+    assert_eq!(tail, big[big.len() - 10..]);
+    let (_, head) = curl(&["-I", &format!("http://{}/install/images/img/kernel", d.http)]);
+    let head = String::from_utf8_lossy(&head);
+    assert!(
+        head.contains("200 OK") && head.contains("Content-Length: 3000000") && head.contains("Accept-Ranges: bytes"),
+        "{head}"
+    );
+    let code_of = |args: &[&str]| {
+        String::from_utf8(curl(&[&["-o", "/dev/null", "-w", "%{http_code}"], args].concat()).1).unwrap()
+    };
+    assert_eq!(code_of(&["-r", "3000000-", &format!("http://{}/install/images/img/kernel", d.http)]), "416");
+    assert_eq!(code_of(&["--path-as-is", &format!("http://{}/install/../oxcat.db", d.http)]), "404");
+    assert_eq!(code_of(&[&format!("http://{}/tftpboot/escape", d.http)]), "404");
+    assert_eq!(code_of(&[&format!("http://{}/nothing", d.http)]), "404");
+    assert_eq!(code_of(&["-X", "DELETE", &format!("http://{}/tftpboot/big.bin", d.http)]), "405");
+}
+
+#[test]
+fn status_reports_need_the_nodes_token() {
+    let Some((lab, d)) = start() else { return };
+    let script = std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap();
+    let token = regex::Regex::new("oxcat.token=([0-9a-f]{32})").unwrap().captures(&script).unwrap()[1].to_string();
+    let report = |node: &str, token: &str, status: &str| {
+        let (_, b) = curl(&[
+            "-w",
+            " %{http_code}",
+            &format!("http://{}/status?node={node}&token={token}&status={status}", d.http),
+        ]);
+        String::from_utf8(b).unwrap()
+    };
+    assert_eq!(report("n1", "0123456789abcdef0123456789abcdef", "booted"), "unknown node or wrong token\n 403");
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: defined\n");
+    assert_eq!(report("n1", &token, "installing"), "ok\n 200");
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: installing\n");
+    assert_eq!(report("n1", &token, "booted"), "ok\n 200");
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: booted\n");
+    assert!(report("n1", &token, "dancing").ends_with(" 400"));
+    assert!(report("n9", &token, "booted").ends_with(" 403"));
+    // A new nodeset gives a new token: the old one stops working.
+    lab.run("nodeset", &["n1", "osimage=img"]).ok();
+    assert!(report("n1", &token, "booted").ends_with(" 403"));
+}
+
+#[test]
+fn tftp_serves_byte_exact_with_options_and_refuses_escapes() {
+    let Some((lab, d)) = start() else { return };
+    let big = std::fs::read(lab.path("tftp/big.bin")).unwrap();
+    for blksize in ["512", "1468", "8192"] {
+        let (code, body) = curl(&["--tftp-blksize", blksize, &format!("tftp://{}/big.bin", d.tftp)]);
+        assert_eq!(code, 0, "blksize {blksize}");
+        assert!(body == big, "blksize {blksize}: bytes differ");
+    }
+    let (host, port) = d.tftp.rsplit_once(':').unwrap();
+    let out = lab.path("got.bin");
+    let atftp = |remote: &str, opts: &[&str]| {
+        let _ = std::fs::remove_file(&out);
+        let mut c = Command::new("atftp");
+        for o in opts {
+            c.args(["--option", o]);
+        }
+        c.args(["-g", "-r", remote, "-l", out.to_str().unwrap(), host, port])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(atftp("big.bin", &["blksize 1428", "windowsize 8", "tsize 0"]).success());
+    assert!(std::fs::read(&out).unwrap() == big, "atftp windowsize 8: bytes differ");
+    assert!(!atftp("../oxcat.db", &[]).success());
+    assert!(!atftp("escape", &[]).success());
+    assert!(!atftp("/etc/passwd", &[]).success());
+    assert!(!out.exists() || std::fs::read(&out).unwrap().is_empty());
+    let (code, _) = curl(&["--path-as-is", &format!("tftp://{}/../oxcat.db", d.tftp)]);
+    assert_ne!(code, 0);
+    // Writes are refused.
+    lab.write("up.txt", "x");
+    let put = Command::new("atftp")
+        .args(["-p", "-l", lab.path("up.txt").to_str().unwrap(), "-r", "up.txt", host, port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!put.success());
+    assert!(!lab.path("tftp/up.txt").exists());
+}
+
+#[test]
+fn startup_errors_are_clear() {
+    let lab = Lab::new();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    lab.write("busy.toml", &format!("[http]\nlisten = [\"127.0.0.1:{port}\"]\n[tftp]\nenable = false\n"));
+    let o = lab.run("oxcatd", &["--config", "busy.toml"]).fails(1);
+    assert!(
+        o.stderr.starts_with(&format!("Error: cannot listen on 127.0.0.1:{port} for HTTP: Address")),
+        "{}",
+        o.stderr
+    );
+    lab.write("bad.toml", "[http]\nlisten = [\"nowhere\"]\n");
+    lab.run("oxcatd", &["--config", "bad.toml"]).fails(2).stderr_is(
+        "Error: bad.toml: http.listen: 'nowhere' is not an address:port (allowed: 0.0.0.0:80, 10.0.0.1:69, [::]:80)\n",
+    );
+    lab.write("off.toml", "[http]\nenable = false\n[tftp]\nenable = false\n");
+    lab.run("oxcatd", &["--config", "off.toml"]).fails(2);
+    lab.run("oxcatd", &["--config", "missing.toml"]).fails(2);
+}
