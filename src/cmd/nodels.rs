@@ -47,9 +47,10 @@ impl Criterion {
 
 pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let store = ctx.store()?;
-    let view = NodeView::load(store.conn())?;
+    let mut view = NodeView::load(store.conn())?;
     let range = m.get_one::<String>("noderange").cloned().unwrap_or_else(|| "all".to_string());
     let nodes = noderange::expand(&range, &view)?;
+    view.focus(&nodes);
     let mut columns: Vec<(&'static Table, usize)> = Vec::new();
     let mut criteria: Vec<Criterion> = Vec::new();
     let mut whole_table = false;

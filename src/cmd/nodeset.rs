@@ -50,8 +50,9 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let mut st = ctx.store()?;
     let (nodes, plans, failed) = {
         let conn = st.conn();
-        let view = NodeView::load(conn)?;
+        let mut view = NodeView::load(conn)?;
         let nodes = noderange::expand(&range, &view)?;
+        view.focus(&nodes);
         let Some(req) = &req else {
             let dir = nodeset::tftpdir(conn)?;
             for n in &nodes {

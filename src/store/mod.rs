@@ -191,6 +191,27 @@ fn cell(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<String>> {
     })
 }
 
+/// The rows of a single-key table whose key is one of `keys`.
+pub fn rows_by_key(conn: &Connection, t: &Table, keys: &[String]) -> Result<Vec<Row>> {
+    let mut out = Vec::with_capacity(keys.len());
+    let n = t.columns.len();
+    for chunk in keys.chunks(200) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "SELECT {} FROM \"{}\" WHERE \"{}\" IN ({})",
+            quoted_columns(t),
+            t.name,
+            t.keys[0],
+            marks.join(", ")
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows =
+            stmt.query_map(params_from_iter(chunk), |r| (0..n).map(|i| cell(r, i)).collect::<rusqlite::Result<Row>>())?;
+        out.extend(rows.collect::<rusqlite::Result<Vec<Row>>>()?);
+    }
+    Ok(out)
+}
+
 /// One row by its key values (in `t.keys` order).
 pub fn get_row(conn: &Connection, t: &Table, key: &[&str]) -> Result<Option<Row>> {
     let cond: Vec<String> = t.keys.iter().enumerate().map(|(i, k)| format!("\"{k}\" = ?{}", i + 1)).collect();

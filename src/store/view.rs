@@ -34,7 +34,13 @@ pub struct NodeView<'c> {
     regexes: RefCell<HashMap<String, Rc<Result<RegexValue, String>>>>,
     /// `site.excludenodes`: nodes that no noderange names (xCAT subtracts them from every noderange).
     excluded: HashSet<String>,
+    /// When a command works on a few nodes: the row keys it can need (those nodes, their groups,
+    /// `all`), so tables are read by key instead of whole.
+    focus: RefCell<Option<HashSet<String>>>,
 }
+
+/// Up to this many row keys, tables are read by key rather than whole.
+const FOCUS_LIMIT: usize = 500;
 
 pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
@@ -42,15 +48,17 @@ pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
 
 impl<'c> NodeView<'c> {
     pub fn load(conn: &'c Connection) -> Result<NodeView<'c>> {
-        let nodelist = schema::table("nodelist").expect("nodelist is in the schema");
-        let mut rows: Vec<Row> = all_rows(conn, nodelist)?.into_iter().filter(|r| !is_disabled(nodelist, r)).collect();
-        rows.sort_by(|a, b| natural_cmp(a[0].as_deref().unwrap_or(""), b[0].as_deref().unwrap_or("")));
+        // Only the names and groups: every command needs them (noderanges), few need the rest.
+        let mut rows: Vec<(String, Option<String>)> = conn
+            .prepare_cached("SELECT node, groups FROM nodelist WHERE coalesce(disable, '') NOT IN ('yes', '1')")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.sort_by(|a, b| natural_cmp(&a.0, &b.0));
         let mut nodes = Vec::with_capacity(rows.len());
         let mut groups = Vec::with_capacity(rows.len());
         let mut members: HashMap<String, Vec<String>> = HashMap::new();
-        for row in rows {
-            let node = row[0].clone().unwrap_or_default();
-            let gs: Vec<String> = split_list(row[1].as_deref().unwrap_or("")).map(str::to_string).collect();
+        for (node, node_groups) in rows {
+            let gs: Vec<String> = split_list(node_groups.as_deref().unwrap_or("")).map(str::to_string).collect();
             for g in &gs {
                 members.entry(g.clone()).or_default().push(node.clone());
             }
@@ -74,6 +82,7 @@ impl<'c> NodeView<'c> {
             tables: RefCell::default(),
             regexes: RefCell::default(),
             excluded: HashSet::new(),
+            focus: RefCell::new(None),
         };
         if let Some(ex) = super::site_value(conn, "excludenodes")? {
             view.excluded = crate::noderange::expand(&ex, &view)
@@ -104,16 +113,35 @@ impl<'c> NodeView<'c> {
         self.members.get(group).map(Vec::as_slice)
     }
 
+    /// Declares which nodes the command will read values of; for a few nodes, tables are then read
+    /// by key (a node out of 10,000 costs a few lookups, not 10,000 rows per table).
+    pub fn focus(&mut self, nodes: &[String]) {
+        let mut keys: HashSet<String> = HashSet::new();
+        for n in nodes {
+            keys.insert(n.clone());
+            keys.extend(self.groups_of(n).iter().cloned());
+            if keys.len() > FOCUS_LIMIT {
+                *self.focus.borrow_mut() = None;
+                return;
+            }
+        }
+        keys.insert("all".to_string());
+        *self.focus.borrow_mut() = Some(keys);
+        self.tables.borrow_mut().clear();
+    }
+
     /// The rows of a node-keyed table, by key (node or group name); disabled rows left out.
     pub fn rows(&self, t: &'static Table) -> Result<Rc<HashMap<String, Row>>> {
         if let Some(r) = self.tables.borrow().get(t.name) {
             return Ok(r.clone());
         }
-        let map: HashMap<String, Row> = all_rows(self.conn, t)?
-            .into_iter()
-            .filter(|r| !is_disabled(t, r))
-            .filter_map(|r| r[0].clone().map(|k| (k, r)))
-            .collect();
+        let keys: Option<Vec<String>> = self.focus.borrow().as_ref().map(|k| k.iter().cloned().collect());
+        let rows = match keys {
+            Some(keys) => super::rows_by_key(self.conn, t, &keys)?,
+            None => all_rows(self.conn, t)?,
+        };
+        let map: HashMap<String, Row> =
+            rows.into_iter().filter(|r| !is_disabled(t, r)).filter_map(|r| r[0].clone().map(|k| (k, r))).collect();
         let map = Rc::new(map);
         self.tables.borrow_mut().insert(t.name, map.clone());
         Ok(map)
@@ -139,6 +167,11 @@ impl<'c> NodeView<'c> {
     /// evaluated. An error names the node, the column and what is wrong with the stored value.
     pub fn value(&self, node: &str, t: &'static Table, col: usize) -> Result<Option<Resolved>> {
         debug_assert_eq!(t.owner, Owner::Node);
+        // A node outside the focus: fall back to whole tables rather than miss its rows.
+        if self.focus.borrow().as_ref().is_some_and(|k| !k.contains(node)) {
+            *self.focus.borrow_mut() = None;
+            self.tables.borrow_mut().clear();
+        }
         let rows = self.rows(t)?;
         let groups = self.groups_of(node);
         let all = if groups.iter().any(|g| g == "all") { None } else { Some("all") };
@@ -254,6 +287,17 @@ mod tests {
         let v = NodeView::load(s.conn()).unwrap();
         assert_eq!(get(&v, "n10", "bmc").unwrap().value, "10.0.0.10");
         assert_eq!(get(&v, "n2", "bmc").unwrap().value, "10.0.0.2");
+    }
+
+    #[test]
+    fn focused_views_read_by_key_and_never_miss_a_node() {
+        let (_d, s) = store();
+        let mut v = NodeView::load(s.conn()).unwrap();
+        v.focus(&["n2".to_string()]);
+        assert_eq!(get(&v, "n2", "username").unwrap().value, "own");
+        assert_eq!(get(&v, "n2", "password").unwrap().value, "ap");
+        // n10 was not in the focus: its values still come back.
+        assert_eq!(get(&v, "n10", "username").unwrap().value, "ru");
     }
 
     #[test]

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Provisioning benchmarks (issue 3), medians of alternating rounds in one run:
+#  - nodeset of 10,000 nodes, and of 1 node with 10,000 defined;
+#  - TFTP, 30 MB: one client (curl, blksize 1468) and 16 clients (atftp, blksize 1468, windowsize 16),
+#    oxcatd vs tftpd-hpa vs atftpd;
+#  - HTTP, 30 MB: one and 16 curl clients, oxcatd vs nginx.
+# Everything listens on 127.0.0.1. Usage: bash bench/provision.sh [ROUNDS]   (run as root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+for p in nginx in.tftpd atftpd atftp curl; do
+	command -v "$p" >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends nginx tftpd-hpa atftpd atftp curl >/dev/null; break; }
+done
+cargo build --release --locked --quiet --bin oxcat
+bin=$PWD/target/release/oxcat
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+mkdir -p "$work/bin" "$work/tftp" "$work/install"
+"$bin" --install-links "$work/bin"
+export PATH="$work/bin:$PATH" OXCAT_DB="$work/o.db"
+chdef -t site "tftpdir=$work/tftp" "installdir=$work/install" master=127.0.0.1 >/dev/null
+
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ms() { echo $((($2 - $1) / 1000000)); }
+
+echo "== nodeset"
+printf 'k' >"$work/k"; printf 'i' >"$work/i"; echo pw >"$work/pw"
+addimage img --kernel "$work/k" --initrd "$work/i" >/dev/null
+addbmnode 'n[00001-10000]' --bmc '|n(\d+)|10.1.($1/256).($1%256)|' --bmc-user a --bmc-password-file "$work/pw" \
+	--mac '|n(\d+)|52:54:00:00:(sprintf("%02x",$1/256)):(sprintf("%02x",$1%256))|' --ip '|n(\d+)|10.2.($1/256).($1%256)|' >/dev/null
+t=(); for _ in $(seq "$rounds"); do a=$(now); nodeset all osimage=img >/dev/null; b=$(now); t+=("$(ms "$a" "$b")"); done
+echo "nodeset of 10,000 nodes:               median $(printf '%s\n' "${t[@]}" | median) ms   (target < 1000 ms)"
+t=(); for _ in $(seq 5); do a=$(now); nodeset n05000 osimage=img >/dev/null; b=$(now); t+=("$(ms "$a" "$b")"); done
+echo "nodeset of 1 node, 10,000 defined:     median $(printf '%s\n' "${t[@]}" | median) ms   (target < 20 ms)"
+
+head -c 30000000 /dev/urandom >"$work/tftp/big.bin"
+cp "$work/tftp/big.bin" "$work/install/big.bin"
+size=30000000
+cat >"$work/oxcat.toml" <<TOML
+[http]
+listen = ["127.0.0.1:18180"]
+[tftp]
+listen = ["127.0.0.1:18169"]
+TOML
+oxcatd --config "$work/oxcat.toml" >"$work/oxcatd.log" 2>&1 &
+pids+=($!)
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    server { listen 127.0.0.1:18280; root $work/install; location /install/ { alias $work/install/; } }
+}
+NGINX
+nginx -c "$work/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+in.tftpd -L -s "$work/tftp" -a 127.0.0.1:18269 &
+pids+=($!)
+atftpd --daemon --no-fork --port 18369 --bind-address 127.0.0.1 "$work/tftp" &
+pids+=($!)
+for _ in $(seq 50); do grep -q ready "$work/oxcatd.log" 2>/dev/null && curl -s -o /dev/null http://127.0.0.1:18280/big.bin && break; sleep 0.1; done
+
+# Prints MB/s of one run of "$@" that moves $1 bytes in total.
+rate() { local bytes=$1; shift; local a b; a=$(now); "$@"; b=$(now); awk -v by="$bytes" -v ns=$((b - a)) 'BEGIN {printf "%.1f", by / (ns / 1e9) / 1e6}'; }
+one_tftp() { curl -s --tftp-blksize 1468 -o /dev/null "tftp://127.0.0.1:$1/big.bin"; }
+many_tftp() { for _ in $(seq 16); do atftp --option "blksize 1468" --option "windowsize 16" -g -r big.bin -l /dev/null 127.0.0.1 "$1" >/dev/null 2>&1 & done; wait; }
+one_http() { curl -s -o /dev/null "http://127.0.0.1:$1/install/big.bin"; }
+many_http() { for _ in $(seq 16); do curl -s -o /dev/null "http://127.0.0.1:$1/install/big.bin" & done; wait; }
+
+declare -A res
+for _ in $(seq "$rounds"); do
+	for s in oxcatd:18169 tftpd-hpa:18269 atftpd:18369; do
+		n=${s%%:*}; p=${s##*:}
+		res[tftp1-$n]+="$(rate $size one_tftp "$p") "
+		res[tftp16-$n]+="$(rate $((size * 16)) many_tftp "$p") "
+	done
+	for s in oxcatd:18180 nginx:18280; do
+		n=${s%%:*}; p=${s##*:}
+		res[http1-$n]+="$(rate $size one_http "$p") "
+		res[http16-$n]+="$(rate $((size * 16)) many_http "$p") "
+	done
+done
+med() { tr ' ' '\n' <<<"${res[$1]}" | grep . | median; }
+echo "== TFTP, 30 MB (MB/s, median of $rounds)"
+for k in tftp1 tftp16; do
+	printf '%-8s oxcatd %7.1f   tftpd-hpa %7.1f   atftpd %7.1f   oxcatd/atftpd %.2fx\n' "$k" "$(med "$k-oxcatd")" "$(med "$k-tftpd-hpa")" "$(med "$k-atftpd")" \
+		"$(awk -v a="$(med "$k-oxcatd")" -v b="$(med "$k-atftpd")" 'BEGIN {print a / b}')"
+done
+echo "== HTTP, 30 MB (MB/s, median of $rounds)"
+for k in http1 http16; do
+	printf '%-8s oxcatd %7.1f   nginx %7.1f   oxcatd/nginx %.2fx\n' "$k" "$(med "$k-oxcatd")" "$(med "$k-nginx")" \
+		"$(awk -v a="$(med "$k-oxcatd")" -v b="$(med "$k-nginx")" 'BEGIN {print a / b}')"
+done
