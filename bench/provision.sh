@@ -8,16 +8,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-for p in nginx in.tftpd atftpd atftp curl; do
-	command -v "$p" >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends nginx tftpd-hpa atftpd atftp curl >/dev/null; break; }
+# tftpd-hpa and atftpd conflict as packages (both ship in.tftpd): tftpd-hpa is installed, atftpd's
+# binary is taken from its package without installing it.
+for p in nginx atftp curl; do
+	command -v "$p" >/dev/null || { apt-get update -qq; apt-get install -y -qq --no-install-recommends nginx atftp curl >/dev/null; break; }
 done
+dpkg -s tftpd-hpa >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends tftpd-hpa >/dev/null
+pkill -x in.tftpd || true
 cargo build --release --locked --quiet --bin oxcat
 bin=$PWD/target/release/oxcat
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-mkdir -p "$work/bin" "$work/tftp" "$work/install"
+mkdir -p "$work/bin" "$work/tftp" "$work/install" "$work/atftpd"
+(cd "$work/atftpd" && apt-get download atftpd >/dev/null 2>&1 && dpkg -x atftpd_*.deb root)
+atftpd_bin=$work/atftpd/root/usr/sbin/atftpd
 "$bin" --install-links "$work/bin"
 export PATH="$work/bin:$PATH" OXCAT_DB="$work/o.db"
 chdef -t site "tftpdir=$work/tftp" "installdir=$work/install" master=127.0.0.1 >/dev/null
@@ -48,6 +54,7 @@ TOML
 oxcatd --config "$work/oxcat.toml" >"$work/oxcatd.log" 2>&1 &
 pids+=($!)
 cat >"$work/nginx.conf" <<NGINX
+user root;
 worker_processes 2;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log;
@@ -55,23 +62,31 @@ events { worker_connections 1024; }
 http {
     access_log off;
     sendfile on;
-    server { listen 127.0.0.1:18280; root $work/install; location /install/ { alias $work/install/; } }
+    server { listen 127.0.0.1:18280; location /install/ { alias $work/install/; } }
 }
 NGINX
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 in.tftpd -L -s "$work/tftp" -a 127.0.0.1:18269 &
 pids+=($!)
-atftpd --daemon --no-fork --port 18369 --bind-address 127.0.0.1 "$work/tftp" &
+"$atftpd_bin" --daemon --no-fork --user root.root --port 18369 --bind-address 127.0.0.1 "$work/tftp" &
 pids+=($!)
 for _ in $(seq 50); do grep -q ready "$work/oxcatd.log" 2>/dev/null && curl -s -o /dev/null http://127.0.0.1:18280/big.bin && break; sleep 0.1; done
 
-# Prints MB/s of one run of "$@" that moves $1 bytes in total.
-rate() { local bytes=$1; shift; local a b; a=$(now); "$@"; b=$(now); awk -v by="$bytes" -v ns=$((b - a)) 'BEGIN {printf "%.1f", by / (ns / 1e9) / 1e6}'; }
-one_tftp() { curl -s --tftp-blksize 1468 -o /dev/null "tftp://127.0.0.1:$1/big.bin"; }
-many_tftp() { for _ in $(seq 16); do atftp --option "blksize 1468" --option "windowsize 16" -g -r big.bin -l /dev/null 127.0.0.1 "$1" >/dev/null 2>&1 & done; wait; }
-one_http() { curl -s -o /dev/null "http://127.0.0.1:$1/install/big.bin"; }
-many_http() { for _ in $(seq 16); do curl -s -o /dev/null "http://127.0.0.1:$1/install/big.bin" & done; wait; }
+# Prints MB/s of one run of "$@" that moves $1 bytes in total, or FAILED when the files that
+# arrived in $work/got are not all complete.
+rate() {
+	local bytes=$1; shift; local a b got
+	rm -rf "$work/got"; mkdir "$work/got"
+	a=$(now); "$@"; b=$(now)
+	got=$(find "$work/got" -type f -size "${size}c" | wc -l)
+	if [ "$((got * size))" -ne "$bytes" ]; then echo FAILED; return; fi
+	awk -v by="$bytes" -v ns=$((b - a)) 'BEGIN {printf "%.1f", by / (ns / 1e9) / 1e6}'
+}
+one_tftp() { curl -s --max-time 120 --tftp-blksize 1468 -o "$work/got/1" "tftp://127.0.0.1:$1/big.bin"; }
+many_tftp() { for i in $(seq 16); do timeout 120 atftp --option "blksize 1468" --option "windowsize 16" -g -r big.bin -l "$work/got/$i" 127.0.0.1 "$1" >/dev/null 2>&1 & done; wait; }
+one_http() { curl -s -o "$work/got/1" "http://127.0.0.1:$1/install/big.bin"; }
+many_http() { for i in $(seq 16); do curl -s -o "$work/got/$i" "http://127.0.0.1:$1/install/big.bin" & done; wait; }
 
 declare -A res
 for _ in $(seq "$rounds"); do
@@ -86,7 +101,7 @@ for _ in $(seq "$rounds"); do
 		res[http16-$n]+="$(rate $((size * 16)) many_http "$p") "
 	done
 done
-med() { tr ' ' '\n' <<<"${res[$1]}" | grep . | median; }
+med() { if grep -q FAILED <<<"${res[$1]}"; then echo 0; else tr ' ' '\n' <<<"${res[$1]}" | grep . | median; fi; }
 echo "== TFTP, 30 MB (MB/s, median of $rounds)"
 for k in tftp1 tftp16; do
 	printf '%-8s oxcatd %7.1f   tftpd-hpa %7.1f   atftpd %7.1f   oxcatd/atftpd %.2fx\n' "$k" "$(med "$k-oxcatd")" "$(med "$k-tftpd-hpa")" "$(med "$k-atftpd")" \

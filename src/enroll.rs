@@ -80,14 +80,7 @@ pub fn enroll(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<usiz
 /// Evaluates and checks every node's values against the store (read only).
 pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec<Ready>> {
     let view = NodeView::load(conn)?;
-    let default_creds: Option<(Option<String>, Option<String>)> = conn
-        .query_row(
-            "SELECT username, password FROM passwd
-             WHERE key = 'ipmi' AND coalesce(disable, '') NOT IN ('yes', '1') LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .ok();
+    let default_creds = crate::store::default_credentials(conn, "ipmi")?;
     let mut owners = mac_owners(conn, &view)?;
     let hosts = schema::table("hosts").expect("hosts");
     let mut ip_owners: HashMap<String, String> = HashMap::new();
@@ -153,7 +146,7 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
         if s.macs.is_none() {
             err("mac", "missing (give --mac MAC, e.g. 52:54:00:12:34:56)".into());
         }
-        let (def_user, def_pw) = default_creds.clone().unwrap_or((None, None));
+        let (def_user, def_pw) = default_creds.clone();
         if s.bmc_user.is_none() && def_user.is_none() {
             err("bmcusername", "missing BMC credentials (give --bmc-user, or a passwd row with key 'ipmi')".into());
         }

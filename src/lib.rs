@@ -17,4 +17,5 @@ pub mod image;
 pub mod node;
 pub mod noderange;
 pub mod output;
+pub mod select;
 pub mod store;

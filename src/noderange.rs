@@ -6,6 +6,7 @@
 //! Parsing is pure; what names mean comes from a [`Universe`] (the table store implements it).
 //! Results are deduplicated and in natural order (n2 before n10).
 
+use crate::select::{regex_error, Comparison};
 use regex::Regex;
 use std::cmp::Ordering;
 use std::collections::HashSet;
@@ -239,10 +240,9 @@ impl Ctx<'_> {
                 .map_err(|e| NoderangeError::Bad { text: tok.to_string(), why: regex_error(&e) })?;
             return Ok(u.all_nodes().into_iter().filter(|n| re.is_match(n)).collect());
         }
-        if let Some((sel, op, value)) =
-            ["==", "!=", "=~", "!~"].iter().find_map(|op| tok.split_once(op).map(|(a, b)| (a, *op, b)))
-        {
-            return self.select(u, tok, sel, op, value);
+        if let Some(parsed) = Comparison::parse(tok) {
+            let (sel, cmp) = parsed.map_err(|why| NoderangeError::Bad { text: tok.to_string(), why })?;
+            return self.select(u, tok, &sel, &cmp);
         }
         if u.is_node(tok) {
             return Ok(vec![tok.to_string()]);
@@ -267,30 +267,10 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn select(&self, u: &dyn Universe, tok: &str, sel: &str, op: &str, value: &str) -> R<Vec<String>> {
-        let bad = |why: String| NoderangeError::Bad { text: tok.to_string(), why };
-        let re = if op.ends_with('~') { Some(Regex::new(value).map_err(|e| bad(regex_error(&e)))?) } else { None };
-        let values = u.column_values(sel).map_err(bad)?;
-        Ok(values
-            .into_iter()
-            .filter(|(_, v)| {
-                let v = v.as_deref().unwrap_or("");
-                match op {
-                    "==" => v == value,
-                    "!=" => v != value,
-                    "=~" => re.as_ref().is_some_and(|r| r.is_match(v)),
-                    _ => !re.as_ref().is_some_and(|r| r.is_match(v)),
-                }
-            })
-            .map(|(n, _)| n)
-            .collect())
+    fn select(&self, u: &dyn Universe, tok: &str, sel: &str, cmp: &Comparison) -> R<Vec<String>> {
+        let values = u.column_values(sel).map_err(|why| NoderangeError::Bad { text: tok.to_string(), why })?;
+        Ok(values.into_iter().filter(|(_, v)| cmp.matches(v.as_deref().unwrap_or(""))).map(|(n, _)| n).collect())
     }
-}
-
-/// The last line of a regex error ("unclosed character class"), without the pattern echo.
-fn regex_error(e: &regex::Error) -> String {
-    let text = e.to_string();
-    text.lines().last().unwrap_or(&text).trim().trim_start_matches("error: ").to_string()
 }
 
 /// Expands a range form (`a[1-3]b`, `n01-n10`, `n01:n10`, `n10+3`, bare numbers); None when the

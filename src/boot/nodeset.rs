@@ -73,9 +73,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn col(&self, node: &str, table: &str, column: &str) -> Result<Option<String>> {
-        let t = schema::table(table).expect("table in schema");
-        let (i, _) = t.column(column).expect("column in schema");
-        Ok(self.view.value(node, t, i)?.map(|r| r.value))
+        self.view.get(node, table, column)
     }
 
     /// The URL path under which the HTTP server serves a file of the image store.

@@ -5,6 +5,7 @@ use crate::defs::{self, ListOp, Shown};
 use crate::error::{Error, Result};
 use crate::noderange;
 use crate::output::{self, shown};
+use crate::select::Comparison;
 use crate::store::objects::{ObjType, OBJ_TYPES};
 use crate::store::view::NodeView;
 use crate::store::{self, Store};
@@ -272,34 +273,20 @@ const TABLE_DEFAULT: &[&str] = &["groups", "mgt", "bmc", "mac", "ip", "arch", "s
 /// A `-w` selection: attr==val, attr!=val, attr=~re, attr!~re.
 struct Where {
     attr: String,
-    op: &'static str,
-    value: String,
-    re: Option<regex::Regex>,
+    cmp: Comparison,
 }
 
 impl Where {
     fn parse(text: &str) -> Result<Where> {
-        for op in ["==", "!=", "=~", "!~"] {
-            if let Some((a, v)) = text.split_once(op) {
-                let re = if op.ends_with('~') {
-                    Some(regex::Regex::new(v).map_err(|e| Error::Usage(format!("-w {text}: {e}")))?)
-                } else {
-                    None
-                };
-                return Ok(Where { attr: a.to_string(), op, value: v.to_string(), re });
-            }
+        match Comparison::parse(text) {
+            Some(Ok((attr, cmp))) => Ok(Where { attr, cmp }),
+            Some(Err(e)) => Err(Error::Usage(format!("-w {text}: {e}"))),
+            None => Err(Error::Usage(format!("-w '{text}' is not attr==val, attr!=val, attr=~re or attr!~re"))),
         }
-        Err(Error::Usage(format!("-w '{text}' is not attr==val, attr!=val, attr=~re or attr!~re")))
     }
 
     fn matches(&self, attrs: &[Shown]) -> bool {
-        let v = attrs.iter().find(|s| s.attr == self.attr).and_then(|s| s.value.as_deref()).unwrap_or("");
-        match self.op {
-            "==" => v == self.value,
-            "!=" => v != self.value,
-            "=~" => self.re.as_ref().is_some_and(|r| r.is_match(v)),
-            _ => !self.re.as_ref().is_some_and(|r| r.is_match(v)),
-        }
+        self.cmp.matches(attrs.iter().find(|s| s.attr == self.attr).and_then(|s| s.value.as_deref()).unwrap_or(""))
     }
 }
 

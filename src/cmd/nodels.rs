@@ -4,6 +4,7 @@ use super::{flag, json_arg, secrets_arg, values, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::noderange;
 use crate::output::{self, shown};
+use crate::select::Comparison;
 use crate::store::schema::{self, Owner, Table};
 use crate::store::view::NodeView;
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -26,25 +27,6 @@ pub fn command() -> Command {
         )
 }
 
-struct Criterion {
-    table: &'static Table,
-    col: usize,
-    op: &'static str,
-    value: String,
-    re: Option<regex::Regex>,
-}
-
-impl Criterion {
-    fn matches(&self, v: &str) -> bool {
-        match self.op {
-            "==" => v == self.value,
-            "!=" => v != self.value,
-            "=~" => self.re.as_ref().is_some_and(|r| r.is_match(v)),
-            _ => !self.re.as_ref().is_some_and(|r| r.is_match(v)),
-        }
-    }
-}
-
 pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let store = ctx.store()?;
     let mut view = NodeView::load(store.conn())?;
@@ -52,19 +34,13 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let nodes = noderange::expand(&range, &view)?;
     view.focus(&nodes);
     let mut columns: Vec<(&'static Table, usize)> = Vec::new();
-    let mut criteria: Vec<Criterion> = Vec::new();
+    let mut criteria: Vec<(&'static Table, usize, Comparison)> = Vec::new();
     let mut whole_table = false;
     for spec in values(m, "columns") {
-        if let Some((sel, op, value)) =
-            ["==", "!=", "=~", "!~"].iter().find_map(|op| spec.split_once(op).map(|(a, b)| (a, *op, b)))
-        {
-            let (table, col) = NodeView::selector(sel)?;
-            let re = if op.ends_with('~') {
-                Some(regex::Regex::new(value).map_err(|e| Error::Usage(format!("{spec}: {e}")))?)
-            } else {
-                None
-            };
-            criteria.push(Criterion { table, col, op, value: value.to_string(), re });
+        if let Some(parsed) = Comparison::parse(&spec) {
+            let (sel, cmp) = parsed.map_err(|e| Error::Usage(format!("{spec}: {e}")))?;
+            let (table, col) = NodeView::selector(&sel)?;
+            criteria.push((table, col, cmp));
         } else if let Some(t) = schema::table(&spec).filter(|t| t.owner == Owner::Node) {
             whole_table = true;
             columns.extend((1..t.columns.len() - 2).map(|i| (t, i)));
@@ -76,9 +52,9 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let (blame, json, secrets) = (flag(m, "blame"), flag(m, "json"), flag(m, "show-secrets"));
     let out = &mut ctx.out;
     'nodes: for n in &nodes {
-        for c in &criteria {
-            let v = view.value(n, c.table, c.col)?.map(|r| r.value).unwrap_or_default();
-            if !c.matches(&v) {
+        for (table, col, cmp) in &criteria {
+            let v = view.value(n, table, *col)?.map(|r| r.value).unwrap_or_default();
+            if !cmp.matches(&v) {
                 continue 'nodes;
             }
         }

@@ -244,7 +244,9 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
         return Ok(());
     }
     file.seek(std::io::SeekFrom::Start(start)).await?;
-    let copied = tokio::io::copy(&mut file.take(count), s).await?;
+    // Large reads: each read of a tokio file is a trip to the blocking thread pool.
+    let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file.take(count));
+    let copied = tokio::io::copy_buf(&mut reader, s).await?;
     if copied != count {
         return Err(std::io::Error::other("file shrank while being sent"));
     }

@@ -5,7 +5,6 @@
 use super::ipmi::crypto::Suite;
 use super::ipmi::session::Target;
 use crate::error::Result;
-use crate::store::schema;
 use crate::store::view::NodeView;
 use rusqlite::Connection;
 use std::net::ToSocketAddrs;
@@ -32,12 +31,6 @@ impl Limits {
     }
 }
 
-fn col(view: &NodeView, node: &str, table: &str, column: &str) -> Result<Option<String>> {
-    let t = schema::table(table).expect("table in schema");
-    let (i, _) = t.column(column).expect("column in schema");
-    Ok(view.value(node, t, i)?.map(|r| r.value))
-}
-
 /// Each node's BMC target, or why it has none (a per-node error).
 pub fn targets(
     conn: &Connection,
@@ -45,41 +38,34 @@ pub fn targets(
     nodes: &[String],
     limits: &Limits,
 ) -> Result<Vec<(String, std::result::Result<Target, String>)>> {
-    let default_creds: Option<(Option<String>, Option<String>)> = conn
-        .query_row(
-            "SELECT username, password FROM passwd
-             WHERE key = 'ipmi' AND coalesce(disable, '') NOT IN ('yes', '1') LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .ok();
+    let default_creds = crate::store::default_credentials(conn, "ipmi")?;
     let site_suites = crate::store::site_value(conn, "ipmiciphersuite")?;
     let mut out = Vec::with_capacity(nodes.len());
     for n in nodes {
         let target = (|| -> Result<std::result::Result<Target, String>> {
-            let mgt = match col(view, n, "nodehm", "power")? {
+            let mgt = match view.get(n, "nodehm", "power")? {
                 Some(p) => Some(p),
-                None => col(view, n, "nodehm", "mgt")?,
+                None => view.get(n, "nodehm", "mgt")?,
             };
             if let Some(m) = mgt.filter(|m| m != "ipmi") {
                 return Ok(Err(format!("mgt={m}: oxcat drives IPMI BMCs only (nodehm.mgt=ipmi)")));
             }
-            let Some(bmc) = col(view, n, "ipmi", "bmc")? else {
+            let Some(bmc) = view.get(n, "ipmi", "bmc")? else {
                 return Ok(Err(format!("no BMC address (set one: chdef {n} bmc=ADDRESS)")));
             };
-            let port = match col(view, n, "ipmi", "bmcport")? {
+            let port = match view.get(n, "ipmi", "bmcport")? {
                 None => 623,
                 Some(p) => match p.parse::<u16>() {
                     Ok(p) => p,
                     Err(_) => return Ok(Err(format!("ipmi.bmcport '{p}' is not a port number"))),
                 },
             };
-            let (def_user, def_pw) = default_creds.clone().unwrap_or((None, None));
-            let user = col(view, n, "ipmi", "username")?.or(def_user).unwrap_or_default();
-            let Some(password) = col(view, n, "ipmi", "password")?.or(def_pw) else {
+            let (def_user, def_pw) = default_creds.clone();
+            let user = view.get(n, "ipmi", "username")?.or(def_user).unwrap_or_default();
+            let Some(password) = view.get(n, "ipmi", "password")?.or(def_pw) else {
                 return Ok(Err("no BMC password (ipmi.password, or a passwd row with key 'ipmi')".into()));
             };
-            let suites_text = col(view, n, "ipmi", "ciphersuite")?.or(site_suites.clone());
+            let suites_text = view.get(n, "ipmi", "ciphersuite")?.or(site_suites.clone());
             let suites = match suites_text {
                 None => vec![Suite::Cs17, Suite::Cs3],
                 Some(t) => {

@@ -292,6 +292,18 @@ pub fn site_value(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(v.flatten().filter(|v| !v.is_empty()))
 }
 
+/// The passwd table's default credentials for `key` (xCAT: key `ipmi` for BMCs): (user, password).
+pub fn default_credentials(conn: &Connection, key: &str) -> Result<(Option<String>, Option<String>)> {
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT username, password FROM passwd
+             WHERE key = ?1 AND coalesce(disable, '') NOT IN ('yes', '1') LIMIT 1",
+        )?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.unwrap_or((None, None)))
+}
+
 /// Records a change in the auditlog table (inside the change's own transaction).
 pub fn audit(conn: &Connection, command: &str, noderange: &str, args: &str) -> Result<()> {
     let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "root".into());

@@ -191,6 +191,14 @@ impl<'c> NodeView<'c> {
         Ok(None)
     }
 
+    /// The value of `table.column` for `node` (see [`NodeView::value`]), for callers that name
+    /// the column in code.
+    pub fn get(&self, node: &str, table: &str, column: &str) -> Result<Option<String>> {
+        let t = schema::table(table).expect("a table of the schema");
+        let (i, _) = t.column(column).expect("a column of the table");
+        Ok(self.value(node, t, i)?.map(|r| r.value))
+    }
+
     /// Resolves `table.column` or a shortname (`groups`, `tags`, `mgt`) to a node table column.
     pub fn selector(name: &str) -> Result<(&'static Table, usize)> {
         let full = match name {

@@ -220,16 +220,22 @@ fn silent_bmcs(n: usize) -> Silent {
     Silent { order, times, addrs }
 }
 
-#[test]
-fn fanout_bound_really_limits_conversations_in_flight() {
+/// A lab whose group `silent` holds nodes s1..sN, each with a BMC that never answers.
+fn lab_with_silent(n: usize) -> Option<(Lab, Silent)> {
     if !bmcsim::available() {
-        return;
+        return None;
     }
     let lab = Lab::new();
-    let s = silent_bmcs(3);
+    let s = silent_bmcs(n);
     for (i, a) in s.addrs.iter().enumerate() {
         lab.run("mkdef", &[&format!("s{}", i + 1), "groups=silent", &format!("bmc={a}"), "bmcpassword=x"]).ok();
     }
+    Some((lab, s))
+}
+
+#[test]
+fn fanout_bound_really_limits_conversations_in_flight() {
+    let Some((lab, s)) = lab_with_silent(3) else { return };
     // -f 1: each BMC gets both its tries before the next one hears anything.
     lab.run("rpower", &["silent", "stat", "-f", "1", "-t", "0.2", "-r", "2"]).fails(1);
     assert_eq!(*s.order.lock().unwrap(), vec![0, 0, 1, 1, 2, 2]);
@@ -283,14 +289,7 @@ fn addbmnode_validate_logs_in_before_enrolling() {
 
 #[test]
 fn power_on_is_staggered_in_batches() {
-    if !bmcsim::available() {
-        return;
-    }
-    let lab = Lab::new();
-    let s = silent_bmcs(3);
-    for (i, a) in s.addrs.iter().enumerate() {
-        lab.run("mkdef", &[&format!("s{}", i + 1), "groups=silent", &format!("bmc={a}"), "bmcpassword=x"]).ok();
-    }
+    let Some((lab, s)) = lab_with_silent(3) else { return };
     // One node per batch, 0.6 s apart: nobody may hear from us before its batch's turn.
     lab.run("chdef", &["-t", "site", "syspowermaxnodes=1", "syspowerinterval=0.6"]).ok();
     let start = Instant::now();
