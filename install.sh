@@ -16,6 +16,8 @@ install -m 0644 man/man8/*.8 "$prefix/share/man/man8/"
 install -m 0644 share/completions/bash/* "$prefix/share/bash-completion/completions/"
 install -m 0644 share/completions/zsh/* "$prefix/share/zsh/site-functions/"
 install -m 0644 share/completions/fish/* "$prefix/share/fish/vendor_completions.d/"
+install -d "$prefix/lib/systemd/system"
+sed "s|/usr/local/bin/oxcatd|$prefix/bin/oxcatd|" share/systemd/oxcatd.service >"$prefix/lib/systemd/system/oxcatd.service"
 echo "oxcat installed in $prefix/bin with its commands:"
 "$prefix/bin/oxcat" --list | tr '\n' ' '
 echo
