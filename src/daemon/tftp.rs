@@ -52,7 +52,8 @@ impl Handler for ReadOnlyRoot {
         })
         .await
         .map_err(|_| packet::Error::PermissionDenied)?;
-        Ok((Unblock::new(file), Some(len)))
+        // Large reads: every read of an Unblock file is a trip to the blocking thread pool.
+        Ok((Unblock::with_capacity(1 << 20, file), Some(len)))
     }
 
     async fn write_req_open(

@@ -1,172 +1,294 @@
-//! xCAT's regex values (Table.pm `transRegexAttrs`): a table cell that is computed from the node's
-//! name when read, so one group row serves a whole rack.
+//! xCAT "regular expression values" in table cells.
 //!
-//! - `/PATTERN/REPLACEMENT/`: Perl's `s///` on the node name (`/\z/-bmc/`: node01 -> node01-bmc).
-//! - `|PATTERN|EXPR|`: PATTERN is matched against the node name; in EXPR every parenthesised group
-//!   is evaluated as integer arithmetic over the captures `$1..$n` and replaced by its value; the
-//!   text between groups is kept (`|node(\d+)|10.0.0.($1+0)|`: node7 -> 10.0.0.7). Functions:
-//!   `sprintf`, `a2idx`, `a2zidx`, `ipadd`. EXPR without groups is a plain `s///` replacement.
-//! - `|EXPR|`: the easy form; the pattern is one `[\D0]*(\d+)` per number in the node name.
+//! A cell on a group row may hold a pattern that is evaluated against each
+//! node's name when it is read (see xCAT's `regexp_db.rst` and
+//! `xCAT::Table::getNodeAttribs`). Three forms exist:
 //!
-//! Differences from xCAT, on purpose: numbers are decimal (Perl reads a capture `010` as octal 8),
-//! and a pattern that does not match the node name gives no value rather than Perl's garbage.
+//! * `/PATTERN/REPLACEMENT/` -- a Perl `s///` (first match only) on the node
+//!   name, e.g. `/\z/-bmc/` turns `node01` into `node01-bmc`.
+//! * `|PATTERN|EXPR|` -- PATTERN is matched against the node name; every
+//!   top-level parenthesised group in EXPR is evaluated as integer arithmetic
+//!   (Perl `use integer`) with `$1..$n` bound to the captures, the text
+//!   outside the groups is kept (with `$n` interpolated), and the result
+//!   replaces the matched part of the node name (as xCAT's final `s///` does).
+//! * `|EXPR|` -- the "easy" form: PATTERN is generated from the node name as
+//!   `[\D0]*(\d+)` repeated once per match of that atom in the name, followed
+//!   by `.*$` (exactly as Table.pm does).
+//!
+//! Values are parsed once into a small AST ([`RegexValue::parse`]) and then
+//! evaluated per node ([`RegexValue::eval`]) without any further parsing.
+//!
+//! Deliberate differences from Perl/xCAT (documented, all on error paths or
+//! corner cases):
+//! * a pattern that does not match yields `None` (xCAT's `s///` would leave
+//!   the node name unchanged and return it);
+//! * numbers and captures are always decimal (Perl would read a literal with a
+//!   leading zero, such as a substituted `$1` = `010`, as octal);
+//! * a group that evaluates something that is not an integer (e.g. `($1)`
+//!   where `$1` is `node01`) is an error rather than Perl's silent empty value;
+//!   `($1)` with an integer capture keeps the capture text verbatim (leading
+//!   zeros included, as the docs' `c($1)f($2)x($3)` example shows);
+//! * the delimiter counts are strict: `/a/b/c/` or `|a|b|c|` are not regex
+//!   values (a delimiter inside a part must be escaped with a backslash).
 
-use regex::Regex;
+use regex::{Captures, Regex, RegexBuilder};
+use std::sync::OnceLock;
 
-/// True when `v` has the form of a regex value.
+/// Maximum nesting of parentheses / unary operators inside one group.
+const MAX_DEPTH: usize = 64;
+/// Maximum number of AST nodes inside one group (bounds recursion in eval).
+const MAX_GROUP_NODES: usize = 512;
+/// Maximum sprintf field width / precision.
+const MAX_FMT_WIDTH: usize = 1024;
+/// Easy-form patterns are cached for digit-group counts below this.
+const EASY_CACHE_SIZE: usize = 16;
+/// The atom Table.pm repeats to build the easy-form pattern.
+const EASY_ATOM: &str = r"[\D0]*(\d+)";
+/// Compiled size limit for user patterns.
+const REGEX_SIZE_LIMIT: usize = 1 << 22;
+
+// ---------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------
+
+/// True when `v` has the form of a regex value (`/../../` or `|..|..|` or `|..|`).
 pub fn is_regex_value(v: &str) -> bool {
-    let b = v.as_bytes();
-    if b.len() < 3 {
-        return false;
-    }
-    match (b[0], b[b.len() - 1]) {
-        (b'|', b'|') => true,
-        (b'/', b'/') => v[1..v.len() - 1].matches('/').count() == 1,
-        _ => false,
-    }
+    split_value(v).is_some()
 }
 
-/// A parsed, compiled regex value: parse once, evaluate for many nodes.
+/// A parsed, compiled regex value; parse once, evaluate for many nodes.
 #[derive(Debug)]
 pub struct RegexValue {
-    kind: Form,
+    source: String,
+    pattern: Pattern,
+    segs: Vec<Seg>,
 }
 
-#[derive(Debug)]
-enum Form {
-    /// `/PATTERN/REPLACEMENT/`
-    Subst { re: Regex, replacement: String },
-    /// `|PATTERN|EXPR|` (pattern None: the easy form, generated per node).
-    Expr { re: Option<Regex>, parts: Vec<Part> },
+impl RegexValue {
+    /// Err(message) names what is wrong, e.g.
+    /// `invalid regex value '|node(\d+|x|': unclosed group in pattern`.
+    pub fn parse(v: &str) -> Result<RegexValue, String> {
+        let err = |m: String| format!("invalid regex value '{v}': {m}");
+        let sp = split_value(v).ok_or_else(|| {
+            err("not of the form /PATTERN/REPLACEMENT/, |PATTERN|EXPR| or |EXPR| \
+                 (check the number of unescaped delimiters)"
+                .to_string())
+        })?;
+        let mut ctx = ParseCtx::default();
+        let segs = parse_text(sp.expr, sp.delim == b'|', &mut ctx).map_err(err)?;
+        let pattern = match sp.pattern {
+            Some(p) => {
+                if p.is_empty() {
+                    return Err(err("empty pattern".to_string()));
+                }
+                let src = if sp.delim == b'/' { unescape_delim(p, '/') } else { p.to_string() };
+                let re = compile(&src).map_err(err)?;
+                let groups = re.captures_len().saturating_sub(1);
+                if ctx.max_cap > groups {
+                    return Err(err(format!(
+                        "${} is used but the pattern has only {} capture group{}",
+                        ctx.max_cap,
+                        groups,
+                        if groups == 1 { "" } else { "s" }
+                    )));
+                }
+                Pattern::Fixed(re)
+            }
+            None => Pattern::Easy((0..EASY_CACHE_SIZE).map(|_| OnceLock::new()).collect()),
+        };
+        Ok(RegexValue { source: v.to_string(), pattern, segs })
+    }
+
+    /// Ok(None) when the pattern does not match the node name or the result is empty.
+    pub fn eval(&self, node: &str) -> Result<Option<String>, String> {
+        let err = |m: String| format!("regex value '{}' for node '{}': {m}", self.source, node);
+        let local;
+        let re: &Regex = match &self.pattern {
+            Pattern::Fixed(re) => re,
+            Pattern::Easy(cache) => {
+                let n = easy_count(node).map_err(err)?;
+                match cache.get(n) {
+                    Some(slot) => slot.get_or_init(|| compile(&easy_pattern(n))).as_ref(),
+                    None => {
+                        local = compile(&easy_pattern(n));
+                        local.as_ref()
+                    }
+                }
+                .map_err(|e| err(e.clone()))?
+            }
+        };
+        let Some(caps) = re.captures(node) else {
+            return Ok(None);
+        };
+        let Some(m) = caps.get(0) else {
+            return Ok(None);
+        };
+        let mut out = String::with_capacity(node.len() + 32);
+        out.push_str(&node[..m.start()]);
+        for seg in &self.segs {
+            match seg {
+                Seg::Lit(s) => out.push_str(s),
+                Seg::Cap(n) => out.push_str(cap_text(&caps, *n)),
+                Seg::Group(e) => out.push_str(&eval_group(e, &caps).map_err(err)?),
+            }
+        }
+        out.push_str(&node[m.end()..]);
+        Ok(if out.is_empty() { None } else { Some(out) })
+    }
+
+    /// The original text of the value.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
 }
 
+/// Convenience: non-regex values are returned as Some(v) (None if v is empty);
+/// regex values are parsed and evaluated.
+pub fn resolve(value: &str, node: &str) -> Result<Option<String>, String> {
+    if !is_regex_value(value) {
+        return Ok(if value.is_empty() { None } else { Some(value.to_string()) });
+    }
+    RegexValue::parse(value)?.eval(node)
+}
+
+// ---------------------------------------------------------------------------
+// Data types
+// ---------------------------------------------------------------------------
+
 #[derive(Debug)]
-enum Part {
-    Text(String),
+enum Pattern {
+    Fixed(Regex),
+    /// Lazily compiled easy-form patterns, indexed by digit-group count.
+    Easy(Vec<OnceLock<Result<Regex, String>>>),
+}
+
+/// A piece of the right-hand side.
+#[derive(Debug)]
+enum Seg {
+    Lit(String),
+    Cap(usize),
     Group(Expr),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Pow,
+}
+
+#[derive(Debug)]
 enum Expr {
-    Int(i64),
+    Num(i64),
     Str(String),
-    Capture(usize),
+    /// Double-quoted string with `$n` interpolation.
+    Interp(Vec<Seg>),
+    Cap(usize),
     Neg(Box<Expr>),
-    Bin(char, Box<Expr>, Box<Expr>),
-    Call(String, Vec<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+    Sprintf(FmtSrc, Vec<Expr>),
+    /// a2idx (base 1) / a2zidx (base 0).
+    A2idx(Box<Expr>, i64),
+    Ipadd(Vec<Expr>),
+    Mknum(Box<Expr>),
+    Int(Box<Expr>),
+    Abs(Box<Expr>),
+}
+
+#[derive(Debug)]
+enum FmtSrc {
+    Fixed(Vec<FmtPiece>),
+    Dynamic(Box<Expr>),
 }
 
 #[derive(Debug, Clone)]
+enum FmtPiece {
+    Lit(String),
+    Spec(Spec),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Spec {
+    left: bool,
+    zero: bool,
+    plus: bool,
+    space: bool,
+    alt: bool,
+    width: usize,
+    prec: Option<usize>,
+    conv: char,
+}
+
+#[derive(Debug)]
 enum Val {
     Int(i64),
     Str(String),
 }
 
-impl Val {
-    fn int(&self) -> Result<i64, String> {
-        match self {
-            Val::Int(i) => Ok(*i),
-            Val::Str(s) => s.trim().parse::<i64>().map_err(|_| format!("'{s}' is not a number")),
-        }
-    }
-    fn text(&self) -> String {
-        match self {
-            Val::Int(i) => i.to_string(),
-            Val::Str(s) => s.clone(),
-        }
-    }
+// ---------------------------------------------------------------------------
+// Splitting and pattern compilation
+// ---------------------------------------------------------------------------
+
+struct Split<'a> {
+    delim: u8,
+    pattern: Option<&'a str>,
+    expr: &'a str,
 }
 
-impl RegexValue {
-    pub fn parse(v: &str) -> Result<RegexValue, String> {
-        let bad = |why: String| format!("invalid regex value '{v}': {why}");
-        if !is_regex_value(v) {
-            return Err(bad("it is not of the form |PATTERN|EXPR|, |EXPR| or /PATTERN/REPLACEMENT/".into()));
-        }
-        let inner = &v[1..v.len() - 1];
-        let kind = if v.starts_with('/') {
-            let (pat, rep) = inner.split_once('/').expect("checked by is_regex_value");
-            let re = Regex::new(pat).map_err(|e| bad(first_line(&e.to_string())))?;
-            Form::Subst { re, replacement: perl_replacement(rep) }
+fn split_value(v: &str) -> Option<Split<'_>> {
+    let b = v.as_bytes();
+    if b.len() < 2 {
+        return None;
+    }
+    let d = b[0];
+    if (d != b'/' && d != b'|') || b[b.len() - 1] != d {
+        return None;
+    }
+    // First and last bytes are ASCII, so these are char boundaries.
+    let inner = &v[1..v.len() - 1];
+    let ib = inner.as_bytes();
+    let mut sep: Option<usize> = None;
+    let mut i = 0;
+    while i < ib.len() {
+        if ib[i] == b'\\' {
+            if i + 1 >= ib.len() {
+                return None; // the closing delimiter is escaped
+            }
+            i += 2;
+        } else if ib[i] == d {
+            if sep.is_some() {
+                return None;
+            }
+            sep = Some(i);
+            i += 1;
         } else {
-            let (re, expr) = match inner.split_once('|') {
-                Some((pat, expr)) => (Some(Regex::new(pat).map_err(|e| bad(first_line(&e.to_string())))?), expr),
-                None => (None, inner),
-            };
-            Form::Expr { re, parts: split_groups(expr).map_err(bad)? }
-        };
-        Ok(RegexValue { kind })
+            i += 1;
+        }
     }
-
-    /// The value for `node`; None when the pattern does not match or the result is empty.
-    pub fn eval(&self, node: &str) -> Result<Option<String>, String> {
-        let out = match &self.kind {
-            Form::Subst { re, replacement } => {
-                if !re.is_match(node) {
-                    return Ok(None);
-                }
-                re.replacen(node, 1, replacement.as_str()).into_owned()
-            }
-            Form::Expr { re, parts } => {
-                let easy;
-                let re = match re {
-                    Some(re) => re,
-                    None => {
-                        easy = easy_pattern(node);
-                        &easy
-                    }
-                };
-                let Some(caps) = re.captures(node) else { return Ok(None) };
-                let caps: Vec<&str> = caps.iter().map(|m| m.map_or("", |m| m.as_str())).collect();
-                if !parts.iter().any(|p| matches!(p, Part::Group(_))) {
-                    // No groups: a plain s/// with the text as replacement.
-                    let text: String =
-                        parts.iter().map(|p| if let Part::Text(t) = p { t.as_str() } else { "" }).collect();
-                    return Ok(Some(re.replacen(node, 1, perl_replacement(&text).as_str()).into_owned())
-                        .filter(|s| !s.is_empty()));
-                }
-                let mut s = String::new();
-                for p in parts {
-                    match p {
-                        Part::Text(t) => s.push_str(t),
-                        Part::Group(e) => s.push_str(&eval(e, &caps)?.text()),
-                    }
-                }
-                s
-            }
-        };
-        Ok(Some(out).filter(|s| !s.is_empty()))
+    match (d, sep) {
+        (_, Some(p)) => Some(Split { delim: d, pattern: Some(&inner[..p]), expr: &inner[p + 1..] }),
+        (b'|', None) => Some(Split { delim: d, pattern: None, expr: inner }),
+        _ => None,
     }
 }
 
-/// Non-regex values as they are (None if empty); regex values evaluated for `node`.
-pub fn resolve(value: &str, node: &str) -> Result<Option<String>, String> {
-    if is_regex_value(value) {
-        RegexValue::parse(value)?.eval(node)
-    } else {
-        Ok(Some(value.to_string()).filter(|v| !v.is_empty()))
-    }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim().trim_start_matches("error: ").to_string()
-}
-
-/// Perl's `$1` followed by a letter is capture 1; the regex crate would read `$1a` as a group
-/// named "1a", so captures are written `${1}`.
-fn perl_replacement(rep: &str) -> String {
-    let mut out = String::with_capacity(rep.len() + 8);
-    let mut chars = rep.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-            let mut n = String::new();
-            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                n.push(*d);
-                chars.next();
+/// Turn `\/` into `/` (the regex crate does not need the escape).
+fn unescape_delim(p: &str, d: char) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut it = p.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some(n) if n == d => out.push(n),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
             }
-            out.push_str(&format!("${{{n}}}"));
-        } else if c == '$' {
-            out.push_str("$$");
         } else {
             out.push(c);
         }
@@ -174,409 +296,1290 @@ fn perl_replacement(rep: &str) -> String {
     out
 }
 
-/// The easy form's pattern for a node: one `[\D0]*(\d+)` per number in its name.
-fn easy_pattern(node: &str) -> Regex {
-    let groups = node.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).count();
-    Regex::new(&"[\\D0]*(\\d+)".repeat(groups)).expect("a fixed pattern")
+fn compile(src: &str) -> Result<Regex, String> {
+    RegexBuilder::new(src).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| match e {
+        regex::Error::Syntax(s) => {
+            let msg = s.lines().find_map(|l| l.strip_prefix("error: ")).unwrap_or(s.as_str()).trim().to_string();
+            format!("{msg} in pattern")
+        }
+        regex::Error::CompiledTooBig(_) => "pattern is too large".to_string(),
+        other => format!("bad pattern: {other}"),
+    })
 }
 
-/// Splits EXPR into literal text and top-level balanced `(...)` groups, each parsed.
-fn split_groups(expr: &str) -> Result<Vec<Part>, String> {
-    let mut parts = Vec::new();
-    let mut text = String::new();
-    let mut depth = 0usize;
-    let mut group = String::new();
-    let mut quote: Option<char> = None;
-    for c in expr.chars() {
-        if depth == 0 {
-            match c {
-                '(' => {
-                    depth = 1;
-                    if !text.is_empty() {
-                        parts.push(Part::Text(std::mem::take(&mut text)));
-                    }
-                    group.clear();
-                }
-                ')' => return Err("')' without '('".into()),
-                _ => text.push(c),
-            }
-            continue;
+fn easy_pattern(n: usize) -> String {
+    let mut s = EASY_ATOM.repeat(n);
+    s.push_str(".*$");
+    s
+}
+
+/// Number of matches of `[\D0]*(\d+)` in the node name (Perl's `m//g` count).
+fn easy_count(node: &str) -> Result<usize, String> {
+    static COUNTER: OnceLock<Result<Regex, String>> = OnceLock::new();
+    let re = COUNTER.get_or_init(|| compile(EASY_ATOM)).as_ref()?;
+    Ok(re.find_iter(node).count())
+}
+
+fn cap_text<'a>(caps: &Captures<'a>, n: usize) -> &'a str {
+    caps.get(n).map_or("", |m| m.as_str())
+}
+
+// ---------------------------------------------------------------------------
+// Parsing the right-hand side
+// ---------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ParseCtx {
+    max_cap: usize,
+}
+
+fn unescape_char(c: char) -> char {
+    match c {
+        'n' => '\n',
+        't' => '\t',
+        other => other,
+    }
+}
+
+/// Parse `$N` / `${N}` at the start of `rest` (the text after `$`).
+/// Returns the capture number and the number of chars consumed.
+fn parse_capref(rest: &[char]) -> Result<Option<(usize, usize)>, String> {
+    let (start, braced) = match rest.first() {
+        Some(c) if c.is_ascii_digit() => (0, false),
+        Some('{') if rest.get(1).is_some_and(|c| c.is_ascii_digit()) => (1, true),
+        _ => return Ok(None),
+    };
+    let mut i = start;
+    let mut n: usize = 0;
+    while let Some(c) = rest.get(i).filter(|c| c.is_ascii_digit()) {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(*c as usize - '0' as usize))
+            .ok_or_else(|| "capture number is too large".to_string())?;
+        i += 1;
+    }
+    if braced {
+        if rest.get(i) != Some(&'}') {
+            return Err("unterminated ${...} capture reference".to_string());
         }
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => {
+        i += 1;
+    }
+    if n == 0 {
+        return Err("$0 is not a capture group (captures start at $1)".to_string());
+    }
+    Ok(Some((n, i)))
+}
+
+fn flush(lit: &mut String, segs: &mut Vec<Seg>) {
+    if !lit.is_empty() {
+        segs.push(Seg::Lit(std::mem::take(lit)));
+    }
+}
+
+/// Parse replacement / EXPR text. With `groups`, top-level balanced
+/// parentheses become arithmetic groups.
+fn parse_text(s: &str, groups: bool, ctx: &mut ParseCtx) -> Result<Vec<Seg>, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut segs = Vec::new();
+    let mut lit = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => match chars.get(i + 1) {
+                Some(&n) => {
+                    lit.push(unescape_char(n));
+                    i += 2;
+                }
+                None => {
+                    lit.push('\\');
+                    i += 1;
+                }
+            },
+            '$' => match parse_capref(&chars[i + 1..])? {
+                Some((n, len)) => {
+                    flush(&mut lit, &mut segs);
+                    ctx.max_cap = ctx.max_cap.max(n);
+                    segs.push(Seg::Cap(n));
+                    i += 1 + len;
+                }
+                None => {
+                    lit.push('$');
+                    i += 1;
+                }
+            },
+            '(' if groups => {
+                let end = find_close(&chars, i)?;
+                let inner: String = chars[i + 1..end].iter().collect();
+                flush(&mut lit, &mut segs);
+                let e = parse_group(&inner, ctx).map_err(|m| format!("in '({inner})': {m}"))?;
+                segs.push(Seg::Group(e));
+                i = end + 1;
+            }
+            ')' if groups => {
+                return Err("unbalanced parenthesis: unmatched ')' (escape a literal one as \\))".to_string())
+            }
+            _ => {
+                lit.push(c);
+                i += 1;
+            }
+        }
+    }
+    flush(&mut lit, &mut segs);
+    Ok(segs)
+}
+
+/// Index of the `)` matching the `(` at `open`, skipping quoted strings and
+/// backslash escapes.
+fn find_close(chars: &[char], open: usize) -> Result<usize, String> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            q @ ('\'' | '"') => {
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err(format!("unterminated string (missing {q})")),
+                        Some('\\') => i += 1,
+                        Some(&c) if c == q => break,
+                        Some(_) => {}
+                    }
+                    i += 1;
+                }
+            }
+            '(' => depth += 1,
+            ')' => {
                 depth -= 1;
                 if depth == 0 {
-                    parts.push(Part::Group(Parser::new(&group).parse_all()?));
-                    continue;
+                    return Ok(i);
                 }
             }
             _ => {}
         }
-        group.push(c);
+        i += 1;
     }
-    if depth > 0 {
-        return Err("'(' without ')'".into());
-    }
-    if !text.is_empty() {
-        parts.push(Part::Text(text));
-    }
-    Ok(parts)
+    Err("unbalanced parenthesis: missing ')'".to_string())
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-    src: &'a str,
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(i64),
+    Str(String),
+    Interp(String),
+    Cap(usize),
+    Ident(String),
+    Plus,
+    Minus,
+    Star,
+    Pow,
+    Slash,
+    Percent,
+    LParen,
+    RParen,
+    Comma,
 }
 
-impl<'a> Parser<'a> {
-    fn new(src: &'a str) -> Parser<'a> {
-        Parser { s: src.as_bytes(), i: 0, src }
-    }
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at '{}' in ({})", &self.src[self.i.min(self.src.len())..], self.src))
-    }
-    fn ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
+fn tokenize(s: &str, ctx: &mut ParseCtx) -> Result<Vec<Tok>, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '0'..='9' => {
+                let start = i;
+                let hex = c == '0' && matches!(chars.get(i + 1), Some('x' | 'X'));
+                if hex {
+                    i += 2;
+                }
+                while chars.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
+                    i += 1;
+                }
+                let text: String = chars[start..i].iter().filter(|c| **c != '_').collect();
+                let parsed = if hex { i64::from_str_radix(&text[2..], 16) } else { text.parse::<i64>() };
+                let n = parsed.map_err(|e| match e.kind() {
+                    std::num::IntErrorKind::PosOverflow => {
+                        format!("number '{text}' is too large")
+                    }
+                    _ => format!("invalid number '{text}'"),
+                })?;
+                toks.push(Tok::Num(n));
+            }
+            '$' => match parse_capref(&chars[i + 1..])? {
+                Some((n, len)) => {
+                    ctx.max_cap = ctx.max_cap.max(n);
+                    toks.push(Tok::Cap(n));
+                    i += 1 + len;
+                }
+                None => return Err("only capture variables $1, $2, ... are allowed".to_string()),
+            },
+            '\'' => {
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err("unterminated string (missing ')".to_string()),
+                        Some('\'') => break,
+                        Some('\\') if matches!(chars.get(i + 1), Some('\\' | '\'')) => {
+                            s.push(chars[i + 1]);
+                            i += 1;
+                        }
+                        Some(&c) => s.push(c),
+                    }
+                    i += 1;
+                }
+                i += 1;
+                toks.push(Tok::Str(s));
+            }
+            '"' => {
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err("unterminated string (missing \")".to_string()),
+                        Some('"') => break,
+                        Some('\\') if i + 1 < chars.len() => {
+                            s.push('\\');
+                            s.push(chars[i + 1]);
+                            i += 1;
+                        }
+                        Some(&c) => s.push(c),
+                    }
+                    i += 1;
+                }
+                i += 1;
+                toks.push(Tok::Interp(s));
+            }
+            c if c.is_alphabetic() || c == '_' => {
+                let start = i;
+                while chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+                    i += 1;
+                }
+                toks.push(Tok::Ident(chars[start..i].iter().collect()));
+            }
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                toks.push(Tok::Pow);
+                i += 2;
+            }
+            _ => {
+                toks.push(match c {
+                    '+' => Tok::Plus,
+                    '-' => Tok::Minus,
+                    '*' => Tok::Star,
+                    '/' => Tok::Slash,
+                    '%' => Tok::Percent,
+                    '(' => Tok::LParen,
+                    ')' => Tok::RParen,
+                    ',' => Tok::Comma,
+                    other => return Err(format!("unexpected character '{other}'")),
+                });
+                i += 1;
+            }
         }
     }
-    fn peek(&mut self) -> Option<u8> {
-        self.ws();
-        self.s.get(self.i).copied()
+    Ok(toks)
+}
+
+struct Parser<'c> {
+    toks: Vec<Tok>,
+    pos: usize,
+    depth: usize,
+    nodes: usize,
+    ctx: &'c mut ParseCtx,
+}
+
+fn parse_group(s: &str, ctx: &mut ParseCtx) -> Result<Expr, String> {
+    let toks = tokenize(s, ctx)?;
+    if toks.is_empty() {
+        return Err("empty expression".to_string());
     }
-    fn parse_all(mut self) -> Result<Expr, String> {
-        let e = self.sum()?;
-        if self.peek().is_some() {
-            return self.err("unexpected text");
+    let mut p = Parser { toks, pos: 0, depth: 0, nodes: 0, ctx };
+    let e = p.expr()?;
+    match p.peek() {
+        None => Ok(e),
+        Some(t) => Err(format!("unexpected {} after expression", describe(t))),
+    }
+}
+
+fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Num(n) => format!("number {n}"),
+        Tok::Str(s) | Tok::Interp(s) => format!("string \"{s}\""),
+        Tok::Cap(n) => format!("${n}"),
+        Tok::Ident(s) => format!("'{s}'"),
+        Tok::Plus => "'+'".into(),
+        Tok::Minus => "'-'".into(),
+        Tok::Star => "'*'".into(),
+        Tok::Pow => "'**'".into(),
+        Tok::Slash => "'/'".into(),
+        Tok::Percent => "'%'".into(),
+        Tok::LParen => "'('".into(),
+        Tok::RParen => "')'".into(),
+        Tok::Comma => "','".into(),
+    }
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn expect(&mut self, want: Tok) -> Result<(), String> {
+        match self.next() {
+            Some(t) if t == want => Ok(()),
+            Some(t) => Err(format!("expected {} but found {}", describe(&want), describe(&t))),
+            None => Err(format!("expected {} at end of expression", describe(&want))),
+        }
+    }
+
+    fn node(&mut self, e: Expr) -> Result<Expr, String> {
+        self.nodes += 1;
+        if self.nodes > MAX_GROUP_NODES {
+            return Err("expression is too long".to_string());
         }
         Ok(e)
     }
-    fn sum(&mut self) -> Result<Expr, String> {
-        let mut e = self.product()?;
-        while let Some(op @ (b'+' | b'-')) = self.peek() {
-            self.i += 1;
-            e = Expr::Bin(op as char, Box::new(e), Box::new(self.product()?));
+
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err("expression is nested too deeply".to_string());
         }
-        Ok(e)
+        Ok(())
     }
-    fn product(&mut self) -> Result<Expr, String> {
-        let mut e = self.unary()?;
-        while let Some(op @ (b'*' | b'/' | b'%')) = self.peek() {
-            self.i += 1;
-            e = Expr::Bin(op as char, Box::new(e), Box::new(self.unary()?));
+
+    fn expr(&mut self) -> Result<Expr, String> {
+        self.enter()?;
+        let mut lhs = self.term()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Plus) => BinOp::Add,
+                Some(Tok::Minus) => BinOp::Sub,
+                _ => break,
+            };
+            self.pos += 1;
+            let rhs = self.term()?;
+            lhs = self.node(Expr::Bin(op, Box::new(lhs), Box::new(rhs)))?;
         }
-        Ok(e)
+        self.depth -= 1;
+        Ok(lhs)
     }
+
+    fn term(&mut self) -> Result<Expr, String> {
+        let mut lhs = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Star) => BinOp::Mul,
+                Some(Tok::Slash) => BinOp::Div,
+                Some(Tok::Percent) => BinOp::Rem,
+                _ => break,
+            };
+            self.pos += 1;
+            let rhs = self.unary()?;
+            lhs = self.node(Expr::Bin(op, Box::new(lhs), Box::new(rhs)))?;
+        }
+        Ok(lhs)
+    }
+
     fn unary(&mut self) -> Result<Expr, String> {
         match self.peek() {
-            Some(b'-') => {
-                self.i += 1;
-                Ok(Expr::Neg(Box::new(self.unary()?)))
+            Some(Tok::Minus) => {
+                self.pos += 1;
+                self.enter()?;
+                let e = self.unary()?;
+                self.depth -= 1;
+                self.node(Expr::Neg(Box::new(e)))
             }
-            Some(b'+') => {
-                self.i += 1;
-                self.unary()
-            }
-            _ => self.primary(),
-        }
-    }
-    fn primary(&mut self) -> Result<Expr, String> {
-        match self.peek() {
-            Some(b'(') => {
-                self.i += 1;
-                let e = self.sum()?;
-                if self.peek() != Some(b')') {
-                    return self.err("expected ')'");
-                }
-                self.i += 1;
+            Some(Tok::Plus) => {
+                self.pos += 1;
+                self.enter()?;
+                let e = self.unary()?;
+                self.depth -= 1;
                 Ok(e)
             }
-            Some(b'$') => {
-                self.i += 1;
-                let start = self.i;
-                while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
-                    self.i += 1;
-                }
-                match self.src[start..self.i].parse::<usize>() {
-                    Ok(n) if n > 0 => Ok(Expr::Capture(n)),
-                    _ => self.err("expected a capture such as $1"),
-                }
-            }
-            Some(q @ (b'\'' | b'"')) => {
-                self.i += 1;
-                let start = self.i;
-                while self.i < self.s.len() && self.s[self.i] != q {
-                    self.i += 1;
-                }
-                if self.i >= self.s.len() {
-                    return self.err("unclosed string");
-                }
-                let s = self.src[start..self.i].to_string();
-                self.i += 1;
-                Ok(Expr::Str(s))
-            }
-            Some(c) if c.is_ascii_digit() => {
-                let start = self.i;
-                while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
-                    self.i += 1;
-                }
-                match self.src[start..self.i].parse::<i64>() {
-                    Ok(n) => Ok(Expr::Int(n)),
-                    Err(_) => self.err("number too large"),
-                }
-            }
-            Some(c) if c.is_ascii_alphabetic() => {
-                let start = self.i;
-                while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
-                    self.i += 1;
-                }
-                let name = self.src[start..self.i].to_string();
-                if !matches!(name.as_str(), "sprintf" | "a2idx" | "a2zidx" | "ipadd") {
-                    return self.err(&format!("unknown function '{name}' (allowed: sprintf, a2idx, a2zidx, ipadd)"));
-                }
-                if self.peek() != Some(b'(') {
-                    return self.err(&format!("expected '(' after {name}"));
-                }
-                self.i += 1;
-                let mut args = Vec::new();
-                if self.peek() == Some(b')') {
-                    self.i += 1;
-                } else {
-                    loop {
-                        args.push(self.sum()?);
-                        match self.peek() {
-                            Some(b',') => self.i += 1,
-                            Some(b')') => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return self.err("expected ',' or ')'"),
-                        }
-                    }
-                }
-                Ok(Expr::Call(name, args))
-            }
-            _ => self.err("expected a number, $N, a string or a function"),
+            _ => self.power(),
         }
+    }
+
+    fn power(&mut self) -> Result<Expr, String> {
+        let base = self.primary()?;
+        if self.peek() == Some(&Tok::Pow) {
+            self.pos += 1;
+            self.enter()?;
+            let exp = self.unary()?; // right-associative, binds tighter than unary minus
+            self.depth -= 1;
+            return self.node(Expr::Bin(BinOp::Pow, Box::new(base), Box::new(exp)));
+        }
+        Ok(base)
+    }
+
+    fn primary(&mut self) -> Result<Expr, String> {
+        let e = match self.next() {
+            Some(Tok::Num(n)) => Expr::Num(n),
+            Some(Tok::Str(s)) => Expr::Str(s),
+            Some(Tok::Interp(s)) => {
+                let segs = parse_text(&s, false, self.ctx)?;
+                Expr::Interp(segs)
+            }
+            Some(Tok::Cap(n)) => Expr::Cap(n),
+            Some(Tok::LParen) => {
+                let e = self.expr()?;
+                self.expect(Tok::RParen)?;
+                return Ok(e);
+            }
+            Some(Tok::Ident(name)) => return self.call(name),
+            Some(t) => return Err(format!("unexpected {}", describe(&t))),
+            None => return Err("unexpected end of expression".to_string()),
+        };
+        self.node(e)
+    }
+
+    fn call(&mut self, name: String) -> Result<Expr, String> {
+        if self.peek() != Some(&Tok::LParen) {
+            return Err(format!(
+                "bare word '{name}' is not allowed (only integer arithmetic, captures, \
+                 quoted strings and the functions sprintf, a2idx, a2zidx, ipadd, mknum, int, abs)"
+            ));
+        }
+        self.pos += 1;
+        let mut args = Vec::new();
+        if self.peek() == Some(&Tok::RParen) {
+            self.pos += 1;
+        } else {
+            loop {
+                args.push(self.expr()?);
+                match self.next() {
+                    Some(Tok::Comma) => continue,
+                    Some(Tok::RParen) => break,
+                    Some(t) => return Err(format!("expected ',' or ')' in {name}() but found {}", describe(&t))),
+                    None => return Err(format!("missing ')' after arguments of {name}()")),
+                }
+            }
+        }
+        let arity = |want: &str, ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{name}() takes {want} argument(s), got {}", args.len()))
+            }
+        };
+        let e = match name.as_str() {
+            "sprintf" => {
+                arity("at least 1", !args.is_empty())?;
+                let mut it = args.into_iter();
+                let fmt = match it.next() {
+                    Some(Expr::Str(s)) => FmtSrc::Fixed(parse_fmt(&s)?),
+                    Some(Expr::Interp(segs)) if segs.iter().all(|s| matches!(s, Seg::Lit(_))) => {
+                        let s: String = segs
+                            .iter()
+                            .filter_map(|s| match s {
+                                Seg::Lit(l) => Some(l.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        FmtSrc::Fixed(parse_fmt(&s)?)
+                    }
+                    Some(other) => FmtSrc::Dynamic(Box::new(other)),
+                    None => return Err("sprintf() needs a format".to_string()),
+                };
+                Expr::Sprintf(fmt, it.collect())
+            }
+            "a2idx" | "a2zidx" | "mknum" | "int" | "abs" => {
+                arity("1", args.len() == 1)?;
+                let a = Box::new(args.into_iter().next().ok_or("missing argument")?);
+                match name.as_str() {
+                    "a2idx" => Expr::A2idx(a, 1),
+                    "a2zidx" => Expr::A2idx(a, 0),
+                    "mknum" => Expr::Mknum(a),
+                    "int" => Expr::Int(a),
+                    _ => Expr::Abs(a),
+                }
+            }
+            "ipadd" => {
+                arity("5 or 7", args.len() == 5 || args.len() == 7)?;
+                Expr::Ipadd(args)
+            }
+            "skip" | "dim2idx" => return Err(format!("function '{name}' is not supported by oxcat")),
+            _ => return Err(format!("unknown function '{name}'")),
+        };
+        self.node(e)
     }
 }
 
-fn eval(e: &Expr, caps: &[&str]) -> Result<Val, String> {
-    Ok(match e {
-        Expr::Int(i) => Val::Int(*i),
-        Expr::Str(s) => Val::Str(s.clone()),
-        Expr::Capture(n) => Val::Str(
-            caps.get(*n).ok_or_else(|| format!("${n} refers to a capture the pattern does not have"))?.to_string(),
-        ),
-        Expr::Neg(a) => Val::Int(eval(a, caps)?.int()?.checked_neg().ok_or("arithmetic overflow")?),
-        Expr::Bin(op, a, b) => {
-            let (a, b) = (eval(a, caps)?.int()?, eval(b, caps)?.int()?);
-            let r = match op {
-                '+' => a.checked_add(b),
-                '-' => a.checked_sub(b),
-                '*' => a.checked_mul(b),
-                '/' if b == 0 => return Err("division by zero".into()),
-                '/' => a.checked_div(b),
-                '%' if b == 0 => return Err("division by zero".into()),
-                _ => a.checked_rem(b),
-            };
-            Val::Int(r.ok_or("arithmetic overflow")?)
+// ---------------------------------------------------------------------------
+// sprintf
+// ---------------------------------------------------------------------------
+
+fn parse_fmt(f: &str) -> Result<Vec<FmtPiece>, String> {
+    let chars: Vec<char> = f.chars().collect();
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut i = 0;
+    let num = |i: &mut usize| -> Result<usize, String> {
+        let mut n = 0usize;
+        while let Some(d) = chars.get(*i).and_then(|c| c.to_digit(10)) {
+            n = n * 10 + d as usize;
+            if n > MAX_FMT_WIDTH {
+                return Err(format!("sprintf width/precision larger than {MAX_FMT_WIDTH}"));
+            }
+            *i += 1;
         }
-        Expr::Call(name, args) => {
-            let vals: Vec<Val> = args.iter().map(|a| eval(a, caps)).collect::<Result<_, _>>()?;
-            call(name, &vals)?
+        Ok(n)
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        if c != '%' {
+            lit.push(c);
+            continue;
         }
-    })
+        if chars.get(i) == Some(&'%') {
+            lit.push('%');
+            i += 1;
+            continue;
+        }
+        let mut spec = Spec::default();
+        while let Some(&f) = chars.get(i) {
+            match f {
+                '-' => spec.left = true,
+                '0' => spec.zero = true,
+                '+' => spec.plus = true,
+                ' ' => spec.space = true,
+                '#' => spec.alt = true,
+                _ => break,
+            }
+            i += 1;
+        }
+        spec.width = num(&mut i)?;
+        if chars.get(i) == Some(&'.') {
+            i += 1;
+            spec.prec = Some(num(&mut i)?);
+        }
+        while matches!(chars.get(i), Some('h' | 'l' | 'q' | 'L' | 'V')) {
+            i += 1;
+        }
+        match chars.get(i) {
+            Some(&c @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 'b' | 'B' | 's' | 'c')) => {
+                spec.conv = c;
+                i += 1;
+            }
+            Some(c) => return Err(format!("unsupported sprintf conversion '%{c}' in '{f}'")),
+            None => return Err(format!("incomplete sprintf conversion at end of '{f}'")),
+        }
+        if !lit.is_empty() {
+            out.push(FmtPiece::Lit(std::mem::take(&mut lit)));
+        }
+        out.push(FmtPiece::Spec(spec));
+    }
+    if !lit.is_empty() {
+        out.push(FmtPiece::Lit(lit));
+    }
+    Ok(out)
 }
 
-fn call(name: &str, args: &[Val]) -> Result<Val, String> {
-    let letter = |v: &Val| -> Result<i64, String> {
-        let s = v.text().to_ascii_lowercase();
-        match s.as_bytes() {
-            [c @ b'a'..=b'z'] => Ok((c - b'a') as i64),
-            _ => Err(format!("{name}('{s}'): expected one letter")),
+fn pad(out: &mut String, body_len: usize, width: usize, ch: char) {
+    for _ in body_len..width {
+        out.push(ch);
+    }
+}
+
+fn fmt_int(spec: &Spec, v: i64, out: &mut String) {
+    let (sign, prefix, mut digits) = match spec.conv {
+        'x' | 'X' | 'o' | 'b' | 'B' | 'u' => {
+            let u = v as u64;
+            let (d, p) = match spec.conv {
+                'x' => (format!("{u:x}"), "0x"),
+                'X' => (format!("{u:X}"), "0X"),
+                'o' => (format!("{u:o}"), "0"),
+                'b' => (format!("{u:b}"), "0b"),
+                'B' => (format!("{u:b}"), "0B"),
+                _ => (u.to_string(), ""),
+            };
+            let p = if spec.alt && u != 0 && spec.conv != 'u' { p } else { "" };
+            ("", p, d)
+        }
+        _ => {
+            let sign = if v < 0 {
+                "-"
+            } else if spec.plus {
+                "+"
+            } else if spec.space {
+                " "
+            } else {
+                ""
+            };
+            (sign, "", v.unsigned_abs().to_string())
         }
     };
-    match name {
-        "sprintf" => {
-            let (fmt, rest) = args.split_first().ok_or("sprintf needs a format")?;
-            Ok(Val::Str(sprintf(&fmt.text(), rest)?))
+    if let Some(p) = spec.prec {
+        if p == 0 && v == 0 {
+            digits.clear();
+        } else if digits.len() < p {
+            digits = "0".repeat(p - digits.len()) + &digits;
         }
-        "a2idx" if args.len() == 1 => Ok(Val::Int(letter(&args[0])? + 1)),
-        "a2zidx" if args.len() == 1 => Ok(Val::Int(letter(&args[0])?)),
-        "ipadd" if args.len() == 5 => {
-            let mut ip: i64 = 0;
-            for a in &args[..4] {
-                let o = a.int()?;
-                if !(0..=255).contains(&o) {
-                    return Err(format!("ipadd: octet {o} is out of range"));
-                }
-                ip = ip * 256 + o;
-            }
-            let sum = ip.checked_add(args[4].int()?).filter(|s| (0..=0xffff_ffff).contains(s));
-            let sum = sum.ok_or("ipadd: the address leaves the IPv4 range")?;
-            Ok(Val::Str(format!("{}.{}.{}.{}", sum >> 24, (sum >> 16) & 255, (sum >> 8) & 255, sum & 255)))
-        }
-        _ => Err(format!("{name}: wrong number of arguments ({})", args.len())),
+    }
+    let len = sign.len() + prefix.len() + digits.len();
+    if spec.left {
+        out.push_str(sign);
+        out.push_str(prefix);
+        out.push_str(&digits);
+        pad(out, len, spec.width, ' ');
+    } else if spec.zero && spec.prec.is_none() {
+        out.push_str(sign);
+        out.push_str(prefix);
+        pad(out, len, spec.width, '0');
+        out.push_str(&digits);
+    } else {
+        pad(out, len, spec.width, ' ');
+        out.push_str(sign);
+        out.push_str(prefix);
+        out.push_str(&digits);
     }
 }
 
-/// Perl's sprintf for %d %i %s %x %X %o %c %% with flags `0 - +` and a width.
-fn sprintf(fmt: &str, args: &[Val]) -> Result<String, String> {
+fn fmt_str(spec: &Spec, s: &str, out: &mut String) {
+    let s: &str = match spec.prec {
+        Some(p) => s.char_indices().nth(p).map_or(s, |(i, _)| &s[..i]),
+        None => s,
+    };
+    let len = s.chars().count();
+    if spec.left {
+        out.push_str(s);
+        pad(out, len, spec.width, ' ');
+    } else {
+        pad(out, len, spec.width, if spec.zero { '0' } else { ' ' });
+        out.push_str(s);
+    }
+}
+
+fn sprintf(pieces: &[FmtPiece], args: Vec<Val>) -> Result<String, String> {
     let mut out = String::new();
-    let mut args = args.iter();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let (mut zero, mut left, mut plus) = (false, false, false);
-        while let Some(&f @ ('0' | '-' | '+')) = chars.peek() {
-            match f {
-                '0' => zero = true,
-                '-' => left = true,
-                _ => plus = true,
+    let mut args = args.into_iter();
+    for p in pieces {
+        match p {
+            FmtPiece::Lit(s) => out.push_str(s),
+            FmtPiece::Spec(spec) => {
+                let a = args.next().ok_or_else(|| format!("sprintf: missing argument for '%{}'", spec.conv))?;
+                match spec.conv {
+                    's' => {
+                        let s = match a {
+                            Val::Int(i) => i.to_string(),
+                            Val::Str(s) => s,
+                        };
+                        fmt_str(spec, &s, &mut out);
+                    }
+                    'c' => {
+                        let n = to_int(a)?;
+                        let c = u32::try_from(n)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or_else(|| format!("sprintf: %c of invalid character code {n}"))?;
+                        fmt_str(spec, c.encode_utf8(&mut [0u8; 4]), &mut out);
+                    }
+                    _ => fmt_int(spec, to_int(a)?, &mut out),
+                }
             }
-            chars.next();
-        }
-        let mut width = 0usize;
-        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-            width = width.saturating_mul(10).saturating_add(d as usize).min(255);
-            chars.next();
-        }
-        let conv = chars.next().ok_or("sprintf: format ends in '%'")?;
-        if conv == '%' {
-            out.push('%');
-            continue;
-        }
-        let arg = args.next().ok_or("sprintf: more conversions than arguments")?;
-        let (body, numeric) = match conv {
-            'd' | 'i' => {
-                let n = arg.int()?;
-                (if plus && n >= 0 { format!("+{n}") } else { n.to_string() }, true)
-            }
-            'x' => (format!("{:x}", arg.int()?), true),
-            'X' => (format!("{:X}", arg.int()?), true),
-            'o' => (format!("{:o}", arg.int()?), true),
-            's' => (arg.text(), false),
-            'c' => (char::from_u32(arg.int()? as u32).map(String::from).unwrap_or_default(), false),
-            other => return Err(format!("sprintf: unsupported conversion '%{other}'")),
-        };
-        let pad = width.saturating_sub(body.chars().count());
-        if left {
-            out.push_str(&body);
-            out.push_str(&" ".repeat(pad));
-        } else if zero && numeric {
-            let (sign, digits) = if body.starts_with(['-', '+']) { body.split_at(1) } else { ("", body.as_str()) };
-            out.push_str(sign);
-            out.push_str(&"0".repeat(pad));
-            out.push_str(digits);
-        } else {
-            out.push_str(&" ".repeat(pad));
-            out.push_str(&body);
         }
     }
     Ok(out)
 }
 
+// ---------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------
+
+fn parse_int_text(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok()
+}
+
+fn to_int(v: Val) -> Result<i64, String> {
+    match v {
+        Val::Int(i) => Ok(i),
+        Val::Str(s) => parse_int_text(&s).ok_or_else(|| {
+            if s.is_empty() {
+                "empty value where an integer is needed".to_string()
+            } else {
+                format!("'{s}' is not an integer")
+            }
+        }),
+    }
+}
+
+fn eval_int(e: &Expr, caps: &Captures) -> Result<i64, String> {
+    if let Expr::Cap(n) = e {
+        let t = cap_text(caps, *n);
+        return parse_int_text(t).ok_or_else(|| {
+            if caps.get(*n).is_none() {
+                format!("${n} is not set")
+            } else {
+                format!("${n} = '{t}' is not an integer")
+            }
+        });
+    }
+    to_int(eval_expr(e, caps)?)
+}
+
+fn eval_group(e: &Expr, caps: &Captures) -> Result<String, String> {
+    if let Expr::Cap(n) = e {
+        // `($1)`: keep the capture text verbatim when it is an integer.
+        let t = cap_text(caps, *n);
+        return match parse_int_text(t) {
+            Some(_) => Ok(t.to_string()),
+            None if caps.get(*n).is_none() => Err(format!("${n} is not set")),
+            None => Err(format!(
+                "(${n}) = '{t}' is not an integer; parentheses on the right-hand side \
+                 are evaluated as integer arithmetic (escape literal ones as \\( \\))"
+            )),
+        };
+    }
+    Ok(match eval_expr(e, caps)? {
+        Val::Int(i) => i.to_string(),
+        Val::Str(s) => s,
+    })
+}
+
+fn arith(op: BinOp, a: i64, b: i64) -> Result<i64, String> {
+    let r = match op {
+        BinOp::Add => a.checked_add(b),
+        BinOp::Sub => a.checked_sub(b),
+        BinOp::Mul => a.checked_mul(b),
+        BinOp::Div => {
+            if b == 0 {
+                return Err("division by zero".to_string());
+            }
+            a.checked_div(b)
+        }
+        BinOp::Rem => {
+            if b == 0 {
+                return Err("modulus by zero".to_string());
+            }
+            a.checked_rem(b)
+        }
+        BinOp::Pow => {
+            if b < 0 {
+                return Err(format!("negative exponent in {a}**{b}"));
+            }
+            u32::try_from(b).ok().and_then(|b| a.checked_pow(b))
+        }
+    };
+    r.ok_or_else(|| "integer overflow".to_string())
+}
+
+fn eval_expr(e: &Expr, caps: &Captures) -> Result<Val, String> {
+    Ok(match e {
+        Expr::Num(n) => Val::Int(*n),
+        Expr::Str(s) => Val::Str(s.clone()),
+        Expr::Interp(segs) => {
+            let mut s = String::new();
+            for seg in segs {
+                match seg {
+                    Seg::Lit(l) => s.push_str(l),
+                    Seg::Cap(n) => s.push_str(cap_text(caps, *n)),
+                    Seg::Group(_) => {}
+                }
+            }
+            Val::Str(s)
+        }
+        Expr::Cap(n) => Val::Str(cap_text(caps, *n).to_string()),
+        Expr::Neg(x) => Val::Int(eval_int(x, caps)?.checked_neg().ok_or_else(|| "integer overflow".to_string())?),
+        Expr::Bin(op, a, b) => Val::Int(arith(*op, eval_int(a, caps)?, eval_int(b, caps)?)?),
+        Expr::Int(x) => Val::Int(eval_int(x, caps)?),
+        Expr::Abs(x) => Val::Int(eval_int(x, caps)?.checked_abs().ok_or_else(|| "integer overflow".to_string())?),
+        Expr::Mknum(x) => {
+            let s = match eval_expr(x, caps)? {
+                Val::Int(i) => i.to_string(),
+                Val::Str(s) => s,
+            };
+            Val::Int(s.bytes().map(i64::from).sum())
+        }
+        Expr::A2idx(x, base) => {
+            let s = match eval_expr(x, caps)? {
+                Val::Int(i) => i.to_string(),
+                Val::Str(s) => s,
+            };
+            let mut it = s.chars();
+            match (it.next(), it.next()) {
+                (Some(c), None) if c.is_ascii_alphabetic() => {
+                    Val::Int(i64::from(c.to_ascii_lowercase() as u8 - b'a') + base)
+                }
+                _ => {
+                    return Err(format!(
+                        "a2{}idx() needs a single letter, got '{s}'",
+                        if *base == 0 { "z" } else { "" }
+                    ))
+                }
+            }
+        }
+        Expr::Ipadd(args) => {
+            let mut v = Vec::with_capacity(args.len());
+            for a in args {
+                v.push(eval_int(a, caps)?);
+            }
+            Val::Str(ipadd(&v)?)
+        }
+        Expr::Sprintf(fmt, args) => {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                vals.push(eval_expr(a, caps)?);
+            }
+            match fmt {
+                FmtSrc::Fixed(p) => Val::Str(sprintf(p, vals)?),
+                FmtSrc::Dynamic(f) => {
+                    let f = match eval_expr(f, caps)? {
+                        Val::Int(i) => i.to_string(),
+                        Val::Str(s) => s,
+                    };
+                    Val::Str(sprintf(&parse_fmt(&f)?, vals)?)
+                }
+            }
+        }
+    })
+}
+
+/// `ipadd(o1,o2,o3,o4,toadd[,skipstart,skipend])`.
+///
+/// Without a skip range: the dotted form of `o1.o2.o3.o4 + toadd`.
+/// With one (oxcat's interpretation; xCAT's exact definition was not
+/// available): only addresses whose last octet lies in
+/// `skipstart..=skipend` are counted, so the result is the address `toadd`
+/// steps after the first usable address at or after `o1.o2.o3.o4`.
+fn ipadd(a: &[i64]) -> Result<String, String> {
+    let mut base: i64 = 0;
+    for (k, &o) in a.iter().take(4).enumerate() {
+        if !(0..=255).contains(&o) {
+            return Err(format!("ipadd(): octet {} = {o} is out of range 0..255", k + 1));
+        }
+        base = (base << 8) | o;
+    }
+    let add = a.get(4).copied().unwrap_or(0);
+    let overflow = || "ipadd(): result is outside the IPv4 address space".to_string();
+    let addr = if let (Some(&ss), Some(&se)) = (a.get(5), a.get(6)) {
+        if !(0..=255).contains(&ss) || !(0..=255).contains(&se) || ss > se {
+            return Err(format!("ipadd(): invalid last-octet range {ss}..{se} (need 0 <= start <= end <= 255)"));
+        }
+        let per = se - ss + 1;
+        let (mut prefix, mut last) = (base >> 8, base & 0xff);
+        if last < ss {
+            last = ss;
+        } else if last > se {
+            prefix += 1;
+            last = ss;
+        }
+        let idx = prefix
+            .checked_mul(per)
+            .and_then(|x| x.checked_add(last - ss))
+            .and_then(|x| x.checked_add(add))
+            .ok_or_else(overflow)?;
+        if idx < 0 {
+            return Err(overflow());
+        }
+        let (p, l) = (idx / per, idx % per + ss);
+        if p > 0xFF_FFFF {
+            return Err(overflow());
+        }
+        (p << 8) | l
+    } else {
+        let r = base.checked_add(add).ok_or_else(overflow)?;
+        if !(0..=0xFFFF_FFFF).contains(&r) {
+            return Err(overflow());
+        }
+        r
+    };
+    Ok(format!("{}.{}.{}.{}", (addr >> 24) & 0xff, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff))
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ev(v: &str, node: &str) -> Option<String> {
-        RegexValue::parse(v)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .eval(node)
-            .unwrap_or_else(|e| panic!("{v} on {node}: {e}"))
+    fn ev(v: &str, node: &str) -> Result<Option<String>, String> {
+        RegexValue::parse(v)?.eval(node)
     }
 
     #[test]
-    fn recognises_the_forms() {
-        for yes in ["|a|b|", "|($1)|", "/\\z/-bmc/", "/^n/b/", "|node(\\d+)|10.0.0.($1+0)|"] {
-            assert!(is_regex_value(yes), "{yes}");
+    fn is_regex_value_forms() {
+        let yes = [
+            "/\\z/-bmc/",
+            "/^node/bmc/",
+            "|node(\\d+)|10.0.0.($1+0)|",
+            "|10.0.0.($1+0)|",
+            "||",
+            "/dev/sda/",
+            "|a\\|b|c|",
+            "/a\\/b/c/",
+        ];
+        for v in yes {
+            assert!(is_regex_value(v), "{v} should be a regex value");
         }
-        for no in ["", "|", "||", "10.0.0.1", "/a/", "/a/b/c/", "a|b|", "/etc/hosts"] {
-            assert!(!is_regex_value(no), "{no}");
+        let no =
+            ["", "/", "|", "//", "node01", "/install/", "/a/b/c/", "|a|b|c|", "|a\\|", "/a/b|", "10.0.0.1", "|abc"];
+        for v in no {
+            assert!(!is_regex_value(v), "{v} should not be a regex value");
         }
     }
 
     #[test]
-    fn xcat_documented_examples() {
-        assert_eq!(ev("|node(\\d+)|10.0.0.($1+0)|", "node007").as_deref(), Some("10.0.0.7"));
-        assert_eq!(ev("|\\D+(\\d+)|cmm(sprintf('%02d',($1-1)/14+1))|", "node20").as_deref(), Some("cmm02"));
-        assert_eq!(ev("|\\D+(\\d+)|cmm(sprintf('%02d',($1-1)/14+1))|", "node1").as_deref(), Some("cmm01"));
-        assert_eq!(ev("/\\z/-bmc/", "node01").as_deref(), Some("node01-bmc"));
-        assert_eq!(ev("|10.0.0.($1+0)|", "node007").as_deref(), Some("10.0.0.7"));
-        assert_eq!(ev("|node(\\d+)|10.0.($1/256).($1%256)|", "node300").as_deref(), Some("10.0.1.44"));
+    fn table_driven_values() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            // s/// form
+            ("/\\z/-bmc/", "node01", Some("node01-bmc")),
+            ("/^node/bmc/", "node01", Some("bmc01")),
+            ("/node(\\d+)/bmc-$1/", "node07", Some("bmc-07")),
+            ("/(\\w+?)(\\d+)$/${2}-$1/", "rack12", Some("12-rack")),
+            ("/\\./-/", "a.b.c", Some("a-b.c")),
+            ("/a\\/b/x/", "za/bz", Some("zxz")),
+            ("/(.*)/($1)/", "n1", Some("(n1)")),
+            // arithmetic form
+            ("|node(\\d+)|10.0.0.($1+0)|", "node007", Some("10.0.0.7")),
+            ("|node(\\d+)|10.0.0.($1+0)|", "node1", Some("10.0.0.1")),
+            ("|\\D+(\\d+)|cmm(sprintf('%02d',($1-1)/14+1))|", "node20", Some("cmm02")),
+            ("|\\D+(\\d+)|cmm(sprintf('%02d',($1-1)/14+1))|", "node14", Some("cmm01")),
+            ("|node(\\d+)|10.0.($1/256).($1%256)|", "node300", Some("10.0.1.44")),
+            ("|node(\\d+)-(\\d+)|10.($1+0).($2+0).1|", "node01-05", Some("10.1.5.1")),
+            // nested parentheses and precedence
+            ("|n(\\d+)|x((($1+1)*2)-(3))|", "n4", Some("x7")),
+            ("|n(\\d+)|($1-2*3)|", "n10", Some("4")),
+            ("|n(\\d+)|(-$1/3)|", "n10", Some("-3")),
+            ("|n(\\d+)|(-$1%3)|", "n10", Some("-1")),
+            ("|n(\\d+)|(2**$1)|", "n10", Some("1024")),
+            ("|n(\\d+)|(-2**2)|", "n1", Some("-4")),
+            ("|n(\\d+)|( $1 + 0x10 )|", "n1", Some("17")),
+            // no groups: plain substitution with $n
+            ("|node(\\d+)|bmc$1|", "node01", Some("bmc01")),
+            ("|node(\\d+)|bmc${1}x|", "node01", Some("bmc01x")),
+            // escaped parentheses stay literal
+            ("|n(\\d+)|\\(($1+1)\\)|", "n1", Some("(2)")),
+            // the unmatched part of the node name is kept (final s///)
+            ("|(\\d+)$|-($1+1)|", "rack9", Some("rack-10")),
+            // MAC-style generation
+            (
+                "|n(\\d+)|52:54:00:00:(sprintf('%02x',$1/256)):(sprintf('%02x',$1%256))|",
+                "n1",
+                Some("52:54:00:00:00:01"),
+            ),
+            (
+                "|n(\\d+)|52:54:00:00:(sprintf('%02x',$1/256)):(sprintf('%02x',$1%256))|",
+                "n300",
+                Some("52:54:00:00:01:2c"),
+            ),
+            // docs: vm table examples
+            ("|\\D+(\\d+)\\D+(\\d+)\\D+(\\d+)\\D+(\\d+)|c($1)f($2)x($3)|", "c01f02x03v04", Some("c01f02x03")),
+            (
+                "|\\D+(\\d+)\\D+(\\d+)\\D+(\\d+)\\D+(\\d+)|dir:///install/vms/vm($4+0)|",
+                "c01f02x03v04",
+                Some("dir:///install/vms/vm4"),
+            ),
+            // easy form
+            ("|10.0.0.($1+0)|", "node1", Some("10.0.0.1")),
+            ("|10.0.0.($1+0)|", "node007", Some("10.0.0.7")),
+            ("|10.($1+0).($2+0).1|", "node1rack2", Some("10.1.2.1")),
+            ("|r($1)c($2)s($3)|", "rack3chassis14slot7", Some("r3c14s7")),
+            ("|bmc$1|", "node12", Some("bmc12")),
+            // helper functions
+            ("|(\\w)(\\d+)|(a2idx($1))-($2+0)|", "c07", Some("3-7")),
+            ("|(\\w)(\\d+)|(a2zidx($1))|", "C07", Some("2")),
+            ("|(\\w)(\\d+)|(a2idx(\"$1\"))|", "b1", Some("2")),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1))|", "n300", Some("10.0.1.44")),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1,1,254))|", "n253", Some("10.0.0.254")),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1,1,254))|", "n254", Some("10.0.1.1")),
+            ("|n(\\d+)|(ipadd(10,0,0,1,$1-1,1,254))|", "n1", Some("10.0.0.1")),
+            ("|n(\\d+)|(mknum('ab')+$1)|", "n1", Some("196")),
+            ("|n(\\d+)|(abs(1-$1))|", "n5", Some("4")),
+            ("|n(\\d+)|(int($1))|", "n05", Some("5")),
+            // sprintf variety
+            ("|n(\\d+)|(sprintf('%03x',$1))|", "n255", Some("0ff")),
+            ("|n(\\d+)|(sprintf('%X',$1))|", "n255", Some("FF")),
+            ("|n(\\d+)|(sprintf('%o',$1))|", "n8", Some("10")),
+            ("|n(\\d+)|(sprintf('%-4d]',$1))|", "n7", Some("7   ]")),
+            ("|n(\\d+)|(sprintf('%5s',$1))|", "n7", Some("    7")),
+            ("|n(\\d+)|(sprintf('%s-%i%%',$1,$1))|", "n07", Some("07-7%")),
+            ("|n(\\d+)|(sprintf(\"%04d\",$1))|", "n7", Some("0007")),
+            ("|n(\\d+)|(sprintf('%+d',$1))|", "n7", Some("+7")),
+            ("|n(\\d+)|(sprintf('%05d',-$1))|", "n7", Some("-0007")),
+            ("|n(\\d+)|(sprintf('%#x',$1))|", "n255", Some("0xff")),
+            ("|n(\\d+)|(sprintf('%.3d',$1))|", "n7", Some("007")),
+            // non-matching pattern / empty result
+            ("|node(\\d+)|10.0.0.($1+0)|", "compute", None),
+            ("/^rack/x/", "node01", None),
+            ("/^(.*)$//", "node01", None),
+            ("||", "node01", None),
+        ];
+        for (v, node, want) in cases {
+            let got = ev(v, node);
+            assert_eq!(got, Ok(want.map(str::to_string)), "value {v} node {node}");
+        }
     }
 
     #[test]
-    fn several_groups_captures_and_functions() {
-        assert_eq!(ev("|node(\\d+)-(\\d+)|10.($1+0).($2+0).1|", "node3-14").as_deref(), Some("10.3.14.1"));
-        assert_eq!(ev("|(1)+($1)|", "r1n2").as_deref(), Some("1+1"));
-        assert_eq!(ev("|10.($1+0).($2+100)|", "rack02node005").as_deref(), Some("10.2.105"));
-        assert_eq!(ev("/^node/bmc/", "node5").as_deref(), Some("bmc5"));
-        assert_eq!(ev("/(\\d+)$/-$1a/", "node5").as_deref(), Some("node-5a"));
-        assert_eq!(ev("|node(\\d+)|bmc$1|", "node5").as_deref(), Some("bmc5"));
-        let mac = "|n(\\d+)|52:54:00:00:(sprintf('%02x',$1/256)):(sprintf('%02x',$1%256))|";
-        assert_eq!(ev(mac, "n1").as_deref(), Some("52:54:00:00:00:01"));
-        assert_eq!(ev(mac, "n300").as_deref(), Some("52:54:00:00:01:2c"));
-        assert_eq!(ev("|r([a-z])n(\\d+)|(a2idx($1))-(a2zidx($1))-($2*2)|", "rcn4").as_deref(), Some("3-2-8"));
-        assert_eq!(ev("|n(\\d+)|(ipadd(10,0,0,250,$1))|", "n10").as_deref(), Some("10.0.1.4"));
-        assert_eq!(ev("|n(\\d+)|(sprintf(\"%-4s|%+d|%3X|%%\",$1,$1,255))|", "n7").as_deref(), Some("7   |+7| FF|%"));
+    fn easy_pattern_generation_matches_table_pm() {
+        assert_eq!(easy_pattern(2), r"[\D0]*(\d+)[\D0]*(\d+).*$");
+        assert_eq!(easy_pattern(0), ".*$");
+        assert_eq!(easy_count("node1rack2").unwrap(), 2);
+        assert_eq!(easy_count("node").unwrap(), 0);
+        // Perl's m/[\D0]*(\d+)/g counts matches, not digit runs.
+        assert_eq!(easy_count("a0b0c").unwrap(), 1);
+        // Leading zeros are absorbed by [\D0]*.
+        assert_eq!(ev("|$1|", "node0070").unwrap(), Some("70".into()));
     }
 
     #[test]
-    fn no_match_or_empty_gives_none() {
-        assert_eq!(ev("|node(\\d+)|10.0.0.($1+0)|", "gpu7"), None);
-        assert_eq!(ev("/^x/y/", "node1"), None);
-        assert_eq!(ev("|node(\\d+)|(sprintf('%s',''))|", "node1"), None);
-        assert_eq!(resolve("plain", "n1").unwrap().as_deref(), Some("plain"));
-        assert_eq!(resolve("", "n1").unwrap(), None);
+    fn resolve_plain_and_regex() {
+        assert_eq!(resolve("", "n1"), Ok(None));
+        assert_eq!(resolve("ipmi", "n1"), Ok(Some("ipmi".into())));
+        assert_eq!(resolve("/install/", "n1"), Ok(Some("/install/".into())));
+        assert_eq!(resolve("/\\z/-bmc/", "n1"), Ok(Some("n1-bmc".into())));
+        assert!(resolve("|n(\\d+)|($1/0)|", "n1").is_err());
     }
 
     #[test]
-    fn errors_are_messages_not_panics() {
-        let parse_err = |v: &str| RegexValue::parse(v).unwrap_err();
-        assert!(parse_err("|node(\\d+|x|").contains("invalid regex value '|node(\\d+|x|'"));
-        assert!(parse_err("|n(\\d+)|10.($1+|").contains("'(' without ')'"));
-        assert!(parse_err("|n(\\d+)|10.(system(1))|").contains("unknown function 'system'"));
-        let eval_err = |v: &str, n: &str| RegexValue::parse(v).unwrap().eval(n).unwrap_err();
-        assert_eq!(eval_err("|n(\\d+)|($1/0)|", "n1"), "division by zero");
-        assert!(eval_err("|n(\\d+)|($2)|", "n1").contains("$2 refers to a capture"));
-        assert!(eval_err("|n(\\d+)|($1*9223372036854775807)|", "n5").contains("overflow"));
-        let odd = [
-            "||x|",
+    fn parse_once_eval_many() {
+        let rv = RegexValue::parse("|node(\\d+)|10.0.($1/256).($1%256)|").unwrap();
+        assert_eq!(rv.source(), "|node(\\d+)|10.0.($1/256).($1%256)|");
+        for i in 0..1000u32 {
+            let got = rv.eval(&format!("node{i}")).unwrap();
+            assert_eq!(got, Some(format!("10.0.{}.{}", i / 256, i % 256)));
+        }
+        // Easy-form cache across different digit-group counts.
+        let easy = RegexValue::parse("|($1+0)-($2+0)|").unwrap();
+        assert_eq!(easy.eval("a1b2").unwrap(), Some("1-2".into()));
+        let many: String = (1..=20).map(|i| format!("x{i}")).collect();
+        assert_eq!(easy.eval(&many).unwrap(), Some("1-2".into()));
+        assert!(easy.eval("a1").unwrap_err().contains("$2 is not set"));
+    }
+
+    #[test]
+    fn parse_errors_have_messages() {
+        let cases: &[(&str, &str)] = &[
+            ("|node(\\d+|x|", "unclosed group in pattern"),
+            ("|node(\\d+)|10.0.0.($1+0|", "unbalanced parenthesis: missing ')'"),
+            ("|node(\\d+)|10.0.0.$1+0)|", "unmatched ')'"),
+            ("|node(\\d+)|($2)|", "$2 is used but the pattern has only 1 capture group"),
+            ("|node|($1)|", "only 0 capture groups"),
+            ("|n(\\d+)|(foo($1))|", "unknown function 'foo'"),
+            ("|n(\\d+)|(node01)|", "bare word 'node01' is not allowed"),
+            ("|n(\\d+)|(sprintf('%y',$1))|", "unsupported sprintf conversion '%y'"),
+            ("|n(\\d+)|(sprintf('%0',$1))|", "incomplete sprintf conversion"),
+            ("|n(\\d+)|(sprintf('%99999d',$1))|", "larger than 1024"),
+            ("|n(\\d+)|(99999999999999999999)|", "number '99999999999999999999' is too large"),
+            ("|n(\\d+)|($1 +)|", "unexpected end of expression"),
+            ("|n(\\d+)|()|", "empty expression"),
+            ("|n(\\d+)|($1 $1)|", "unexpected $1 after expression"),
+            ("|n(\\d+)|('abc)|", "unterminated string"),
+            ("|n(\\d+)|($0)|", "$0 is not a capture group"),
+            ("|n(\\d+)|($x)|", "only capture variables"),
+            ("|n(\\d+)|(a2idx($1,2))|", "a2idx() takes 1 argument(s), got 2"),
+            ("|n(\\d+)|(ipadd(1,2,3))|", "ipadd() takes 5 or 7 argument(s), got 3"),
+            ("|n(\\d+)|(skip($1))|", "function 'skip' is not supported"),
+            ("|n(\\d+)|(dim2idx($1))|", "function 'dim2idx' is not supported"),
+            ("|n(\\d+)|($1 & 1)|", "unexpected character '&'"),
+            ("||x|", "empty pattern"),
+            ("/a/b/c/", "not of the form"),
+            ("node01", "not of the form"),
+            ("/(?<=a)b/x/", "in pattern"),
+        ];
+        for (v, want) in cases {
+            let e = RegexValue::parse(v).expect_err(v);
+            assert!(e.starts_with(&format!("invalid regex value '{v}': ")), "{e}");
+            assert!(e.contains(want), "value {v}: error {e:?} should contain {want:?}");
+        }
+        assert_eq!(
+            RegexValue::parse("|node(\\d+|x|").unwrap_err(),
+            "invalid regex value '|node(\\d+|x|': unclosed group in pattern"
+        );
+    }
+
+    #[test]
+    fn eval_errors_have_messages() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("|n(\\d+)|($1/0)|", "n1", "division by zero"),
+            ("|n(\\d+)|($1%($1-1))|", "n1", "modulus by zero"),
+            ("|n(\\d+)|($1*9223372036854775807)|", "n2", "integer overflow"),
+            ("|n(\\d+)|(-9223372036854775807-$1-1)|", "n1", "integer overflow"),
+            ("|n(\\d+)|(2**$1)|", "n64", "integer overflow"),
+            ("|n(\\d+)|(2**-$1)|", "n1", "negative exponent"),
+            ("|(.*)|($1)-bmc|", "node01", "($1) = 'node01' is not an integer"),
+            ("|(.*)|($1+1)|", "node01", "$1 = 'node01' is not an integer"),
+            ("|n(\\d+)|($1+0)|", "n99999999999999999999", "is not an integer"),
+            ("|n(\\d+)|(sprintf('%d %d',$1))|", "n1", "missing argument"),
+            ("|n(\\d+)|(sprintf('%d','x'))|", "n1", "'x' is not an integer"),
+            ("|(\\w+)|(a2idx($1))|", "ab", "needs a single letter, got 'ab'"),
+            ("|n(\\d+)|(ipadd(255,255,255,255,$1))|", "n1", "outside the IPv4"),
+            ("|n(\\d+)|(ipadd(256,0,0,0,$1))|", "n1", "octet 1 = 256"),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1,9,3))|", "n1", "invalid last-octet range"),
+            ("|n(\\d*)(x)?|($2+1)|", "n1", "$2 is not set"),
+            ("|($1+1)|", "nodigits", "$1 is not set"),
+        ];
+        for (v, node, want) in cases {
+            let e = ev(v, node).expect_err(v);
+            assert!(e.starts_with(&format!("regex value '{v}' for node '{node}': ")), "{e}");
+            assert!(e.contains(want), "value {v}: error {e:?} should contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn sprintf_direct() {
+        let f = |fmt: &str, args: Vec<Val>| sprintf(&parse_fmt(fmt).unwrap(), args);
+        assert_eq!(f("%02d", vec![Val::Int(5)]).unwrap(), "05");
+        assert_eq!(f("%-3s|", vec![Val::Str("a".into())]).unwrap(), "a  |");
+        assert_eq!(f("%.2s", vec![Val::Str("abc".into())]).unwrap(), "ab");
+        assert_eq!(f("%05s", vec![Val::Str("ab".into())]).unwrap(), "000ab");
+        assert_eq!(f("%x", vec![Val::Int(-1)]).unwrap(), "ffffffffffffffff");
+        assert_eq!(f("%u", vec![Val::Int(-1)]).unwrap(), "18446744073709551615");
+        assert_eq!(f("%b", vec![Val::Int(5)]).unwrap(), "101");
+        assert_eq!(f("%c", vec![Val::Int(65)]).unwrap(), "A");
+        assert_eq!(f("% d", vec![Val::Int(5)]).unwrap(), " 5");
+        assert_eq!(f("%ld", vec![Val::Int(5)]).unwrap(), "5");
+        assert_eq!(f("%.0d", vec![Val::Int(0)]).unwrap(), "");
+        assert_eq!(f("100%%", vec![]).unwrap(), "100%");
+        assert!(f("%c", vec![Val::Int(-1)]).is_err());
+    }
+
+    #[test]
+    fn no_panic_on_odd_inputs() {
+        let mut inputs: Vec<String> = [
+            "|",
+            "||",
+            "|||",
+            "////",
+            "/",
+            "//",
+            "/(/x/",
+            "/)/x/",
+            "/x/(/",
             "|(|",
             "|)|",
             "|((((|",
-            "|($)|",
-            "|($0)|",
-            "|(1 2)|",
-            "|('x)|",
-            "|(sprintf('%'))|",
-            "|(sprintf('%q',1))|",
-            "|(sprintf('%d'))|",
-            "|(a2idx('ab'))|",
-            "|(ipadd(1,2,3))|",
-            "|(ipadd(300,0,0,0,1))|",
-            "|(99999999999999999999)|",
-            "/[/x/",
-            "|n(\\d+)|(-$1)|",
-            "|(--1)|",
-            "|(+)|",
+            "|))))|",
+            "|n(\\d+)|((((($1)|",
+            "|n(\\d+)|$1))))|",
+            "|n|(1/0)|",
+            "|n(\\d+)|($1/($1-$1))|",
+            "|n(\\d+)|(9223372036854775807+1)|",
+            "|n(\\d+)|(-9223372036854775808)|",
+            "|n(\\d+)|(0-9223372036854775807-2)|",
+            "|n(\\d+)|(sprintf())|",
+            "|n(\\d+)|(sprintf('%'))|",
+            "|n(\\d+)|(sprintf('%-0+ #'))|",
+            "|n(\\d+)|(sprintf('%.99999d',1))|",
+            "|n(\\d+)|(sprintf($1,$1))|",
+            "|n(\\d+)|(sprintf('%d'))|",
+            "|n(\\d+)|(sprintf('%s%s%s',1))|",
+            "|n(\\d+)|(sprintf('%*d',1,2))|",
+            "|n(\\d+)|(sprintf('%v d',1))|",
+            "|n(\\d+)|(,)|",
+            "|n(\\d+)|(1,2)|",
+            "|n(\\d+)|(()))|",
+            "|n(\\d+)|(\"$1)|",
+            "|n(\\d+)|('\\')|",
+            "|n(\\d+)|(\\)|",
+            "|n(\\d+)|${|",
+            "|n(\\d+)|${1|",
+            "|n(\\d+)|$99999999999999999999999|",
+            "|n(\\d+)|(a2idx())|",
+            "|n(\\d+)|(a2idx(''))|",
+            "|n(\\d+)|(a2idx('é'))|",
+            "|n(\\d+)|(ipadd(0,0,0,0,-1))|",
+            "|n(\\d+)|(ipadd(0,0,0,0,-9223372036854775807,0,255))|",
+            "|n(\\d+)|(ipadd(255,255,255,255,9223372036854775807,0,0))|",
+            "|n(\\d+)|(2**9999999999)|",
+            "|n(\\d+)|((-1)**3)|",
+            "|n(\\d+)|(0**0)|",
+            "|n(\\d+)|(---$1)|",
+            "|n(\\d+)|(+)|",
+            "|n(\\d+)|(*)|",
+            "|n(\\d+)|(**)|",
+            "|n(\\d+)|(0x)|",
+            "|n(\\d+)|(0xZZ)|",
+            "|n(\\d+)|(12ab)|",
+            "|n(\\d+)|(é)|",
+            "|é(\\d+)|(ü$1)|",
+            "/é/ü/",
+            "|\\|",
+            "/\\/",
+            "|a\\|b|",
+            "|[|x|",
+            "|a{99999}{99999}|x|",
+            "|(a*)*b|x|",
+            "|\\p{Foo}|x|",
+            "|(?P<n>x)|$1|",
+            "|n(\\d+)|\\",
+            "|n(\\d+)|$",
+            "|n(\\d+)|(mknum($1))|",
+            "|n(\\d+)|(abs(-9223372036854775807-1))|",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        inputs.push(format!("|n(\\d+)|{}$1{}|", "(".repeat(10_000), ")".repeat(10_000)));
+        inputs.push(format!("|n(\\d+)|({}1)|", "-".repeat(10_000)));
+        inputs.push(format!("|n(\\d+)|({})|", vec!["1"; 10_000].join("+")));
+        inputs.push(format!("|n(\\d+)|{}|", "($1)".repeat(2_000)));
+        inputs.push(format!("|n(\\d+)|(sprintf('{}',$1))|", "%d".repeat(1000)));
+        inputs.push(format!("|{}|", "\\".repeat(101)));
+        let nodes = [
+            "",
+            "n",
+            "n1",
+            "n0",
+            "n007",
+            "n99999999999999999999",
+            "node1rack2",
+            "a0b0c",
+            "é1",
+            "n-1",
+            &"9".repeat(500),
         ];
-        for v in odd {
-            if let Ok(r) = RegexValue::parse(v) {
-                let _ = r.eval("n12");
-                let _ = r.eval("");
+        for v in &inputs {
+            let _ = is_regex_value(v);
+            for n in nodes {
+                let _ = resolve(v, n);
             }
+            if let Ok(rv) = RegexValue::parse(v) {
+                for n in nodes {
+                    let _ = rv.eval(n);
+                }
+            }
+        }
+        // A few of them must be errors, not values.
+        assert!(resolve("|n(\\d+)|(9223372036854775807+$1)|", "n1").is_err());
+        assert!(RegexValue::parse(&inputs[inputs.len() - 6]).is_err());
+        assert!(RegexValue::parse(&inputs[inputs.len() - 5]).is_err());
+        assert!(RegexValue::parse(&inputs[inputs.len() - 4]).is_err());
+    }
+
+    #[test]
+    fn pseudo_random_fuzz() {
+        // Deterministic xorshift over an alphabet of syntax-relevant chars.
+        let alphabet: Vec<char> = "|/()\\$1209+-*%,'\"dsxn%sprintf a2idx ipadd.é{}[]?".chars().collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2_000 {
+            let len = (rnd() % 24) as usize;
+            let mut s = String::from("|");
+            for _ in 0..len {
+                s.push(alphabet[(rnd() % alphabet.len() as u64) as usize]);
+            }
+            s.push('|');
+            let _ = resolve(&s, "node12rack3");
+            let _ = resolve(&s[1..], "n1");
         }
     }
 }
