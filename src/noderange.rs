@@ -56,8 +56,8 @@ type R<T> = Result<T, NoderangeError>;
 
 /// The most names one range may produce, so a typo cannot exhaust memory.
 const MAX_NAMES: u64 = 10_000_000;
-/// How deep `^file` may include further files.
-const MAX_DEPTH: usize = 8;
+/// How deep `(...)` and `^file` may nest (deeper is a syntax error, never a stack overflow).
+const MAX_DEPTH: usize = 32;
 
 fn syntax(text: &str, why: impl Into<String>) -> NoderangeError {
     NoderangeError::Syntax { text: text.to_string(), why: why.into() }
@@ -159,6 +159,9 @@ struct Ctx<'u> {
 
 impl Ctx<'_> {
     fn range(&mut self, text: &str, depth: usize) -> R<Vec<String>> {
+        if depth >= MAX_DEPTH {
+            return Err(syntax(text, format!("nested more than {MAX_DEPTH} deep")));
+        }
         let mut include: Vec<String> = Vec::new();
         let mut exclude: HashSet<String> = HashSet::new();
         for tok in split_top(text, ',')? {
@@ -181,9 +184,6 @@ impl Ctx<'_> {
     }
 
     fn file(&mut self, path: &str, depth: usize) -> R<Vec<String>> {
-        if depth >= MAX_DEPTH {
-            return Err(syntax(path, "^file includes nest too deep"));
-        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| NoderangeError::File { path: path.to_string(), err: e.to_string() })?;
         let mut out = Vec::new();
@@ -220,7 +220,7 @@ impl Ctx<'_> {
             return Err(syntax(tok, "empty term"));
         }
         if let Some(inner) = tok.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-            return self.range(inner, depth);
+            return self.range(inner, depth + 1);
         }
         let Some(u) = self.u else {
             if tok.starts_with('/') || tok.contains(['(', ')', '=', '~', '!']) {
@@ -288,7 +288,8 @@ fn pattern(tok: &str) -> R<Option<Vec<String>>> {
         let Ok(count) = count.parse::<u64>() else { return Ok(None) };
         let left = if left.bytes().all(|c| c.is_ascii_digit()) { bare(left) } else { left.to_string() };
         let runs = runs(&left);
-        let Some(idx) = runs.iter().rposition(|r| r.digits) else { return Ok(None) };
+        // xCAT increments the first number: node10+3 is node10..node13, f1n10+1 is f1n10,f2n10.
+        let Some(idx) = runs.iter().position(|r| r.digits) else { return Ok(None) };
         let start: u64 = runs[idx].text.parse().map_err(|_| syntax(tok, "number too large"))?;
         let end = start.checked_add(count).ok_or_else(|| syntax(tok, "number too large"))?;
         return numbered(tok, &runs, idx, start, end, runs[idx].text.len()).map(Some);
@@ -586,6 +587,14 @@ mod tests {
         let got = expand("node[000001-100000]", &l).unwrap();
         assert_eq!(got.len(), 100_000);
         assert_eq!((got[0].as_str(), got[99_999].as_str()), ("node000001", "node100000"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}n1{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(err(&deep).ends_with("nested more than 32 deep"), "{}", &err(&deep)[err(&deep).len() - 40..]);
+        assert_eq!(ex("((n1),((n2)))"), "n1,n2");
+        assert_eq!(expand_names("f1n10+1").unwrap(), vec!["f1n10", "f2n10"]);
     }
 
     #[test]

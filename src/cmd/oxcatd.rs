@@ -5,7 +5,7 @@ use crate::daemon::{self, config::Config};
 use crate::error::Result;
 use clap::{Arg, ArgMatches, Command};
 
-pub const ABOUT: &str = "Serve network-booting nodes: HTTP (boot scripts, images, status reports) and TFTP";
+pub const ABOUT: &str = "Serve network-booting nodes: DHCP, HTTP (boot scripts, images, status reports) and TFTP";
 
 pub fn command() -> Command {
     Command::new("oxcatd").arg(

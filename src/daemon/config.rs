@@ -16,7 +16,17 @@ struct Wire {
     db: Option<String>,
     http: Option<WireListen>,
     tftp: Option<WireTftp>,
+    dhcp: Option<WireDhcp>,
     postscripts: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireDhcp {
+    listen: Option<Vec<String>>,
+    /// Off unless asked for: another DHCP server may already serve the network.
+    enable: Option<bool>,
+    server: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +53,10 @@ pub struct Config {
     pub tftp: Vec<SocketAddr>,
     /// None: site.tftpdir.
     pub tftp_root: Option<PathBuf>,
+    /// Empty: no DHCP (the default).
+    pub dhcp: Vec<SocketAddr>,
+    /// The address DHCP answers name as server (default: site.master).
+    pub dhcp_server: Option<std::net::Ipv4Addr>,
     pub postscripts: PathBuf,
 }
 
@@ -77,6 +91,14 @@ impl Config {
         let w: Wire = toml::from_str(text).map_err(|e| Error::Input(format!("{}: {}", path.display(), e.message())))?;
         let http = w.http.unwrap_or_default();
         let tftp = w.tftp.unwrap_or_default();
+        let dhcp = w.dhcp.unwrap_or_default();
+        let dhcp_server =
+            match dhcp.server {
+                None => None,
+                Some(s) => Some(s.parse().map_err(|_| {
+                    Error::Input(format!("{}: dhcp.server: '{s}' is not an IPv4 address", path.display()))
+                })?),
+            };
         Ok(Config {
             db: w.db.map(PathBuf::from),
             http: if http.enable == Some(false) {
@@ -90,6 +112,12 @@ impl Config {
                 addrs(path, "tftp.listen", tftp.listen, "0.0.0.0:69")?
             },
             tftp_root: tftp.root.map(PathBuf::from),
+            dhcp: if dhcp.enable == Some(true) {
+                addrs(path, "dhcp.listen", dhcp.listen, "0.0.0.0:67")?
+            } else {
+                vec![]
+            },
+            dhcp_server,
             postscripts: PathBuf::from(w.postscripts.unwrap_or_else(|| "/usr/local/share/oxcat/postscripts".into())),
         })
     }

@@ -1,9 +1,10 @@
-//! oxcatd: one process serving what network-booting nodes need, straight from the store: HTTP
-//! (boot scripts, images, postscripts, status reports) and TFTP. It reads the store per request
+//! oxcatd: one process serving what network-booting nodes need, straight from the store: DHCP
+//! (off by default), HTTP (boot scripts, images, postscripts, status reports) and TFTP. It reads the store per request
 //! (primary-key lookups), so changes made by nodeset, chdef or addbmnode are seen at once,
 //! without a restart and without re-reading the cluster.
 
 pub mod config;
+pub mod dhcp;
 pub mod http;
 pub mod tftp;
 
@@ -34,6 +35,12 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         for addr in &cfg.http {
             let (bound, fut) = http::bind(*addr, shared.clone()).await.map_err(Error::Io)?;
             writeln!(out, "oxcatd: HTTP on {bound}").map_err(|e| Error::io("stdout", e))?;
+            tasks.spawn(fut);
+        }
+        for addr in &cfg.dhcp {
+            let store = Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
+            let (bound, fut) = dhcp::bind(*addr, store, cfg.dhcp_server).await.map_err(Error::Io)?;
+            writeln!(out, "oxcatd: DHCP on {bound}").map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(fut);
         }
         for addr in &cfg.tftp {

@@ -3,6 +3,7 @@
 mod bmcsim;
 mod concurrency;
 mod defs;
+mod dhcp;
 mod docs;
 mod enroll;
 mod hardware;

@@ -1,0 +1,368 @@
+//! The DHCP server (dhcproto): answers only MACs the mac table knows, with the address the hosts
+//! table reserves for the node, the subnet settings of the networks table entry holding that
+//! address, the lease time of site.dhcplease, and a boot answer chosen by the client: option 93
+//! (architecture), option 60 (PXEClient / HTTPClient) and option 77 (user class iPXE).
+//!
+//! The MAC index is rebuilt when the store changes (SQLite's data_version, checked per packet).
+
+use crate::store::{self, view::NodeView, Store};
+use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode};
+use dhcproto::{Decodable, Decoder, Encodable, Encoder};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+
+/// What a known node is answered with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub node: String,
+    pub ip: Ipv4Addr,
+    pub mask: Ipv4Addr,
+    pub router: Option<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    pub domain: Option<String>,
+    /// noderes.netboot: pxe (pxelinux), grub2, or iPXE (xnba, ipxe, unset).
+    pub netboot: Option<String>,
+}
+
+pub struct Index {
+    version: i64,
+    by_mac: HashMap<[u8; 6], Lease>,
+    server: Ipv4Addr,
+    http_port: u16,
+    lease_secs: u32,
+}
+
+fn mac_bytes(mac: &str) -> Option<[u8; 6]> {
+    let canon = crate::node::parse_mac(mac).ok()?;
+    let v: Vec<u8> = canon.split(':').filter_map(|h| u8::from_str_radix(h, 16).ok()).collect();
+    v.try_into().ok()
+}
+
+/// A networks table row, as DHCP needs it.
+struct Network {
+    net: u32,
+    mask: u32,
+    gateway: Option<Ipv4Addr>,
+    dns: Vec<Ipv4Addr>,
+    domain: Option<String>,
+}
+
+fn networks(conn: &rusqlite::Connection) -> crate::error::Result<Vec<Network>> {
+    let mut stmt = conn.prepare(
+        "SELECT net, mask, gateway, nameservers, domain FROM networks WHERE coalesce(disable, '') NOT IN ('yes', '1')",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (net, mask, gateway, dns, domain) = row?;
+        let (Ok(net), Ok(mask)) = (net.parse::<Ipv4Addr>(), mask.parse::<Ipv4Addr>()) else { continue };
+        out.push(Network {
+            net: u32::from(net),
+            mask: u32::from(mask),
+            gateway: gateway.and_then(|g| g.parse().ok()),
+            dns: dns.map(|d| d.split(',').filter_map(|a| a.trim().parse().ok()).collect()).unwrap_or_default(),
+            domain,
+        });
+    }
+    Ok(out)
+}
+
+fn data_version(conn: &rusqlite::Connection) -> i64 {
+    conn.pragma_query_value(None, "data_version", |r| r.get(0)).unwrap_or(-1)
+}
+
+impl Index {
+    /// Reads every node's MACs, reserved address and network (done again after each change).
+    pub fn build(conn: &rusqlite::Connection, server: Option<Ipv4Addr>) -> crate::error::Result<Index> {
+        let view = NodeView::load(conn)?;
+        let nets = networks(conn)?;
+        let site_domain = store::site_value(conn, "domain")?;
+        let mut by_mac = HashMap::new();
+        for n in view.nodes() {
+            let Some(ip) = view.get(n, "hosts", "ip")?.and_then(|i| i.parse::<Ipv4Addr>().ok()) else { continue };
+            let Some(macs) = view.get(n, "mac", "mac")? else { continue };
+            let net = nets.iter().find(|w| u32::from(ip) & w.mask == w.net);
+            let lease = Lease {
+                node: n.clone(),
+                ip,
+                mask: net.map(|w| Ipv4Addr::from(w.mask)).unwrap_or(Ipv4Addr::new(255, 255, 255, 0)),
+                router: net.and_then(|w| w.gateway),
+                dns: net.map(|w| w.dns.clone()).unwrap_or_default(),
+                domain: net.and_then(|w| w.domain.clone()).or(site_domain.clone()),
+                netboot: view.get(n, "noderes", "netboot")?,
+            };
+            for m in macs.split('|') {
+                if let Some(b) = mac_bytes(m.split('!').next().unwrap_or(m)) {
+                    by_mac.entry(b).or_insert_with(|| lease.clone());
+                }
+            }
+        }
+        let server = match server {
+            Some(s) => s,
+            None => store::site_value(conn, "master")?.and_then(|m| m.parse().ok()).ok_or_else(|| {
+                crate::error::Error::Input(
+                    "DHCP needs the server's address: set site.master or dhcp.server in the config".into(),
+                )
+            })?,
+        };
+        Ok(Index {
+            version: data_version(conn),
+            by_mac,
+            server,
+            http_port: store::site_value(conn, "httpport")?.and_then(|p| p.parse().ok()).unwrap_or(80),
+            lease_secs: store::site_value(conn, "dhcplease")?.and_then(|p| p.parse().ok()).unwrap_or(43200),
+        })
+    }
+
+    pub fn lookup(&self, mac: &[u8]) -> Option<&Lease> {
+        self.by_mac.get(<&[u8; 6]>::try_from(mac.get(..6)?).ok()?)
+    }
+}
+
+/// The boot answer for a client: (file or URL, whether the client is an HTTP Boot client).
+pub fn boot_answer(req: &Message, lease: &Lease, server: Ipv4Addr, http_port: u16) -> Option<(String, bool)> {
+    let class = match req.opts().get(OptionCode::ClassIdentifier) {
+        Some(DhcpOption::ClassIdentifier(c)) => String::from_utf8_lossy(c).into_owned(),
+        _ => String::new(),
+    };
+    let ipxe = matches!(req.opts().get(OptionCode::UserClass), Some(DhcpOption::UserClass(u)) if u.windows(4).any(|w| w == b"iPXE"));
+    let http = format!("http://{server}:{http_port}");
+    if ipxe {
+        return Some((format!("{http}/tftpboot/ipxe/{}.ipxe", lease.node), false));
+    }
+    let arch: Option<u16> = match req.opts().get(OptionCode::ClientSystemArchitecture) {
+        Some(DhcpOption::ClientSystemArchitecture(a)) => Some(u16::from(*a)),
+        _ => None,
+    };
+    if class.starts_with("HTTPClient") || arch == Some(16) {
+        return Some((format!("{http}/tftpboot/ipxe.efi"), true));
+    }
+    if !class.starts_with("PXEClient") {
+        return None;
+    }
+    let netboot = lease.netboot.as_deref().unwrap_or("ipxe");
+    let file = match arch.unwrap_or(0) {
+        0 if netboot == "pxe" => "pxelinux.0",
+        0 => "undionly.kpxe",
+        6 | 7 | 9 if netboot.starts_with("grub2") => "grub2/grubx64.efi",
+        6 | 7 | 9 => "ipxe.efi",
+        11 => "grub2/grubaa64.efi",
+        _ => "ipxe.efi",
+    };
+    Some((file.to_string(), false))
+}
+
+/// The reply to one request (None: no answer) and where to send it.
+pub fn answer(req: &Message, idx: &Index) -> Option<(Message, SocketAddr)> {
+    if req.opcode() != Opcode::BootRequest {
+        return None;
+    }
+    let lease = idx.lookup(req.chaddr())?;
+    let mtype = req.opts().msg_type()?;
+    if let Some(DhcpOption::ServerIdentifier(sid)) = req.opts().get(OptionCode::ServerIdentifier) {
+        if *sid != idx.server && mtype == MessageType::Request {
+            return None; // the client chose another server
+        }
+    }
+    let reply_type = match mtype {
+        MessageType::Discover => MessageType::Offer,
+        MessageType::Request => {
+            let asked = match req.opts().get(OptionCode::RequestedIpAddress) {
+                Some(DhcpOption::RequestedIpAddress(a)) => *a,
+                _ => req.ciaddr(),
+            };
+            if asked == lease.ip {
+                MessageType::Ack
+            } else {
+                MessageType::Nak
+            }
+        }
+        MessageType::Inform => MessageType::Ack,
+        // Release and Decline need no answer (addresses are reservations).
+        _ => return None,
+    };
+    let mut r = Message::new_with_id(
+        req.xid(),
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        idx.server,
+        req.giaddr(),
+        req.chaddr(),
+    );
+    r.set_opcode(Opcode::BootReply).set_flags(req.flags());
+    let opts = r.opts_mut();
+    opts.insert(DhcpOption::MessageType(reply_type));
+    opts.insert(DhcpOption::ServerIdentifier(idx.server));
+    if reply_type != MessageType::Nak {
+        if mtype != MessageType::Inform {
+            r.set_yiaddr(lease.ip);
+            r.opts_mut().insert(DhcpOption::AddressLeaseTime(idx.lease_secs));
+        } else {
+            r.set_ciaddr(req.ciaddr());
+        }
+        let opts = r.opts_mut();
+        opts.insert(DhcpOption::SubnetMask(lease.mask));
+        if let Some(g) = lease.router {
+            opts.insert(DhcpOption::Router(vec![g]));
+        }
+        if !lease.dns.is_empty() {
+            opts.insert(DhcpOption::DomainNameServer(lease.dns.clone()));
+        }
+        if let Some(d) = &lease.domain {
+            opts.insert(DhcpOption::DomainName(d.clone()));
+        }
+        opts.insert(DhcpOption::Hostname(lease.node.clone()));
+        if let Some((file, http_client)) = boot_answer(req, lease, idx.server, idx.http_port) {
+            // The file field holds 128 bytes (dhcproto panics beyond); option 67 carries any length.
+            if file.len() < 128 {
+                r.set_fname_str(&file);
+            }
+            let opts = r.opts_mut();
+            opts.insert(DhcpOption::BootfileName(file.into_bytes()));
+            let class: &[u8] = if http_client { b"HTTPClient" } else { b"PXEClient" };
+            opts.insert(DhcpOption::ClassIdentifier(class.to_vec()));
+        }
+    }
+    let to = if !req.giaddr().is_unspecified() {
+        SocketAddrV4::new(req.giaddr(), 67)
+    } else if reply_type == MessageType::Nak || req.ciaddr().is_unspecified() || req.flags().broadcast() {
+        SocketAddrV4::new(Ipv4Addr::BROADCAST, 68)
+    } else {
+        SocketAddrV4::new(req.ciaddr(), 68)
+    };
+    Some((r, SocketAddr::V4(to)))
+}
+
+/// Binds (a port in use is a startup error); returns the bound address and the server future.
+pub async fn bind(
+    addr: SocketAddr,
+    store: Arc<Mutex<Store>>,
+    server: Option<Ipv4Addr>,
+) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
+    let sock = std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot listen on {addr} for DHCP: {e}"))?;
+    sock.set_broadcast(true).map_err(|e| e.to_string())?;
+    sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let bound = sock.local_addr().map_err(|e| e.to_string())?;
+    let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| e.to_string())?;
+    let index = {
+        let st = store.lock().expect("store lock");
+        Index::build(st.conn(), server).map_err(|e| e.to_string())?
+    };
+    Ok((bound, async move {
+        let mut index = index;
+        let mut buf = vec![0u8; 1500];
+        loop {
+            let Ok((n, _from)) = sock.recv_from(&mut buf).await else { continue };
+            let Ok(req) = Message::decode(&mut Decoder::new(&buf[..n])) else { continue };
+            {
+                let st = store.lock().expect("store lock");
+                if data_version(st.conn()) != index.version {
+                    match Index::build(st.conn(), server) {
+                        Ok(i) => index = i,
+                        Err(e) => eprintln!("oxcatd: DHCP: keeping the previous index: {e}"),
+                    }
+                }
+            }
+            let Some((reply, to)) = answer(&req, &index) else { continue };
+            let mut out = Vec::with_capacity(548);
+            if reply.encode(&mut Encoder::new(&mut out)).is_ok() {
+                let _ = sock.send_to(&out, to).await;
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dhcproto::v4::Architecture;
+
+    fn lease() -> Lease {
+        Lease {
+            node: "n1".into(),
+            ip: "10.0.0.11".parse().unwrap(),
+            mask: "255.255.255.0".parse().unwrap(),
+            router: Some("10.0.0.254".parse().unwrap()),
+            dns: vec![],
+            domain: None,
+            netboot: None,
+        }
+    }
+
+    fn request(class: Option<&[u8]>, arch: Option<u16>, user_class: Option<&[u8]>) -> Message {
+        let mut m = Message::new_with_id(
+            7,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            &[0x52, 0x54, 0, 0, 0, 1],
+        );
+        m.opts_mut().insert(DhcpOption::MessageType(MessageType::Discover));
+        if let Some(c) = class {
+            m.opts_mut().insert(DhcpOption::ClassIdentifier(c.to_vec()));
+        }
+        if let Some(a) = arch {
+            m.opts_mut().insert(DhcpOption::ClientSystemArchitecture(Architecture::from(a)));
+        }
+        if let Some(u) = user_class {
+            m.opts_mut().insert(DhcpOption::UserClass(u.to_vec()));
+        }
+        m
+    }
+
+    #[test]
+    fn boot_answers_by_architecture_and_client() {
+        let s: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        let f = |class: Option<&[u8]>, arch, uc: Option<&[u8]>, netboot: Option<&str>| {
+            let mut l = lease();
+            l.netboot = netboot.map(String::from);
+            boot_answer(&request(class, arch, uc), &l, s, 80)
+        };
+        assert_eq!(f(None, None, None, None), None);
+        assert_eq!(f(Some(b"PXEClient:Arch:00000"), Some(0), None, None), Some(("undionly.kpxe".into(), false)));
+        assert_eq!(f(Some(b"PXEClient:Arch:00000"), Some(0), None, Some("pxe")), Some(("pxelinux.0".into(), false)));
+        assert_eq!(f(Some(b"PXEClient:Arch:00007"), Some(7), None, None), Some(("ipxe.efi".into(), false)));
+        assert_eq!(
+            f(Some(b"PXEClient:Arch:00007"), Some(7), None, Some("grub2")),
+            Some(("grub2/grubx64.efi".into(), false))
+        );
+        assert_eq!(
+            f(Some(b"HTTPClient:Arch:00016"), Some(16), None, None),
+            Some(("http://10.0.0.1:80/tftpboot/ipxe.efi".into(), true))
+        );
+        assert_eq!(
+            f(Some(b"PXEClient"), Some(0), Some(b"\x04iPXE"), None),
+            Some(("http://10.0.0.1:80/tftpboot/ipxe/n1.ipxe".into(), false))
+        );
+    }
+
+    #[test]
+    fn offers_acks_naks_and_ignores_strangers() {
+        let mut by_mac = HashMap::new();
+        by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
+        let idx = Index { version: 0, by_mac, server: "10.0.0.1".parse().unwrap(), http_port: 80, lease_secs: 600 };
+        let (offer, to) = answer(&request(None, None, None), &idx).unwrap();
+        assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
+        assert_eq!(offer.yiaddr(), "10.0.0.11".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(to, "255.255.255.255:68".parse().unwrap());
+        let mut req = request(None, None, None);
+        req.opts_mut().insert(DhcpOption::MessageType(MessageType::Request));
+        req.opts_mut().insert(DhcpOption::RequestedIpAddress("10.0.0.11".parse().unwrap()));
+        assert_eq!(answer(&req, &idx).unwrap().0.opts().msg_type(), Some(MessageType::Ack));
+        req.opts_mut().insert(DhcpOption::RequestedIpAddress("10.0.0.99".parse().unwrap()));
+        assert_eq!(answer(&req, &idx).unwrap().0.opts().msg_type(), Some(MessageType::Nak));
+        let mut stranger = request(None, None, None);
+        stranger.set_chaddr(&[1, 2, 3, 4, 5, 6]);
+        assert!(answer(&stranger, &idx).is_none());
+    }
+}

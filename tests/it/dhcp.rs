@@ -1,0 +1,185 @@
+//! oxcatd's DHCP server against busybox udhcpc, in two network namespaces joined by a veth pair
+//! that each test creates with its own names and removes on drop. No traffic leaves them.
+
+use crate::harness::Lab;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn ip(args: &[&str]) {
+    let o = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(o.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
+}
+
+/// A server namespace and a client namespace joined by a veth pair: server end 10.77.0.1/24.
+struct Pair {
+    server: String,
+    client: String,
+    client_if: String,
+    daemon: Option<Child>,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{}{n}", std::process::id() % 100_000);
+        let (server, client) = (format!("oxs{id}"), format!("oxc{id}"));
+        let (sif, cif) = (format!("vs{id}"), format!("vc{id}"));
+        // Leftovers of a crashed run with the same names go first.
+        for ns in [&server, &client] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        ip(&["netns", "add", &server]);
+        ip(&["netns", "add", &client]);
+        let p = Pair { server, client, client_if: cif.clone(), daemon: None };
+        ip(&["link", "add", &sif, "type", "veth", "peer", "name", &cif]);
+        ip(&["link", "set", &sif, "netns", &p.server]);
+        ip(&["link", "set", &cif, "netns", &p.client]);
+        ip(&["-n", &p.server, "addr", "add", "10.77.0.1/24", "dev", &sif]);
+        for (ns, dev) in [(&p.server, &sif), (&p.client, &cif)] {
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        // Broadcast replies leave through the only link.
+        ip(&["-n", &p.server, "route", "add", "default", "dev", &sif]);
+        p
+    }
+
+    fn client_mac(&self) -> String {
+        let o = Command::new("ip").args(["-n", &self.client, "-o", "link", "show", &self.client_if]).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).unwrap().to_string()
+    }
+
+    /// Runs udhcpc once in the client namespace; the environment its script saw on "bound".
+    fn udhcpc(&self, lab: &Lab, extra: &[&str]) -> Option<String> {
+        let out = lab.path(&format!("lease-{}", self.client));
+        let _ = std::fs::remove_file(&out);
+        let script =
+            lab.write("udhcpc.sh", &format!("#!/bin/sh\n[ \"$1\" = bound ] && env > {}\nexit 0\n", out.display()));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let st = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.client,
+                "busybox",
+                "udhcpc",
+                "-i",
+                &self.client_if,
+                "-n",
+                "-q",
+                "-t",
+                "3",
+                "-T",
+                "1",
+                "-s",
+            ])
+            .arg(&script)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        st.success().then(|| std::fs::read_to_string(&out).unwrap_or_default())
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        for ns in [&self.server, &self.client] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+fn env_value<'a>(env: &'a str, key: &str) -> Option<&'a str> {
+    env.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+fn available() -> bool {
+    let ok = Command::new("busybox").arg("udhcpc").arg("--help").output().is_ok()
+        && Command::new("ip").arg("-V").output().is_ok();
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "busybox or iproute2 missing: .ci/run must install them");
+        eprintln!("skipped: busybox udhcpc or ip missing");
+    }
+    ok
+}
+
+#[test]
+fn known_macs_get_their_reservation_and_boot_file() {
+    if !available() {
+        return;
+    }
+    let lab = Lab::new();
+    let mut pair = Pair::new();
+    let mac = pair.client_mac();
+    lab.run("mkdef", &["n1", "groups=compute", &format!("mac={mac}"), "ip=10.77.0.11"]).ok();
+    lab.run(
+        "mkdef",
+        &[
+            "-t",
+            "network",
+            "-o",
+            "lab",
+            "net=10.77.0.0",
+            "mask=255.255.255.0",
+            "gateway=10.77.0.254",
+            "nameservers=10.77.0.53",
+            "domain=lab.example",
+        ],
+    )
+    .ok();
+    lab.run("chdef", &["-t", "site", "master=10.77.0.1", "dhcplease=600"]).ok();
+    lab.write("dhcp.toml", "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &pair.server])
+        .arg(lab.path("bin/oxcatd"))
+        .args(["--config", lab.path("dhcp.toml").to_str().unwrap()])
+        .env("OXCAT_DB", lab.db())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    pair.daemon = Some(child);
+    let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l == "oxcatd: ready");
+    assert!(ready, "oxcatd did not start");
+
+    let env = pair
+        .udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"])
+        .expect("a lease for a known MAC");
+    assert_eq!(env_value(&env, "ip"), Some("10.77.0.11"));
+    assert_eq!(env_value(&env, "subnet"), Some("255.255.255.0"));
+    assert_eq!(env_value(&env, "router"), Some("10.77.0.254"));
+    assert_eq!(env_value(&env, "dns"), Some("10.77.0.53"));
+    assert_eq!(env_value(&env, "domain"), Some("lab.example"));
+    assert_eq!(env_value(&env, "lease"), Some("600"));
+    assert_eq!(env_value(&env, "serverid"), Some("10.77.0.1"));
+    assert_eq!(env_value(&env, "siaddr"), Some("10.77.0.1"));
+    assert_eq!(env_value(&env, "boot_file"), Some("undionly.kpxe"));
+    // UEFI x64 gets iPXE for UEFI; once iPXE runs (user class iPXE), its per-node script.
+    let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00007:UNDI:003016", "-x", "0x5d:0007"]).unwrap();
+    assert_eq!(env_value(&env, "boot_file"), Some("ipxe.efi"));
+    let env = pair.udhcpc(&lab, &["-V", "PXEClient", "-x", "0x4d:69505845"]).unwrap();
+    assert_eq!(env_value(&env, "boot_file"), Some("http://10.77.0.1:80/tftpboot/ipxe/n1.ipxe"));
+    // The store is read again after a change, without a restart: pxelinux for netboot=pxe.
+    lab.run("chdef", &["n1", "netboot=pxe"]).ok();
+    let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"]).unwrap();
+    assert_eq!(env_value(&env, "boot_file"), Some("pxelinux.0"));
+    // A plain client (no PXE class) gets an address and no boot file.
+    let env = pair.udhcpc(&lab, &[]).unwrap();
+    assert_eq!(env_value(&env, "ip"), Some("10.77.0.11"));
+    assert_eq!(env_value(&env, "boot_file"), None);
+    // An unknown MAC gets no answer at all.
+    lab.run("chdef", &["n1", "mac=52:54:00:99:99:99"]).ok();
+    assert!(pair.udhcpc(&lab, &[]).is_none(), "an unknown MAC was answered");
+}
