@@ -1,4 +1,5 @@
 //! Network boot: `nodeset` renders each node's pxelinux, iPXE and GRUB config from templates.
 
+pub mod mknb;
 pub mod nodeset;
 pub mod render;

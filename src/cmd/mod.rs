@@ -6,7 +6,9 @@ mod addbmnode;
 mod addimage;
 mod defs;
 mod hwctl;
+mod makedhcp;
 mod makehosts;
+mod mknb;
 mod nodels;
 mod nodeset;
 mod oxcatd;
@@ -42,8 +44,10 @@ pub static APPLETS: &[Applet] = &[
     Applet { name: "addimage", section: 8, about: addimage::ABOUT, command: addimage::command, run: addimage::run },
     Applet { name: "chdef", section: 1, about: defs::CHDEF_ABOUT, command: defs::chdef_command, run: defs::chdef },
     Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
+    Applet { name: "makedhcp", section: 8, about: makedhcp::ABOUT, command: makedhcp::command, run: makedhcp::run },
     Applet { name: "makehosts", section: 8, about: makehosts::ABOUT, command: makehosts::command, run: makehosts::run },
     Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
+    Applet { name: "mknb", section: 8, about: mknb::ABOUT, command: mknb::command, run: mknb::run },
     Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
     Applet { name: "nodeset", section: 8, about: nodeset::ABOUT, command: nodeset::command, run: nodeset::run },
     Applet { name: "oxcatd", section: 8, about: oxcatd::ABOUT, command: oxcatd::command, run: oxcatd::run },

@@ -123,9 +123,39 @@ impl Index {
         })
     }
 
+    /// Every answered MAC with its lease.
+    pub fn leases(&self) -> impl Iterator<Item = (&[u8; 6], &Lease)> {
+        self.by_mac.iter()
+    }
+
+    pub fn server(&self) -> Ipv4Addr {
+        self.server
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
     pub fn lookup(&self, mac: &[u8]) -> Option<&Lease> {
         self.by_mac.get(<&[u8; 6]>::try_from(mac.get(..6)?).ok()?)
     }
+}
+
+/// A DISCOVER as a client of this kind would send it (makedhcp -q and the tests use it).
+pub fn sample_discover(mac: &[u8], class: Option<&[u8]>, arch: Option<u16>, user_class: Option<&[u8]>) -> Message {
+    let z = Ipv4Addr::UNSPECIFIED;
+    let mut m = Message::new_with_id(1, z, z, z, z, mac);
+    m.opts_mut().insert(DhcpOption::MessageType(MessageType::Discover));
+    if let Some(c) = class {
+        m.opts_mut().insert(DhcpOption::ClassIdentifier(c.to_vec()));
+    }
+    if let Some(a) = arch {
+        m.opts_mut().insert(DhcpOption::ClientSystemArchitecture(a.into()));
+    }
+    if let Some(u) = user_class {
+        m.opts_mut().insert(DhcpOption::UserClass(u.to_vec()));
+    }
+    m
 }
 
 /// The boot answer for a client: (file or URL, whether the client is an HTTP Boot client).
@@ -151,7 +181,8 @@ pub fn boot_answer(req: &Message, lease: &Lease, server: Ipv4Addr, http_port: u1
     }
     let netboot = lease.netboot.as_deref().unwrap_or("ipxe");
     let file = match arch.unwrap_or(0) {
-        0 if netboot == "pxe" => "pxelinux.0",
+        // The HTTP-capable pxelinux: nodeset's pxelinux configs fetch kernels over HTTP.
+        0 if netboot == "pxe" => "lpxelinux.0",
         0 => "undionly.kpxe",
         6 | 7 | 9 if netboot.starts_with("grub2") => "grub2/grubx64.efi",
         6 | 7 | 9 => "ipxe.efi",
@@ -284,7 +315,6 @@ pub async fn bind(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dhcproto::v4::Architecture;
 
     fn lease() -> Lease {
         Lease {
@@ -299,25 +329,7 @@ mod tests {
     }
 
     fn request(class: Option<&[u8]>, arch: Option<u16>, user_class: Option<&[u8]>) -> Message {
-        let mut m = Message::new_with_id(
-            7,
-            Ipv4Addr::UNSPECIFIED,
-            Ipv4Addr::UNSPECIFIED,
-            Ipv4Addr::UNSPECIFIED,
-            Ipv4Addr::UNSPECIFIED,
-            &[0x52, 0x54, 0, 0, 0, 1],
-        );
-        m.opts_mut().insert(DhcpOption::MessageType(MessageType::Discover));
-        if let Some(c) = class {
-            m.opts_mut().insert(DhcpOption::ClassIdentifier(c.to_vec()));
-        }
-        if let Some(a) = arch {
-            m.opts_mut().insert(DhcpOption::ClientSystemArchitecture(Architecture::from(a)));
-        }
-        if let Some(u) = user_class {
-            m.opts_mut().insert(DhcpOption::UserClass(u.to_vec()));
-        }
-        m
+        sample_discover(&[0x52, 0x54, 0, 0, 0, 1], class, arch, user_class)
     }
 
     #[test]
@@ -330,7 +342,7 @@ mod tests {
         };
         assert_eq!(f(None, None, None, None), None);
         assert_eq!(f(Some(b"PXEClient:Arch:00000"), Some(0), None, None), Some(("undionly.kpxe".into(), false)));
-        assert_eq!(f(Some(b"PXEClient:Arch:00000"), Some(0), None, Some("pxe")), Some(("pxelinux.0".into(), false)));
+        assert_eq!(f(Some(b"PXEClient:Arch:00000"), Some(0), None, Some("pxe")), Some(("lpxelinux.0".into(), false)));
         assert_eq!(f(Some(b"PXEClient:Arch:00007"), Some(7), None, None), Some(("ipxe.efi".into(), false)));
         assert_eq!(
             f(Some(b"PXEClient:Arch:00007"), Some(7), None, Some("grub2")),

@@ -171,10 +171,10 @@ fn known_macs_get_their_reservation_and_boot_file() {
     assert_eq!(env_value(&env, "boot_file"), Some("ipxe.efi"));
     let env = pair.udhcpc(&lab, &["-V", "PXEClient", "-x", "0x4d:69505845"]).unwrap();
     assert_eq!(env_value(&env, "boot_file"), Some("http://10.77.0.1:80/tftpboot/ipxe/n1.ipxe"));
-    // The store is read again after a change, without a restart: pxelinux for netboot=pxe.
+    // The store is read again after a change, without a restart: (l)pxelinux for netboot=pxe.
     lab.run("chdef", &["n1", "netboot=pxe"]).ok();
     let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"]).unwrap();
-    assert_eq!(env_value(&env, "boot_file"), Some("pxelinux.0"));
+    assert_eq!(env_value(&env, "boot_file"), Some("lpxelinux.0"));
     // A plain client (no PXE class) gets an address and no boot file.
     let env = pair.udhcpc(&lab, &[]).unwrap();
     assert_eq!(env_value(&env, "ip"), Some("10.77.0.11"));
@@ -182,4 +182,22 @@ fn known_macs_get_their_reservation_and_boot_file() {
     // An unknown MAC gets no answer at all.
     lab.run("chdef", &["n1", "mac=52:54:00:99:99:99"]).ok();
     assert!(pair.udhcpc(&lab, &[]).is_none(), "an unknown MAC was answered");
+}
+
+#[test]
+fn makedhcp_shows_networks_and_explains_delete() {
+    let lab = Lab::new();
+    lab.run("mkdef", &["-t", "network", "-o", "mgmt", "net=10.0.0.0", "mask=255.255.255.0", "gateway=10.0.0.254"]).ok();
+    lab.run("makedhcp", &["-n"]).ok().stdout_is(
+        "mgmt: net = 10.0.0.0, mask = 255.255.255.0, gateway = 10.0.0.254, dynamic range = none (known MACs only)\n",
+    );
+    let o = lab.run("makedhcp", &["-d", "all"]).fails(2);
+    assert!(o.stderr.starts_with("Error: oxcatd answers from the mac and hosts tables"), "{}", o.stderr);
+    lab.run("makedhcp", &[]).fails(2);
+    // -q needs site.master (the next-server it names).
+    lab.enroll("n1").ok();
+    lab.run("chdef", &["n1", "ip=10.0.0.5"]).ok();
+    lab.run("makedhcp", &["-q", "n1"])
+        .fails(2)
+        .stderr_is("Error: DHCP needs the server's address: set site.master or dhcp.server in the config\n");
 }

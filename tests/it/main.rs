@@ -10,6 +10,7 @@ mod hardware;
 mod harness;
 mod images;
 mod makehosts;
+mod mknb;
 mod multicall;
 mod nodels;
 mod nodeset;
