@@ -21,7 +21,8 @@ cleanup() {
 	[ -n "${spid:-}" ] && kill "$spid" 2>/dev/null || true
 	ip netns del "$srv" 2>/dev/null || true
 	ip netns del "$cli" 2>/dev/null || true
-	[ -n "${KEEP:-}" ] || rm -rf "$work"; [ -n "${KEEP:-}" ] && echo "kept $work"
+	# KEEP=1 leaves the work directory (configs, server logs) for a look afterwards.
+	if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 ip netns add "$srv"; ip netns add "$cli"
