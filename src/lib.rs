@@ -17,5 +17,6 @@ pub mod image;
 pub mod node;
 pub mod noderange;
 pub mod output;
+pub mod postscript;
 pub mod select;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The HTTP server nodes boot and report through: `/install/...` (the image store, with Range
 //! requests), `/tftpboot/...` (per-node iPXE scripts and boot files), `/postscripts/...`, and
+//! `/mypostscript/NODE?token=T` (the node's environment file for postscripts), and
 //! `/status?node=N&token=T&status=S`, which checks the node's boot token (its SHA-256 is in
 //! chain.tokenhash, put there by nodeset) and writes nodelist.status/statustime. HTTP/1.1 with
 //! keep-alive, GET and HEAD; paths that leave their root are refused.
@@ -194,6 +195,10 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
         let (code, msg) = status(req, shared).await;
         return respond(s, code, "text/plain", msg.as_bytes(), keep).await;
     }
+    if let Some(node) = req.path.strip_prefix("/mypostscript/") {
+        let (code, body) = mypostscript(req, node.to_string(), shared).await;
+        return respond(s, code, "text/plain", body.as_bytes(), keep).await;
+    }
     let site = |k: &'static str| {
         let shared = shared.clone();
         async move {
@@ -253,6 +258,36 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
     Ok(())
 }
 
+/// True when `token` is the one nodeset gave `node` (its SHA-256 is in chain.tokenhash).
+fn token_ok(conn: &rusqlite::Connection, node: &str, token: &str) -> bool {
+    let chain = schema::table("chain").expect("chain");
+    let (col, _) = chain.column("tokenhash").expect("tokenhash");
+    let want = store::get_row(conn, chain, &[node]).ok().flatten().and_then(|r| r[col].clone());
+    let got: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    want.as_deref() == Some(got.as_str())
+}
+
+/// The node's mypostscript, for the holder of its token.
+async fn mypostscript(req: &Request, node: String, shared: &Arc<Shared>) -> (u16, String) {
+    let Some(token) = req.query.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone()) else {
+        return (400, "give token\n".into());
+    };
+    let shared = shared.clone();
+    tokio::task::spawn_blocking(move || {
+        let st = shared.store.lock().expect("store lock");
+        if !token_ok(st.conn(), &node, &token) {
+            return (403, "unknown node or wrong token\n".to_string());
+        }
+        match crate::postscript::mypostscript(st.conn(), &node) {
+            Ok(Some(text)) => (200, text),
+            Ok(None) => (404, "no such node\n".to_string()),
+            Err(e) => (500, format!("{e}\n")),
+        }
+    })
+    .await
+    .unwrap_or((500, "internal error\n".to_string()))
+}
+
 /// Checks the node's token and records its status.
 async fn status(req: &Request, shared: &Arc<Shared>) -> (u16, String) {
     let q = |k: &str| req.query.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
@@ -265,12 +300,7 @@ async fn status(req: &Request, shared: &Arc<Shared>) -> (u16, String) {
     let shared = shared.clone();
     tokio::task::spawn_blocking(move || {
         let mut st = shared.store.lock().expect("store lock");
-        let chain = schema::table("chain").expect("chain");
-        let (col, _) = chain.column("tokenhash").expect("tokenhash");
-        let want = store::get_row(st.conn(), chain, &[&node]).ok().flatten().and_then(|r| r[col].clone());
-        let got: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        // Constant-time enough: both are fixed-length hex digests compared whole.
-        if want.as_deref() != Some(got.as_str()) {
+        if !token_ok(st.conn(), &node, &token) {
             return (403, "unknown node or wrong token\n".to_string());
         }
         if store::site_value(st.conn(), "nodestatus")

@@ -193,3 +193,36 @@ fn startup_errors_are_clear() {
     lab.run("oxcatd", &["--config", "off.toml"]).fails(2);
     lab.run("oxcatd", &["--config", "missing.toml"]).fails(2);
 }
+
+#[test]
+fn mypostscript_is_posix_sh_for_the_token_holder() {
+    let Some((lab, d)) = start() else { return };
+    lab.write("postscripts.csv", "#node,postscripts,postbootscripts,comments,disable\n\"xcatdefaults\",\"syslog,remoteshell\",\"otherpkgs\",,\n\"n1\",\"ntp,syslog\",,,\n");
+    lab.run("tabrestore", &["postscripts.csv"]).ok();
+    lab.run("chdef", &["-t", "site", "domain=it's.example"]).ok();
+    let script = std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap();
+    let token = regex::Regex::new("oxcat.token=([0-9a-f]{32})").unwrap().captures(&script).unwrap()[1].to_string();
+    let url = |t: &str| format!("http://{}/mypostscript/n1?token={t}", d.http);
+    let (_, denied) = curl(&["-w", " %{http_code}", &url("00000000000000000000000000000000")]);
+    assert_eq!(String::from_utf8(denied).unwrap(), "unknown node or wrong token\n 403");
+    let (_, body) = curl(&[&url(&token)]);
+    let body = String::from_utf8(body).unwrap();
+    let file = lab.write("mypostscript", &body);
+    // Sourced by busybox sh, as a node would.
+    let o = Command::new("busybox")
+        .args([
+            "sh",
+            "-c",
+            &format!(
+                ". {} && echo \"$NODE|$MASTER|$POSTSCRIPTS|$POSTBOOTSCRIPTS|$SITEDOMAIN|$PROVMETHOD|$IPADDR\"",
+                file.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "n1|127.0.0.1|syslog,remoteshell,ntp|otherpkgs|it's.example|img|10.0.0.1\n",
+        "{body}"
+    );
+}
