@@ -27,6 +27,8 @@ struct WireDhcp {
     /// Off unless asked for: another DHCP server may already serve the network.
     enable: Option<bool>,
     server: Option<String>,
+    /// proxyDHCP: boot information only, beside another DHCP server (listens on 67 and 4011).
+    proxy: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +59,7 @@ pub struct Config {
     pub dhcp: Vec<SocketAddr>,
     /// The address DHCP answers name as server (default: site.master).
     pub dhcp_server: Option<std::net::Ipv4Addr>,
+    pub dhcp_proxy: bool,
     pub postscripts: PathBuf,
 }
 
@@ -112,10 +115,15 @@ impl Config {
                 addrs(path, "tftp.listen", tftp.listen, "0.0.0.0:69")?
             },
             tftp_root: tftp.root.map(PathBuf::from),
-            dhcp: if dhcp.enable == Some(true) {
-                addrs(path, "dhcp.listen", dhcp.listen, "0.0.0.0:67")?
-            } else {
-                vec![]
+            dhcp_proxy: dhcp.proxy == Some(true),
+            // proxyDHCP also listens on 4011, where PXE clients ask for their boot file.
+            dhcp: match (dhcp.enable, dhcp.proxy) {
+                (Some(true), Some(true)) => {
+                    let default = vec!["0.0.0.0:67".to_string(), "0.0.0.0:4011".to_string()];
+                    addrs(path, "dhcp.listen", Some(dhcp.listen.unwrap_or(default)), "")?
+                }
+                (Some(true), _) => addrs(path, "dhcp.listen", dhcp.listen, "0.0.0.0:67")?,
+                _ => vec![],
             },
             dhcp_server,
             postscripts: PathBuf::from(w.postscripts.unwrap_or_else(|| "/usr/local/share/oxcat/postscripts".into())),

@@ -273,11 +273,51 @@ pub fn answer(req: &Message, idx: &Index) -> Option<(Message, SocketAddr)> {
     Some((r, SocketAddr::V4(to)))
 }
 
+/// proxyDHCP (PXE spec): beside another DHCP server, answer PXE, HTTP Boot and iPXE clients with
+/// boot information only: no address, no lease, the boot file, and PXE vendor option 43 with
+/// discovery control 8 (boot from the file named, no boot server discovery). On port 67 the
+/// client's DISCOVER gets such an OFFER; on port 4011 its REQUEST gets an ACK, sent back to it.
+pub fn proxy_answer(req: &Message, idx: &Index, from: SocketAddr) -> Option<(Message, SocketAddr)> {
+    if req.opcode() != Opcode::BootRequest {
+        return None;
+    }
+    let lease = idx.lookup(req.chaddr())?;
+    let reply_type = match req.opts().msg_type()? {
+        MessageType::Discover => MessageType::Offer,
+        MessageType::Request | MessageType::Inform => MessageType::Ack,
+        _ => return None,
+    };
+    let (file, http_client) = boot_answer(req, lease, idx.server, idx.http_port)?;
+    let z = Ipv4Addr::UNSPECIFIED;
+    let mut r = Message::new_with_id(req.xid(), req.ciaddr(), z, idx.server, req.giaddr(), req.chaddr());
+    r.set_opcode(Opcode::BootReply).set_flags(req.flags());
+    if file.len() < 128 {
+        r.set_fname_str(&file);
+    }
+    let opts = r.opts_mut();
+    opts.insert(DhcpOption::MessageType(reply_type));
+    opts.insert(DhcpOption::ServerIdentifier(idx.server));
+    opts.insert(DhcpOption::BootfileName(file.into_bytes()));
+    opts.insert(DhcpOption::ClassIdentifier(if http_client { b"HTTPClient".to_vec() } else { b"PXEClient".to_vec() }));
+    // PXE_DISCOVERY_CONTROL = 8: download the boot file named here, no boot server discovery.
+    opts.insert(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(
+        OptionCode::VendorExtensions,
+        vec![6, 1, 8, 255],
+    )));
+    let to = if from.port() == 68 && req.ciaddr().is_unspecified() {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::BROADCAST, 68))
+    } else {
+        from
+    };
+    Some((r, to))
+}
+
 /// Binds (a port in use is a startup error); returns the bound address and the server future.
 pub async fn bind(
     addr: SocketAddr,
     store: Arc<Mutex<Store>>,
     server: Option<Ipv4Addr>,
+    proxy: bool,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
     let sock = std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot listen on {addr} for DHCP: {e}"))?;
     sock.set_broadcast(true).map_err(|e| e.to_string())?;
@@ -292,7 +332,7 @@ pub async fn bind(
         let mut index = index;
         let mut buf = vec![0u8; 1500];
         loop {
-            let Ok((n, _from)) = sock.recv_from(&mut buf).await else { continue };
+            let Ok((n, from)) = sock.recv_from(&mut buf).await else { continue };
             let Ok(req) = Message::decode(&mut Decoder::new(&buf[..n])) else { continue };
             {
                 let st = store.lock().expect("store lock");
@@ -303,7 +343,8 @@ pub async fn bind(
                     }
                 }
             }
-            let Some((reply, to)) = answer(&req, &index) else { continue };
+            let reply = if proxy { proxy_answer(&req, &index, from) } else { answer(&req, &index) };
+            let Some((reply, to)) = reply else { continue };
             let mut out = Vec::with_capacity(548);
             if reply.encode(&mut Encoder::new(&mut out)).is_ok() {
                 let _ = sock.send_to(&out, to).await;
@@ -356,6 +397,22 @@ mod tests {
             f(Some(b"PXEClient"), Some(0), Some(b"\x04iPXE"), None),
             Some(("http://10.0.0.1:80/tftpboot/ipxe/n1.ipxe".into(), false))
         );
+    }
+
+    #[test]
+    fn proxy_answers_carry_boot_information_only() {
+        let mut by_mac = HashMap::new();
+        by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
+        let idx = Index { version: 0, by_mac, server: "10.0.0.1".parse().unwrap(), http_port: 80, lease_secs: 600 };
+        let from: SocketAddr = "10.0.0.50:68".parse().unwrap();
+        let (offer, to) = proxy_answer(&request(Some(b"PXEClient:Arch:00000"), Some(0), None), &idx, from).unwrap();
+        assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
+        assert_eq!(offer.yiaddr(), Ipv4Addr::UNSPECIFIED);
+        assert!(offer.opts().get(OptionCode::AddressLeaseTime).is_none());
+        assert_eq!(offer.fname_str().unwrap().unwrap().trim_end_matches('\0'), "undionly.kpxe");
+        assert_eq!(to, "255.255.255.255:68".parse().unwrap());
+        // A plain client (no PXE class) is the other server's business.
+        assert!(proxy_answer(&request(None, None, None), &idx, from).is_none());
     }
 
     #[test]

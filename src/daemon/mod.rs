@@ -39,8 +39,9 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         }
         for addr in &cfg.dhcp {
             let store = Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-            let (bound, fut) = dhcp::bind(*addr, store, cfg.dhcp_server).await.map_err(Error::Io)?;
-            writeln!(out, "oxcatd: DHCP on {bound}").map_err(|e| Error::io("stdout", e))?;
+            let (bound, fut) = dhcp::bind(*addr, store, cfg.dhcp_server, cfg.dhcp_proxy).await.map_err(Error::Io)?;
+            let kind = if cfg.dhcp_proxy { "proxyDHCP" } else { "DHCP" };
+            writeln!(out, "oxcatd: {kind} on {bound}").map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(fut);
         }
         for addr in &cfg.tftp {

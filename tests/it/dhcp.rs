@@ -201,3 +201,60 @@ fn makedhcp_shows_networks_and_explains_delete() {
         .fails(2)
         .stderr_is("Error: DHCP needs the server's address: set site.master or dhcp.server in the config\n");
 }
+
+#[test]
+fn proxy_dhcp_answers_pxe_clients_with_boot_information_only() {
+    use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
+    use dhcproto::{Decodable, Decoder, Encodable, Encoder};
+    let lab = Lab::new();
+    lab.run("mkdef", &["n1", "groups=compute", "mac=52:54:00:00:00:01", "ip=10.0.0.11"]).ok();
+    lab.run("chdef", &["-t", "site", "master=127.0.0.1", "httpport=8080"]).ok();
+    lab.write("proxy.toml", "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\nproxy = true\nlisten = [\"127.0.0.1:0\"]\n");
+    let mut child = lab
+        .cmd("oxcatd")
+        .args(["--config", "proxy.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        if let Some(a) = line.strip_prefix("oxcatd: proxyDHCP on ") {
+            port = a.to_string();
+        }
+        if line == "oxcatd: ready" {
+            break;
+        }
+    }
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(child);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+    let ask = |mac: [u8; 6], class: Option<&[u8]>| -> Option<Message> {
+        let mut req = oxcat::daemon::dhcp::sample_discover(&mac, class, Some(7), None);
+        req.set_ciaddr([127, 0, 0, 1]);
+        req.opts_mut().insert(DhcpOption::MessageType(MessageType::Request));
+        let mut buf = Vec::new();
+        req.encode(&mut Encoder::new(&mut buf)).unwrap();
+        sock.send_to(&buf, &port).unwrap();
+        let mut r = [0u8; 1500];
+        let n = sock.recv(&mut r).ok()?;
+        Some(Message::decode(&mut Decoder::new(&r[..n])).unwrap())
+    };
+    let ack = ask([0x52, 0x54, 0, 0, 0, 1], Some(b"PXEClient:Arch:00007")).expect("an answer on the proxy port");
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert!(ack.yiaddr().is_unspecified(), "a proxy gives no address");
+    assert!(ack.opts().get(OptionCode::AddressLeaseTime).is_none());
+    match ack.opts().get(OptionCode::BootfileName) {
+        Some(DhcpOption::BootfileName(f)) => assert_eq!(f.as_slice(), b"ipxe.efi"),
+        other => panic!("no boot file: {other:?}"),
+    }
+    assert!(ask([0x52, 0x54, 0, 0, 0, 1], None).is_none(), "a non-PXE client was answered");
+    assert!(ask([0x52, 0x54, 0, 0, 0, 9], Some(b"PXEClient")).is_none(), "an unknown MAC was answered");
+}
