@@ -25,9 +25,21 @@ pub struct Lease {
     pub netboot: Option<String>,
 }
 
+/// A discovery range: addresses for MACs the store does not know (networks.dynamicrange).
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub start: u32,
+    pub end: u32,
+    /// Network settings given with these addresses (node and netboot empty).
+    pub template: Lease,
+}
+
 pub struct Index {
     version: i64,
     by_mac: HashMap<[u8; 6], Lease>,
+    /// Addresses reserved for nodes: never handed out of a range.
+    reserved: std::collections::HashSet<u32>,
+    ranges: Vec<Range>,
     server: Ipv4Addr,
     http_port: u16,
     lease_secs: u32,
@@ -46,11 +58,12 @@ struct Network {
     gateway: Option<Ipv4Addr>,
     dns: Vec<Ipv4Addr>,
     domain: Option<String>,
+    dynamic: Option<String>,
 }
 
 fn networks(conn: &rusqlite::Connection) -> crate::error::Result<Vec<Network>> {
     let mut stmt = conn.prepare(
-        "SELECT net, mask, gateway, nameservers, domain FROM networks WHERE coalesce(disable, '') NOT IN ('yes', '1')",
+        "SELECT net, mask, gateway, nameservers, domain, dynamicrange FROM networks WHERE coalesce(disable, '') NOT IN ('yes', '1')",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -58,12 +71,13 @@ fn networks(conn: &rusqlite::Connection) -> crate::error::Result<Vec<Network>> {
             r.get::<_, String>(1)?,
             r.get::<_, Option<String>>(2)?,
             r.get::<_, Option<String>>(3)?,
-            r.get(4)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<String>>(5)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (net, mask, gateway, dns, domain) = row?;
+        let (net, mask, gateway, dns, domain, dynamic) = row?;
         let (Ok(net), Ok(mask)) = (net.parse::<Ipv4Addr>(), mask.parse::<Ipv4Addr>()) else { continue };
         out.push(Network {
             net: u32::from(net),
@@ -71,6 +85,7 @@ fn networks(conn: &rusqlite::Connection) -> crate::error::Result<Vec<Network>> {
             gateway: gateway.and_then(|g| g.parse().ok()),
             dns: dns.map(|d| d.split(',').filter_map(|a| a.trim().parse().ok()).collect()).unwrap_or_default(),
             domain,
+            dynamic,
         });
     }
     Ok(out)
@@ -106,6 +121,27 @@ impl Index {
                 }
             }
         }
+        let reserved = by_mac.values().map(|l: &Lease| u32::from(l.ip)).collect();
+        let ranges = nets
+            .iter()
+            .filter_map(|w| {
+                let (a, b) = w.dynamic.as_deref()?.split_once(['-', ','])?;
+                let (a, b): (Ipv4Addr, Ipv4Addr) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                Some(Range {
+                    start: u32::from(a),
+                    end: u32::from(b),
+                    template: Lease {
+                        node: String::new(),
+                        ip: Ipv4Addr::UNSPECIFIED,
+                        mask: Ipv4Addr::from(w.mask),
+                        router: w.gateway,
+                        dns: w.dns.clone(),
+                        domain: w.domain.clone().or(site_domain.clone()),
+                        netboot: None,
+                    },
+                })
+            })
+            .collect();
         let server = match server {
             Some(s) => s,
             None => store::site_value(conn, "master")?.and_then(|m| m.parse().ok()).ok_or_else(|| {
@@ -117,6 +153,8 @@ impl Index {
         Ok(Index {
             version: data_version(conn),
             by_mac,
+            reserved,
+            ranges,
             server,
             http_port: store::site_value(conn, "httpport")?.and_then(|p| p.parse().ok()).unwrap_or(80),
             lease_secs: store::site_value(conn, "dhcplease")?.and_then(|p| p.parse().ok()).unwrap_or(43200),
@@ -197,7 +235,11 @@ pub fn answer(req: &Message, idx: &Index) -> Option<(Message, SocketAddr)> {
     if req.opcode() != Opcode::BootRequest {
         return None;
     }
-    let lease = idx.lookup(req.chaddr())?;
+    reply(req, idx.lookup(req.chaddr())?, idx)
+}
+
+/// The reply that gives `lease` to the client of `req` (a reservation, or a discovery lease).
+pub fn reply(req: &Message, lease: &Lease, idx: &Index) -> Option<(Message, SocketAddr)> {
     let mtype = req.opts().msg_type()?;
     if let Some(DhcpOption::ServerIdentifier(sid)) = req.opts().get(OptionCode::ServerIdentifier) {
         if *sid != idx.server && mtype == MessageType::Request {
@@ -251,8 +293,12 @@ pub fn answer(req: &Message, idx: &Index) -> Option<(Message, SocketAddr)> {
         if let Some(d) = &lease.domain {
             opts.insert(DhcpOption::DomainName(d.clone()));
         }
-        opts.insert(DhcpOption::Hostname(lease.node.clone()));
-        if let Some((file, http_client)) = boot_answer(req, lease, idx.server, idx.http_port) {
+        if !lease.node.is_empty() {
+            opts.insert(DhcpOption::Hostname(lease.node.clone()));
+        }
+        // Discovery leases (no node yet) get an address only.
+        let boot = if lease.node.is_empty() { None } else { boot_answer(req, lease, idx.server, idx.http_port) };
+        if let Some((file, http_client)) = boot {
             // The file field holds 128 bytes (dhcproto panics beyond); option 67 carries any length.
             if file.len() < 128 {
                 r.set_fname_str(&file);
@@ -271,6 +317,92 @@ pub fn answer(req: &Message, idx: &Index) -> Option<(Message, SocketAddr)> {
         SocketAddrV4::new(req.ciaddr(), 68)
     };
     Some((r, SocketAddr::V4(to)))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// How long an offered (not yet requested) discovery address stays held for its client.
+const OFFER_HOLD_SECS: i64 = 60;
+
+/// For a MAC the store does not know: an address from the discovery range of the client's
+/// network (the relay's for relayed requests, else the server's), kept in the dhcplease table so
+/// that it survives restarts. None when that network has no range (the default) or it is full;
+/// RELEASE frees the address and DECLINE marks it in use for a lease time.
+pub fn discovery_lease(st: &mut Store, idx: &Index, req: &Message) -> crate::error::Result<Option<Lease>> {
+    let anchor = u32::from(if req.giaddr().is_unspecified() { idx.server } else { req.giaddr() });
+    let Some(range) =
+        idx.ranges.iter().find(|r| anchor & u32::from(r.template.mask) == r.start & u32::from(r.template.mask))
+    else {
+        return Ok(None);
+    };
+    let Some(mtype) = req.opts().msg_type() else { return Ok(None) };
+    let mac: Vec<String> = req.chaddr().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let mac = mac.join(":");
+    let leases = crate::store::schema::table("dhcplease").expect("dhcplease");
+    let now = unix_now();
+    let lease_secs = idx.lease_secs as i64;
+    st.write(|c| {
+        match mtype {
+            MessageType::Release => {
+                store::delete_row(c, leases, &[&mac])?;
+                return Ok(None);
+            }
+            MessageType::Decline => {
+                if let Some(row) = store::get_row(c, leases, &[&mac])? {
+                    let ip = row[1].clone().unwrap_or_default();
+                    store::delete_row(c, leases, &[&mac])?;
+                    let expires = (now + lease_secs).to_string();
+                    let key = format!("declined:{ip}");
+                    store::upsert(
+                        c,
+                        leases,
+                        &[&key],
+                        &[("ip", Some(&ip)), ("expires", Some(&expires)), ("state", Some("declined"))],
+                    )?;
+                }
+                return Ok(None);
+            }
+            MessageType::Discover | MessageType::Request | MessageType::Inform => {}
+            _ => return Ok(None),
+        }
+        // Addresses held by other clients (or declined) and not expired.
+        let mut taken = std::collections::HashSet::new();
+        let mut mine: Option<u32> = None;
+        let mut stmt = c.prepare_cached("SELECT mac, ip, expires FROM dhcplease")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
+        })?;
+        for row in rows {
+            let (m, ip, exp) = row?;
+            let Some(ip) = ip.and_then(|i| i.parse::<Ipv4Addr>().ok()).map(u32::from) else { continue };
+            if m == mac {
+                mine = Some(ip);
+            } else if exp.and_then(|e| e.parse::<i64>().ok()).unwrap_or(0) > now {
+                taken.insert(ip);
+            }
+        }
+        let free = |ip: &u32| !taken.contains(ip) && !idx.reserved.contains(ip);
+        let ip = match mine.filter(|ip| (range.start..=range.end).contains(ip) && free(ip)) {
+            Some(ip) => ip,
+            None => match (range.start..=range.end).find(free) {
+                Some(ip) => ip,
+                None => return Ok(None),
+            },
+        };
+        let (state, hold) =
+            if mtype == MessageType::Discover { ("offered", OFFER_HOLD_SECS) } else { ("bound", lease_secs) };
+        let ip_text = Ipv4Addr::from(ip).to_string();
+        let expires = (now + hold).to_string();
+        store::upsert(
+            c,
+            leases,
+            &[&mac],
+            &[("ip", Some(&ip_text)), ("expires", Some(&expires)), ("state", Some(state))],
+        )?;
+        Ok(Some(Lease { ip: Ipv4Addr::from(ip), ..range.template.clone() }))
+    })
 }
 
 /// proxyDHCP (PXE spec): beside another DHCP server, answer PXE, HTTP Boot and iPXE clients with
@@ -343,7 +475,21 @@ pub async fn bind(
                     }
                 }
             }
-            let reply = if proxy { proxy_answer(&req, &index, from) } else { answer(&req, &index) };
+            let reply = if proxy {
+                proxy_answer(&req, &index, from)
+            } else if req.opcode() == Opcode::BootRequest && index.lookup(req.chaddr()).is_none() {
+                let mut st = store.lock().expect("store lock");
+                match discovery_lease(&mut st, &index, &req) {
+                    Ok(Some(lease)) => reply(&req, &lease, &index),
+                    Ok(None) => None,
+                    Err(e) => {
+                        eprintln!("oxcatd: DHCP: discovery lease: {e}");
+                        None
+                    }
+                }
+            } else {
+                answer(&req, &index)
+            };
             let Some((reply, to)) = reply else { continue };
             let mut out = Vec::with_capacity(548);
             if reply.encode(&mut Encoder::new(&mut out)).is_ok() {
@@ -403,7 +549,15 @@ mod tests {
     fn proxy_answers_carry_boot_information_only() {
         let mut by_mac = HashMap::new();
         by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
-        let idx = Index { version: 0, by_mac, server: "10.0.0.1".parse().unwrap(), http_port: 80, lease_secs: 600 };
+        let idx = Index {
+            version: 0,
+            by_mac,
+            reserved: Default::default(),
+            ranges: vec![],
+            server: "10.0.0.1".parse().unwrap(),
+            http_port: 80,
+            lease_secs: 600,
+        };
         let from: SocketAddr = "10.0.0.50:68".parse().unwrap();
         let (offer, to) = proxy_answer(&request(Some(b"PXEClient:Arch:00000"), Some(0), None), &idx, from).unwrap();
         assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
@@ -416,10 +570,55 @@ mod tests {
     }
 
     #[test]
+    fn discovery_range_hands_out_kept_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open(&dir.path().join("t.db")).unwrap();
+        st.write(|c| {
+            c.execute_batch(
+                "INSERT INTO networks (netname, net, mask, dynamicrange) VALUES ('lab', '10.0.0.0', '255.255.255.0', '10.0.0.200-10.0.0.202');
+                 INSERT INTO nodelist (node, groups) VALUES ('n1', 'all');
+                 INSERT INTO mac (node, mac) VALUES ('n1', '52:54:00:00:00:01');
+                 INSERT INTO hosts (node, ip) VALUES ('n1', '10.0.0.201');",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let idx = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
+        let discover = |mac: [u8; 6]| sample_discover(&mac, None, None, None);
+        let ip = |st: &mut Store, m: &Message| discovery_lease(st, &idx, m).unwrap().map(|l| l.ip.to_string());
+        // 10.0.0.201 is reserved for n1: skipped.
+        assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 1])).as_deref(), Some("10.0.0.200"));
+        assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 2])).as_deref(), Some("10.0.0.202"));
+        // The same client keeps its address; the range is full for a third.
+        assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 1])).as_deref(), Some("10.0.0.200"));
+        assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 3])), None);
+        // RELEASE frees it; a DECLINE keeps the address out of use.
+        let mut release = discover([2, 0, 0, 0, 0, 1]);
+        release.opts_mut().insert(DhcpOption::MessageType(MessageType::Release));
+        assert_eq!(ip(&mut st, &release), None);
+        assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 3])).as_deref(), Some("10.0.0.200"));
+        let mut decline = discover([2, 0, 0, 0, 0, 3]);
+        decline.opts_mut().insert(DhcpOption::MessageType(MessageType::Decline));
+        assert_eq!(ip(&mut st, &decline), None);
+        assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 4])), None, "the declined address was handed out again");
+        // Without a range (another network), unknown MACs get nothing.
+        let far = Index::build(st.conn(), Some("192.0.2.1".parse().unwrap())).unwrap();
+        assert!(discovery_lease(&mut st, &far, &discover([2, 0, 0, 0, 0, 5])).unwrap().is_none());
+    }
+
+    #[test]
     fn offers_acks_naks_and_ignores_strangers() {
         let mut by_mac = HashMap::new();
         by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
-        let idx = Index { version: 0, by_mac, server: "10.0.0.1".parse().unwrap(), http_port: 80, lease_secs: 600 };
+        let idx = Index {
+            version: 0,
+            by_mac,
+            reserved: Default::default(),
+            ranges: vec![],
+            server: "10.0.0.1".parse().unwrap(),
+            http_port: 80,
+            lease_secs: 600,
+        };
         let (offer, to) = answer(&request(None, None, None), &idx).unwrap();
         assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
         assert_eq!(offer.yiaddr(), "10.0.0.11".parse::<Ipv4Addr>().unwrap());

@@ -492,6 +492,20 @@ pub static TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "dhcplease",
+        keys: &["mac"],
+        desc: "Addresses oxcatd's DHCP server handed out of a discovery range (networks.dynamicrange) to MACs it does not know; reservations (hosts.ip) need no lease.",
+        owner: Owner::None,
+        columns: &[
+            col("mac", "Client MAC address."),
+            col("ip", "The address handed out."),
+            col("expires", "When the lease ends (seconds since 1970, UTC)."),
+            col("state", "offered, bound, or declined (the address was found in use)."),
+            COMMENTS,
+            DISABLE,
+        ],
+    },
+    Table {
         name: "auditlog",
         keys: &["recid"],
         desc: "One row per command that changed the store (secrets never recorded).",

@@ -47,6 +47,24 @@ impl Pair {
         p
     }
 
+    /// Starts oxcatd (DHCP only) in the server namespace and waits until it is ready.
+    fn start_daemon(&mut self, lab: &Lab) {
+        lab.write("dhcp.toml", "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.server])
+            .arg(lab.path("bin/oxcatd"))
+            .args(["--config", lab.path("dhcp.toml").to_str().unwrap()])
+            .env("OXCAT_DB", lab.db())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        self.daemon = Some(child);
+        let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l == "oxcatd: ready");
+        assert!(ready, "oxcatd did not start");
+    }
+
     fn client_mac(&self) -> String {
         let o = Command::new("ip").args(["-n", &self.client, "-o", "link", "show", &self.client_if]).output().unwrap();
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -139,20 +157,7 @@ fn known_macs_get_their_reservation_and_boot_file() {
     )
     .ok();
     lab.run("chdef", &["-t", "site", "master=10.77.0.1", "dhcplease=600"]).ok();
-    lab.write("dhcp.toml", "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &pair.server])
-        .arg(lab.path("bin/oxcatd"))
-        .args(["--config", lab.path("dhcp.toml").to_str().unwrap()])
-        .env("OXCAT_DB", lab.db())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    pair.daemon = Some(child);
-    let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l == "oxcatd: ready");
-    assert!(ready, "oxcatd did not start");
+    pair.start_daemon(&lab);
 
     let env = pair
         .udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"])
@@ -179,9 +184,23 @@ fn known_macs_get_their_reservation_and_boot_file() {
     let env = pair.udhcpc(&lab, &[]).unwrap();
     assert_eq!(env_value(&env, "ip"), Some("10.77.0.11"));
     assert_eq!(env_value(&env, "boot_file"), None);
-    // An unknown MAC gets no answer at all.
+    // An unknown MAC gets no answer at all...
     lab.run("chdef", &["n1", "mac=52:54:00:99:99:99"]).ok();
     assert!(pair.udhcpc(&lab, &[]).is_none(), "an unknown MAC was answered");
+    // ...unless its network has a discovery range; its address then outlives a restart.
+    lab.run("chdef", &["-t", "network", "lab", "dynamicrange=10.77.0.200-10.77.0.210"]).ok();
+    let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001"]).expect("a discovery lease");
+    assert_eq!(env_value(&env, "ip"), Some("10.77.0.200"));
+    assert_eq!(env_value(&env, "boot_file"), None, "discovery leases carry no boot file");
+    let mut d = pair.daemon.take().unwrap();
+    let _ = d.kill();
+    let _ = d.wait();
+    lab.run("chdef", &["-t", "network", "lab", "dynamicrange=10.77.0.199-10.77.0.210"]).ok();
+    pair.start_daemon(&lab);
+    let env = pair.udhcpc(&lab, &[]).unwrap();
+    assert_eq!(env_value(&env, "ip"), Some("10.77.0.200"), "the lease did not survive the restart");
+    let leases = lab.run("tabdump", &["dhcplease"]).ok().stdout;
+    assert!(leases.contains(&format!("\"{mac}\",\"10.77.0.200\"")), "{leases}");
 }
 
 #[test]
