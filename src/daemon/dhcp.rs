@@ -629,6 +629,10 @@ mod tests {
         assert_eq!(answer(&req, &idx).unwrap().0.opts().msg_type(), Some(MessageType::Ack));
         req.opts_mut().insert(DhcpOption::RequestedIpAddress("10.0.0.99".parse().unwrap()));
         assert_eq!(answer(&req, &idx).unwrap().0.opts().msg_type(), Some(MessageType::Nak));
+        // A relayed request is answered to the relay agent.
+        let mut relayed = request(None, None, None);
+        relayed.set_giaddr(Ipv4Addr::new(10, 0, 0, 254));
+        assert_eq!(answer(&relayed, &idx).unwrap().1, "10.0.0.254:67".parse().unwrap());
         let mut stranger = request(None, None, None);
         stranger.set_chaddr(&[1, 2, 3, 4, 5, 6]);
         assert!(answer(&stranger, &idx).is_none());
