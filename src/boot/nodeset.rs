@@ -2,7 +2,9 @@
 //! (pxelinux.cfg/01-MAC, ipxe/NODE.ipxe, grub2/grub.cfg-01-MAC under site.tftpdir), with line 1
 //! recording the state, and records the state in chain.currstate. Kernel arguments carry what the
 //! node needs to fetch its postscripts and report its status: its name, the server, and a fresh
-//! per-node token whose SHA-256 the store keeps for the status endpoint to check.
+//! per-node token, kept in chain.token for the HTTP endpoints to check. oxcatd renders the same
+//! configs at request time from the recorded state ([`render_path`]), so nodeset need not write
+//! files (10,000 nodes: a store update); `--files` writes them for other TFTP servers.
 
 use super::render::{self, Template};
 use crate::error::{Error, Result};
@@ -10,7 +12,6 @@ use crate::store::schema;
 use crate::store::view::NodeView;
 use crate::store::{self, get_row};
 use rusqlite::Connection;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -36,8 +37,8 @@ pub struct Plan {
     pub remove: Vec<PathBuf>,
     /// nodetype columns to set (osimage=NAME copies the image's name, profile, os and arch).
     pub nodetype: Vec<(&'static str, String)>,
-    /// SHA-256 of the new boot token, when the state boots an image.
-    pub tokenhash: Option<String>,
+    /// The node's boot token, when the state boots an image.
+    pub token: Option<String>,
 }
 
 /// The prefix of line 1 of every config nodeset writes, before the state.
@@ -69,6 +70,8 @@ struct Ctx<'a> {
     tftpdir: PathBuf,
     templatedir: Option<PathBuf>,
     cache: HashMap<String, Option<Template>>,
+    /// Render with the token already recorded (oxcatd at request time) instead of a new one.
+    reuse_token: bool,
 }
 
 impl Ctx<'_> {
@@ -90,8 +93,19 @@ pub type Failures = Vec<(String, String)>;
 
 /// Plans every node; nodes that cannot be planned come back as (node, error) and are left alone.
 pub fn plan(conn: &Connection, view: &NodeView, nodes: &[String], req: &Request) -> Result<(Vec<Plan>, Failures)> {
+    plan_with(conn, view, nodes, req, false)
+}
+
+fn plan_with(
+    conn: &Connection,
+    view: &NodeView,
+    nodes: &[String],
+    req: &Request,
+    reuse_token: bool,
+) -> Result<(Vec<Plan>, Failures)> {
     let site = |k: &str| store::site_value(conn, k);
     let mut ctx = Ctx {
+        reuse_token,
         view,
         conn,
         server: site("master")?,
@@ -131,7 +145,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
             files: vec![],
             remove,
             nodetype: vec![],
-            tokenhash: None,
+            token: None,
         }));
     }
     let Some(mac) = mac else {
@@ -152,7 +166,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
     vars.insert("ip", ip);
     vars.insert("server", server.clone());
     vars.insert("http_port", ctx.http_port.clone());
-    let (state, kind, mut nodetype, tokenhash, profile, os, arch) = if *req == Request::Boot {
+    let (state, kind, mut nodetype, token, profile, os, arch) = if *req == Request::Boot {
         vars.insert("image", String::new());
         ("boot".to_string(), "boot", vec![], None, None, None, None)
     } else {
@@ -180,12 +194,17 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
             (Ok(k), Ok(i)) => (k, i),
             (Err(e), _) | (_, Err(e)) => return Ok(Err(format!("osimage '{image}': {e}"))),
         };
-        let token: String = {
+        // A fresh token per nodeset; when rendering at request time, the one nodeset recorded.
+        let token: String = if ctx.reuse_token {
+            match ctx.col(node, "chain", "token")? {
+                Some(t) => t,
+                None => return Ok(Err("no boot token recorded: run nodeset for this node again".into())),
+            }
+        } else {
             let mut b = [0u8; 16];
             getrandom::fill(&mut b).expect("the OS random source works");
             b.iter().map(|x| format!("{x:02x}")).collect()
         };
-        let hash: String = Sha256::digest(token.as_bytes()).iter().map(|x| format!("{x:02x}")).collect();
         let mut args: Vec<String> = Vec::new();
         if let Some(a) = lcol("addkcmdline") {
             args.push(a);
@@ -223,7 +242,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
             }
         }
         let state = if kind == "shell" { "shell".to_string() } else { format!("{kind} {image}") };
-        (state, kind, nodetype, Some(hash), ocol("profile"), ocol("osvers"), ocol("osarch"))
+        (state, kind, nodetype, Some(token), ocol("profile"), ocol("osvers"), ocol("osarch"))
     };
     let profile = profile.or(ctx.col(node, "nodetype", "profile")?);
     let os = os.or(ctx.col(node, "nodetype", "os")?);
@@ -241,7 +260,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         }
     }
     nodetype.retain(|(_, v)| !v.is_empty());
-    Ok(Ok(Plan { node: node.into(), state, files, remove: vec![], nodetype, tokenhash }))
+    Ok(Ok(Plan { node: node.into(), state, files, remove: vec![], nodetype, token }))
 }
 
 /// Records the plans in the store (inside the caller's transaction).
@@ -250,8 +269,8 @@ pub fn record(conn: &Connection, plans: &[Plan]) -> Result<()> {
     let nodetype = schema::table("nodetype").expect("nodetype");
     for p in plans {
         let mut cols: Vec<(&str, Option<&str>)> = vec![("currstate", Some(&p.state))];
-        if let Some(h) = &p.tokenhash {
-            cols.push(("tokenhash", Some(h)));
+        if let Some(t) = &p.token {
+            cols.push(("token", Some(t)));
         }
         store::upsert(conn, chain, &[&p.node], &cols)?;
         if !p.nodetype.is_empty() {
@@ -288,11 +307,52 @@ pub fn apply(plans: &[Plan]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// The state recorded in line 1 of a node's iPXE config, or `offline` when it has none.
-pub fn state_of(tftpdir: &Path, node: &str) -> String {
-    let path = tftpdir.join("ipxe").join(format!("{node}.ipxe"));
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.lines().next().and_then(|l| l.split_once(STATE_MARK)).map(|(_, s)| s.trim().to_string()))
-        .unwrap_or_else(|| "offline".into())
+/// The request a recorded state (chain.currstate) stands for; None for offline or no state.
+fn request_of(state: &str) -> Option<Request> {
+    match state.split_once(' ') {
+        Some(("netboot" | "install", image)) => Some(Request::Image(Some(image.to_string()))),
+        _ => match state {
+            "boot" => Some(Request::Boot),
+            "shell" => Some(Request::Shell),
+            _ => None,
+        },
+    }
+}
+
+/// What oxcatd serves at a config path under the TFTP root (`ipxe/NODE.ipxe`,
+/// `pxelinux.cfg/01-MAC`, `grub2/grub.cfg-01-MAC`): the node's config rendered from its recorded
+/// state, with its recorded token. None when the path is no config or the node has no boot state.
+pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<String>> {
+    let (loader, key) = if let Some(n) = rel.strip_prefix("ipxe/").and_then(|r| r.strip_suffix(".ipxe")) {
+        (1, n.to_string())
+    } else if let Some(m) = rel.strip_prefix("pxelinux.cfg/01-") {
+        (0, m.replace('-', ":"))
+    } else if let Some(m) = rel.strip_prefix("grub2/grub.cfg-01-") {
+        (2, m.replace('-', ":"))
+    } else {
+        return Ok(None);
+    };
+    let mut view = NodeView::load(conn)?;
+    let node = if loader == 1 {
+        Some(key).filter(|n| view.is_node(n))
+    } else {
+        let Ok(mac) = crate::node::parse_mac(&key) else { return Ok(None) };
+        let mut found = None;
+        for n in view.nodes() {
+            let macs = view.get(n, "mac", "mac")?.unwrap_or_default();
+            if macs
+                .split('|')
+                .any(|m| crate::node::parse_mac(m.split('!').next().unwrap_or(m)).ok().as_deref() == Some(mac.as_str()))
+            {
+                found = Some(n.clone());
+                break;
+            }
+        }
+        found
+    };
+    let Some(node) = node else { return Ok(None) };
+    view.focus(std::slice::from_ref(&node));
+    let Some(req) = view.get(&node, "chain", "currstate")?.as_deref().and_then(request_of) else { return Ok(None) };
+    let (plans, _) = plan_with(conn, &view, std::slice::from_ref(&node), &req, true)?;
+    Ok(plans.into_iter().next().and_then(|p| p.files.into_iter().nth(loader)).map(|(_, text)| text))
 }

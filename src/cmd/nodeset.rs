@@ -25,8 +25,11 @@ pub fn command() -> Command {
             Arg::new("show")
                 .long("show")
                 .action(ArgAction::SetTrue)
-                .help("Print the files that would be written; change nothing"),
+                .help("Print the configs the nodes would be served; change nothing"),
         )
+        .arg(Arg::new("files").long("files").action(ArgAction::SetTrue).help(
+            "Also write the configs under site.tftpdir, for a TFTP server other than oxcatd (oxcatd renders them on request)",
+        ))
 }
 
 pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
@@ -54,9 +57,9 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         let nodes = noderange::expand(&range, &view)?;
         view.focus(&nodes);
         let Some(req) = &req else {
-            let dir = nodeset::tftpdir(conn)?;
             for n in &nodes {
-                writeln!(ctx.out, "{n}: {}", nodeset::state_of(&dir, n)).map_err(output::io)?;
+                let state = view.get(n, "chain", "currstate")?.unwrap_or_else(|| "offline".into());
+                writeln!(ctx.out, "{n}: {state}").map_err(output::io)?;
             }
             return Ok(Status::Ok);
         };
@@ -79,6 +82,14 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
             nodeset::record(c, &plans)?;
             store::audit(c, name, &range, &args)
         })?;
+        // Without --files, configs a previous --files run left behind go, so that what oxcatd
+        // serves (a file on disk wins over rendering) follows the new state.
+        let mut plans = plans;
+        if !flag(m, "files") {
+            for p in &mut plans {
+                p.remove.extend(p.files.drain(..).map(|(path, _)| path));
+            }
+        }
         nodeset::apply(&plans).map_err(Error::Io)?;
         for p in &plans {
             writeln!(ctx.out, "{}: {}", p.node, p.state).map_err(output::io)?;

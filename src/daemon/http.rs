@@ -2,7 +2,7 @@
 //! requests), `/tftpboot/...` (per-node iPXE scripts and boot files), `/postscripts/...`, and
 //! `/mypostscript/NODE?token=T` (the node's environment file for postscripts), and
 //! `/status?node=N&token=T&status=S`, which checks the node's boot token (its SHA-256 is in
-//! chain.tokenhash, put there by nodeset) and writes nodelist.status/statustime. HTTP/1.1 with
+//! chain.token, put there by nodeset) and writes nodelist.status/statustime. HTTP/1.1 with
 //! keep-alive, GET and HEAD; paths that leave their root are refused.
 
 use crate::store::{self, schema, Store};
@@ -221,6 +221,25 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
         return respond(s, 404, "text/plain", b"not found\n", keep).await;
     };
     let Some(path) = under(&root, rel) else {
+        // No file: a node's boot config, rendered from its recorded state.
+        if req.path.starts_with("/tftpboot/") {
+            let (shared, rel) = (shared.clone(), rel.to_string());
+            let rendered = tokio::task::spawn_blocking(move || {
+                let st = shared.store.lock().expect("store lock");
+                crate::boot::nodeset::render_path(st.conn(), &rel)
+            })
+            .await;
+            if let Ok(Ok(Some(text))) = rendered {
+                let body = if req.method == "HEAD" { Vec::new() } else { text.clone().into_bytes() };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+                    text.len(),
+                    if keep { "keep-alive" } else { "close" }
+                );
+                s.write_all(head.as_bytes()).await?;
+                return s.write_all(&body).await;
+            }
+        }
         return respond(s, 404, "text/plain", b"not found\n", keep).await;
     };
     let mut file = tokio::fs::File::open(&path).await?;
@@ -258,13 +277,14 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
     Ok(())
 }
 
-/// True when `token` is the one nodeset gave `node` (its SHA-256 is in chain.tokenhash).
+/// True when `token` is the one nodeset gave `node` (chain.token).
 fn token_ok(conn: &rusqlite::Connection, node: &str, token: &str) -> bool {
     let chain = schema::table("chain").expect("chain");
-    let (col, _) = chain.column("tokenhash").expect("tokenhash");
+    let (col, _) = chain.column("token").expect("token");
     let want = store::get_row(conn, chain, &[node]).ok().flatten().and_then(|r| r[col].clone());
-    let got: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    want.as_deref() == Some(got.as_str())
+    // Compare digests, so the time taken says nothing about how much of the token matched.
+    let digest = |t: &str| Sha256::digest(t.as_bytes());
+    want.is_some_and(|w| !token.is_empty() && digest(&w) == digest(token))
 }
 
 /// The node's mypostscript, for the holder of its token.

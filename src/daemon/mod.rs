@@ -45,7 +45,8 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             tasks.spawn(fut);
         }
         for addr in &cfg.tftp {
-            let (bound, fut) = tftp::bind(*addr, &tftp_root).await.map_err(Error::Io)?;
+            let store = Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
+            let (bound, fut) = tftp::bind(*addr, &tftp_root, store).await.map_err(Error::Io)?;
             writeln!(out, "oxcatd: TFTP on {bound} (root {})", tftp_root.display())
                 .map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(fut);

@@ -423,7 +423,7 @@ pub static TABLES: &[Table] = &[
             col("currchain", "Remaining chain of tasks.").attr("currchain"),
             col("chain", "Comma-separated chain of tasks.").attr("chain"),
             col("ondiscover", "Tasks run on discovery.").attr("ondiscover"),
-            col("tokenhash", "SHA-256 of the boot token nodeset put on the node's kernel command line; the HTTP status endpoint checks it."),
+            col("token", "The boot token nodeset put on the node's kernel command line; status reports and mypostscript requests must carry it.").secret(),
             COMMENTS,
             DISABLE,
         ],

@@ -41,6 +41,7 @@ fn start() -> Option<(Lab, Daemon)> {
     lab.enroll("n1").ok();
     lab.run("chdef", &["n1", "ip=10.0.0.1"]).ok();
     lab.run("nodeset", &["n1", "osimage=img"]).ok();
+    std::fs::create_dir_all(&tftp).unwrap();
     std::fs::write(tftp.join("big.bin"), &big).unwrap();
     std::fs::write(lab.path("secret"), "top secret").unwrap();
     std::os::unix::fs::symlink(lab.path("secret"), tftp.join("escape")).unwrap();
@@ -68,6 +69,12 @@ fn start() -> Option<(Lab, Daemon)> {
     }
     assert!(!http.is_empty() && !tftp.is_empty(), "oxcatd did not start");
     Some((lab, Daemon { child, http, tftp }))
+}
+
+/// The node's boot token, as the store keeps it.
+fn token_of(lab: &Lab, node: &str) -> String {
+    let out = lab.run("nodels", &[node, "chain.token", "--show-secrets"]).ok().stdout;
+    out.trim().rsplit(' ').next().unwrap().to_string()
 }
 
 fn curl(args: &[&str]) -> (i32, Vec<u8>) {
@@ -107,8 +114,7 @@ fn http_serves_boot_scripts_images_and_ranges() {
 #[test]
 fn status_reports_need_the_nodes_token() {
     let Some((lab, d)) = start() else { return };
-    let script = std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap();
-    let token = regex::Regex::new("oxcat.token=([0-9a-f]{32})").unwrap().captures(&script).unwrap()[1].to_string();
+    let token = token_of(&lab, "n1");
     let report = |node: &str, token: &str, status: &str| {
         let (_, b) = curl(&[
             "-w",
@@ -200,8 +206,7 @@ fn mypostscript_is_posix_sh_for_the_token_holder() {
     lab.write("postscripts.csv", "#node,postscripts,postbootscripts,comments,disable\n\"xcatdefaults\",\"syslog,remoteshell\",\"otherpkgs\",,\n\"n1\",\"ntp,syslog\",,,\n");
     lab.run("tabrestore", &["postscripts.csv"]).ok();
     lab.run("chdef", &["-t", "site", "domain=it's.example"]).ok();
-    let script = std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap();
-    let token = regex::Regex::new("oxcat.token=([0-9a-f]{32})").unwrap().captures(&script).unwrap()[1].to_string();
+    let token = token_of(&lab, "n1");
     let url = |t: &str| format!("http://{}/mypostscript/n1?token={t}", d.http);
     let (_, denied) = curl(&["-w", " %{http_code}", &url("00000000000000000000000000000000")]);
     assert_eq!(String::from_utf8(denied).unwrap(), "unknown node or wrong token\n 403");
@@ -225,4 +230,32 @@ fn mypostscript_is_posix_sh_for_the_token_holder() {
         "n1|127.0.0.1|syslog,remoteshell,ntp|otherpkgs|it's.example|img|10.0.0.1\n",
         "{body}"
     );
+}
+
+#[test]
+fn boot_configs_are_rendered_on_request_from_the_recorded_state() {
+    let Some((lab, d)) = start() else { return };
+    assert!(!lab.path("tftp/ipxe/n1.ipxe").exists() && !lab.path("tftp/pxelinux.cfg").exists(), "nodeset wrote files");
+    let token = token_of(&lab, "n1");
+    let (_, ipxe) = curl(&[&format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)]);
+    let ipxe = String::from_utf8(ipxe).unwrap();
+    assert!(
+        ipxe.starts_with("#!ipxe oxcat nodeset: netboot img\n") && ipxe.contains(&format!("oxcat.token={token}")),
+        "{ipxe}"
+    );
+    // By MAC over TFTP, as pxelinux and GRUB ask.
+    let (code, pxe) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-01", d.tftp)]);
+    assert_eq!(code, 0);
+    assert!(String::from_utf8(pxe).unwrap().starts_with("#oxcat nodeset: netboot img\n"));
+    let (_, grub) = curl(&[&format!("tftp://{}/grub2/grub.cfg-01-52-54-00-00-00-01", d.tftp)]);
+    assert!(String::from_utf8(grub).unwrap().starts_with("# oxcat nodeset: netboot img\n"));
+    // A new state is served at once; offline serves nothing; an unknown MAC gets nothing.
+    lab.run("nodeset", &["n1", "boot"]).ok();
+    let (_, ipxe) = curl(&[&format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)]);
+    assert!(String::from_utf8(ipxe).unwrap().starts_with("#!ipxe oxcat nodeset: boot\n"));
+    lab.run("nodeset", &["n1", "offline"]).ok();
+    let code_of = |url: String| String::from_utf8(curl(&["-o", "/dev/null", "-w", "%{http_code}", &url]).1).unwrap();
+    assert_eq!(code_of(format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)), "404");
+    let (code, _) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-99", d.tftp)]);
+    assert_ne!(code, 0);
 }
