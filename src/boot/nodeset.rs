@@ -41,9 +41,6 @@ pub struct Plan {
     pub token: Option<String>,
 }
 
-/// The prefix of line 1 of every config nodeset writes, before the state.
-pub const STATE_MARK: &str = "oxcat nodeset: ";
-
 fn dashed(mac: &str) -> String {
     mac.replace(':', "-")
 }

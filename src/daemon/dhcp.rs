@@ -515,6 +515,21 @@ mod tests {
         }
     }
 
+    /// An index that knows n1 (52:54:00:00:00:01) and no range.
+    fn index_with_n1() -> Index {
+        let mut by_mac = HashMap::new();
+        by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
+        Index {
+            version: 0,
+            by_mac,
+            reserved: Default::default(),
+            ranges: vec![],
+            server: "10.0.0.1".parse().unwrap(),
+            http_port: 80,
+            lease_secs: 600,
+        }
+    }
+
     fn request(class: Option<&[u8]>, arch: Option<u16>, user_class: Option<&[u8]>) -> Message {
         sample_discover(&[0x52, 0x54, 0, 0, 0, 1], class, arch, user_class)
     }
@@ -547,17 +562,7 @@ mod tests {
 
     #[test]
     fn proxy_answers_carry_boot_information_only() {
-        let mut by_mac = HashMap::new();
-        by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
-        let idx = Index {
-            version: 0,
-            by_mac,
-            reserved: Default::default(),
-            ranges: vec![],
-            server: "10.0.0.1".parse().unwrap(),
-            http_port: 80,
-            lease_secs: 600,
-        };
+        let idx = index_with_n1();
         let from: SocketAddr = "10.0.0.50:68".parse().unwrap();
         let (offer, to) = proxy_answer(&request(Some(b"PXEClient:Arch:00000"), Some(0), None), &idx, from).unwrap();
         assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
@@ -608,17 +613,7 @@ mod tests {
 
     #[test]
     fn offers_acks_naks_and_ignores_strangers() {
-        let mut by_mac = HashMap::new();
-        by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
-        let idx = Index {
-            version: 0,
-            by_mac,
-            reserved: Default::default(),
-            ranges: vec![],
-            server: "10.0.0.1".parse().unwrap(),
-            http_port: 80,
-            lease_secs: 600,
-        };
+        let idx = index_with_n1();
         let (offer, to) = answer(&request(None, None, None), &idx).unwrap();
         assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
         assert_eq!(offer.yiaddr(), "10.0.0.11".parse::<Ipv4Addr>().unwrap());

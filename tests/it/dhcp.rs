@@ -1,9 +1,8 @@
 //! oxcatd's DHCP server against busybox udhcpc, in two network namespaces joined by a veth pair
 //! that each test creates with its own names and removes on drop. No traffic leaves them.
 
-use crate::harness::Lab;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use crate::harness::{Daemon, Lab};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -18,7 +17,7 @@ struct Pair {
     server: String,
     client: String,
     client_if: String,
-    daemon: Option<Child>,
+    daemon: Option<Daemon>,
 }
 
 impl Pair {
@@ -50,19 +49,12 @@ impl Pair {
     /// Starts oxcatd (DHCP only) in the server namespace and waits until it is ready.
     fn start_daemon(&mut self, lab: &Lab) {
         lab.write("dhcp.toml", "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.server])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.server])
             .arg(lab.path("bin/oxcatd"))
             .args(["--config", lab.path("dhcp.toml").to_str().unwrap()])
-            .env("OXCAT_DB", lab.db())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        self.daemon = Some(child);
-        let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l == "oxcatd: ready");
-        assert!(ready, "oxcatd did not start");
+            .env("OXCAT_DB", lab.db());
+        self.daemon = Some(Daemon::start(cmd));
     }
 
     fn client_mac(&self) -> String {
@@ -108,10 +100,7 @@ impl Pair {
 
 impl Drop for Pair {
     fn drop(&mut self) {
-        if let Some(mut d) = self.daemon.take() {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
+        self.daemon.take();
         for ns in [&self.server, &self.client] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
@@ -192,9 +181,7 @@ fn known_macs_get_their_reservation_and_boot_file() {
     let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001"]).expect("a discovery lease");
     assert_eq!(env_value(&env, "ip"), Some("10.77.0.200"));
     assert_eq!(env_value(&env, "boot_file"), None, "discovery leases carry no boot file");
-    let mut d = pair.daemon.take().unwrap();
-    let _ = d.kill();
-    let _ = d.wait();
+    drop(pair.daemon.take());
     lab.run("chdef", &["-t", "network", "lab", "dynamicrange=10.77.0.199-10.77.0.210"]).ok();
     pair.start_daemon(&lab);
     let env = pair.udhcpc(&lab, &[]).unwrap();
@@ -229,30 +216,10 @@ fn proxy_dhcp_answers_pxe_clients_with_boot_information_only() {
     lab.run("mkdef", &["n1", "groups=compute", "mac=52:54:00:00:00:01", "ip=10.0.0.11"]).ok();
     lab.run("chdef", &["-t", "site", "master=127.0.0.1", "httpport=8080"]).ok();
     lab.write("proxy.toml", "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\nproxy = true\nlisten = [\"127.0.0.1:0\"]\n");
-    let mut child = lab
-        .cmd("oxcatd")
-        .args(["--config", "proxy.toml"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
-        if let Some(a) = line.strip_prefix("oxcatd: proxyDHCP on ") {
-            port = a.to_string();
-        }
-        if line == "oxcatd: ready" {
-            break;
-        }
-    }
-    struct Kill(Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _daemon = Kill(child);
+    let mut cmd = lab.cmd("oxcatd");
+    cmd.args(["--config", "proxy.toml"]);
+    let daemon = Daemon::start(cmd);
+    let port = daemon.addr("proxyDHCP");
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
     let ask = |mac: [u8; 6], class: Option<&[u8]>| -> Option<Message> {

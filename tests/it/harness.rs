@@ -43,6 +43,51 @@ impl Out {
     }
 }
 
+/// A running oxcatd, killed on drop.
+pub struct Daemon {
+    child: std::process::Child,
+    /// What it printed before "oxcatd: ready" (one line per service and bound address).
+    pub lines: Vec<String>,
+}
+
+impl Daemon {
+    /// Spawns `cmd` (an oxcatd invocation) and waits for its "oxcatd: ready" line.
+    pub fn start(mut cmd: Command) -> Daemon {
+        use std::io::BufRead;
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("oxcatd starts");
+        let mut lines = Vec::new();
+        let mut ready = false;
+        for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
+            if line == "oxcatd: ready" {
+                ready = true;
+                break;
+            }
+            lines.push(line);
+        }
+        let d = Daemon { child, lines };
+        assert!(ready, "oxcatd did not start: {:?}", d.lines);
+        d
+    }
+
+    /// The address printed for a service ("HTTP", "TFTP", "DHCP", "proxyDHCP").
+    pub fn addr(&self, service: &str) -> String {
+        let prefix = format!("oxcatd: {service} on ");
+        let line = self
+            .lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {service} in {:?}", self.lines));
+        line.split_whitespace().next().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn oxcat_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_oxcat"))
 }

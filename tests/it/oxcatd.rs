@@ -1,20 +1,12 @@
 //! oxcatd's HTTP and TFTP servers on 127.0.0.1, with curl and atftp as the clients.
 
-use crate::harness::Lab;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use crate::harness::{Daemon, Lab};
+use std::process::{Command, Stdio};
 
-struct Daemon {
-    child: Child,
+struct Running {
+    _daemon: Daemon,
     http: String,
     tftp: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn tool(name: &str) -> bool {
@@ -27,7 +19,7 @@ fn tool(name: &str) -> bool {
 }
 
 /// A lab with one net-booted node, a 3 MB image file, and oxcatd running on ephemeral ports.
-fn start() -> Option<(Lab, Daemon)> {
+fn start() -> Option<(Lab, Running)> {
     if !tool("curl") || !tool("atftp") {
         return None;
     }
@@ -46,29 +38,11 @@ fn start() -> Option<(Lab, Daemon)> {
     std::fs::write(lab.path("secret"), "top secret").unwrap();
     std::os::unix::fs::symlink(lab.path("secret"), tftp.join("escape")).unwrap();
     lab.write("oxcat.toml", "[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nlisten = [\"127.0.0.1:0\"]\n");
-    let mut child = lab
-        .cmd("oxcatd")
-        .args(["--config", "oxcat.toml"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut http, mut tftp) = (String::new(), String::new());
-    // Readiness: the daemon prints its bound addresses, then "oxcatd: ready".
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let word = |l: &str| l.split_whitespace().nth(3).unwrap_or("").to_string();
-        if line.starts_with("oxcatd: HTTP on ") {
-            http = word(&line);
-        } else if line.starts_with("oxcatd: TFTP on ") {
-            tftp = word(&line);
-        } else if line == "oxcatd: ready" {
-            break;
-        }
-    }
-    assert!(!http.is_empty() && !tftp.is_empty(), "oxcatd did not start");
-    Some((lab, Daemon { child, http, tftp }))
+    let mut cmd = lab.cmd("oxcatd");
+    cmd.args(["--config", "oxcat.toml"]);
+    let daemon = Daemon::start(cmd);
+    let (http, tftp) = (daemon.addr("HTTP"), daemon.addr("TFTP"));
+    Some((lab, Running { _daemon: daemon, http, tftp }))
 }
 
 /// The node's boot token, as the store keeps it.
