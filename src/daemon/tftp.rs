@@ -1,39 +1,43 @@
-//! The TFTP server: async-tftp (RFC 1350, 2347-2349 options, RFC 7440 windowsize), read-only,
-//! rooted at site.tftpdir. async-tftp's own directory handler serves symlinks that point out of
-//! the root, so this handler resolves every path and refuses `..`, absolute paths, and anything
-//! whose real path leaves the root. A node's boot config that no file holds is rendered from the
-//! store (see `boot::nodeset::render_path`).
+//! The TFTP server: read-only, rooted at site.tftpdir. RFC 1350 transfers with the option
+//! extension (RFC 2347): blksize (2348), timeout and tsize (2349), windowsize (7440). Every path is
+//! resolved and refused when it is absolute, has `..`, or its real path (symlinks followed) leaves
+//! the root; writes are refused. A node's boot config that no file holds is rendered from the
+//! store (see `boot::nodeset::render_path`). Each transfer runs on its own socket (its own TID),
+//! with the file in memory: boot files are small, and kernels are better fetched over HTTP.
 
 use crate::store::Store;
-use async_tftp::packet;
-use async_tftp::server::{Handler, TftpServerBuilder};
-use blocking::{unblock, Unblock};
-use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+const RRQ: u16 = 1;
+const WRQ: u16 = 2;
+const DATA: u16 = 3;
+const ACK: u16 = 4;
+const ERROR: u16 = 5;
+const OACK: u16 = 6;
+/// Sends of one packet or window before a transfer is abandoned.
+const RETRIES: u32 = 5;
+const MAX_BLKSIZE: usize = 65464;
+const MAX_WINDOW: usize = 64;
+
+/// The TFTP error codes used.
+const ENOTFOUND: u16 = 1;
+const EACCESS: u16 = 2;
+const EBADOP: u16 = 4;
+
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    NotFound,
+    Denied,
+}
 
 pub struct ReadOnlyRoot {
     root: PathBuf,
-    /// Where nodes' boot configs are rendered from when no file holds them.
     store: Option<Arc<Mutex<Store>>>,
-}
-
-/// What a transfer reads: a file, or a config rendered in memory.
-pub enum Content {
-    File(Unblock<File>),
-    Rendered(futures_lite::io::Cursor<Vec<u8>>),
-}
-
-impl futures_lite::AsyncRead for Content {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Content::File(f) => Pin::new(f).poll_read(cx, buf),
-            Content::Rendered(c) => Pin::new(c).poll_read(cx, buf),
-        }
-    }
 }
 
 impl ReadOnlyRoot {
@@ -46,70 +50,189 @@ impl ReadOnlyRoot {
     }
 
     /// The real file a request names, if it is a regular file inside the root.
-    pub fn resolve(&self, asked: &Path) -> Result<PathBuf, packet::Error> {
+    pub fn resolve(&self, asked: &Path) -> Result<PathBuf, Refusal> {
         if asked.is_absolute() || asked.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-            return Err(packet::Error::PermissionDenied);
+            return Err(Refusal::Denied);
         }
-        let real = std::fs::canonicalize(self.root.join(asked)).map_err(|_| packet::Error::FileNotFound)?;
+        let real = std::fs::canonicalize(self.root.join(asked)).map_err(|_| Refusal::NotFound)?;
         if !real.starts_with(&self.root) {
-            return Err(packet::Error::PermissionDenied);
+            return Err(Refusal::Denied);
         }
         if !real.is_file() {
-            return Err(packet::Error::FileNotFound);
+            return Err(Refusal::NotFound);
         }
         Ok(real)
     }
+
+    /// The bytes a request gets: a file, or a node's rendered boot config.
+    fn content(&self, asked: &str) -> Result<Vec<u8>, Refusal> {
+        match self.resolve(Path::new(asked)) {
+            Ok(real) => std::fs::read(real).map_err(|_| Refusal::NotFound),
+            Err(Refusal::NotFound) => {
+                let store = self.store.as_ref().ok_or(Refusal::NotFound)?;
+                let st = store.lock().expect("store lock");
+                match crate::boot::nodeset::render_path(st.conn(), asked) {
+                    Ok(Some(text)) => Ok(text.into_bytes()),
+                    _ => Err(Refusal::NotFound),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
-impl Handler for ReadOnlyRoot {
-    type Reader = Content;
-    type Writer = Unblock<File>;
+fn error_packet(code: u16, msg: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(5 + msg.len());
+    p.extend(ERROR.to_be_bytes());
+    p.extend(code.to_be_bytes());
+    p.extend(msg.as_bytes());
+    p.push(0);
+    p
+}
 
-    async fn read_req_open(
-        &mut self,
-        _client: &SocketAddr,
-        path: &Path,
-    ) -> Result<(Self::Reader, Option<u64>), packet::Error> {
-        let real = match self.resolve(path) {
-            Ok(real) => real,
-            Err(packet::Error::FileNotFound) => {
-                // No file: a node's boot config (pxelinux.cfg/01-MAC, grub2/grub.cfg-01-MAC, ...).
-                let Some(store) = self.store.clone() else { return Err(packet::Error::FileNotFound) };
-                let rel = path.to_string_lossy().into_owned();
-                let text = unblock(move || {
-                    let st = store.lock().expect("store lock");
-                    crate::boot::nodeset::render_path(st.conn(), &rel)
-                })
-                .await;
-                return match text {
-                    Ok(Some(t)) => {
-                        let len = t.len() as u64;
-                        Ok((Content::Rendered(futures_lite::io::Cursor::new(t.into_bytes())), Some(len)))
-                    }
-                    _ => Err(packet::Error::FileNotFound),
-                };
+/// A read request: file name and the options asked for (lower-case names).
+struct Request {
+    file: String,
+    options: Vec<(String, String)>,
+}
+
+fn parse_request(p: &[u8]) -> Option<Request> {
+    let mut fields = p.get(2..)?.split(|b| *b == 0).map(|f| String::from_utf8_lossy(f).into_owned());
+    let file = fields.next().filter(|f| !f.is_empty())?;
+    let _mode = fields.next()?;
+    let mut options = Vec::new();
+    while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+        if !k.is_empty() {
+            options.push((k.to_ascii_lowercase(), v));
+        }
+    }
+    Some(Request { file, options })
+}
+
+/// The options granted: blksize, timeout, windowsize, and the OACK to send (None: no options).
+struct Granted {
+    blksize: usize,
+    timeout: Duration,
+    window: usize,
+    oack: Option<Vec<u8>>,
+}
+
+fn negotiate(options: &[(String, String)], size: usize) -> Granted {
+    let mut g = Granted { blksize: 512, timeout: Duration::from_secs(1), window: 1, oack: None };
+    let mut oack = OACK.to_be_bytes().to_vec();
+    let mut any = false;
+    let grant = |oack: &mut Vec<u8>, k: &str, v: String| {
+        oack.extend(k.as_bytes());
+        oack.push(0);
+        oack.extend(v.as_bytes());
+        oack.push(0);
+    };
+    for (k, v) in options {
+        let n: Option<usize> = v.parse().ok();
+        match (k.as_str(), n) {
+            ("blksize", Some(b)) if b >= 8 => {
+                g.blksize = b.min(MAX_BLKSIZE);
+                grant(&mut oack, k, g.blksize.to_string());
+                any = true;
             }
-            Err(e) => return Err(e),
-        };
-        let (file, len) = unblock(move || -> std::io::Result<(File, u64)> {
-            let f = File::open(&real)?;
-            let len = f.metadata()?.len();
-            Ok((f, len))
-        })
-        .await
-        .map_err(|_| packet::Error::PermissionDenied)?;
-        // Large reads: every read of an Unblock file is a trip to the blocking thread pool.
-        Ok((Content::File(Unblock::with_capacity(1 << 20, file)), Some(len)))
+            ("timeout", Some(t)) if (1..=255).contains(&t) => {
+                g.timeout = Duration::from_secs(t as u64);
+                grant(&mut oack, k, t.to_string());
+                any = true;
+            }
+            ("tsize", Some(_)) => {
+                grant(&mut oack, k, size.to_string());
+                any = true;
+            }
+            ("windowsize", Some(w)) if w >= 1 => {
+                g.window = w.min(MAX_WINDOW);
+                grant(&mut oack, k, g.window.to_string());
+                any = true;
+            }
+            _ => {}
+        }
     }
+    if any {
+        g.oack = Some(oack);
+    }
+    g
+}
 
-    async fn write_req_open(
-        &mut self,
-        _client: &SocketAddr,
-        _path: &Path,
-        _size: Option<u64>,
-    ) -> Result<Self::Writer, packet::Error> {
-        Err(packet::Error::IllegalOperation)
+/// Waits for the ACK of one of `expect` (wire block numbers); Ok(Some(i)) its index.
+async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> std::io::Result<Option<usize>> {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
+            Err(_) => return Ok(None),
+            Ok(r) => r?,
+        };
+        if n >= 4 && u16::from_be_bytes([buf[0], buf[1]]) == ACK {
+            let block = u16::from_be_bytes([buf[2], buf[3]]);
+            if let Some(i) = expect.iter().position(|b| *b == block) {
+                return Ok(Some(i));
+            }
+        } else if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == ERROR {
+            return Err(std::io::Error::other("the client gave up"));
+        }
     }
+}
+
+/// Serves one read request from its own socket.
+async fn transfer(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<ReadOnlyRoot>) -> std::io::Result<()> {
+    let sock = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await?;
+    sock.connect(peer).await?;
+    let file = req.file.clone();
+    let content = tokio::task::spawn_blocking(move || root.content(&file)).await.map_err(std::io::Error::other)?;
+    let data = match content {
+        Ok(d) => d,
+        Err(Refusal::NotFound) => return sock.send(&error_packet(ENOTFOUND, "file not found")).await.map(|_| ()),
+        Err(Refusal::Denied) => return sock.send(&error_packet(EACCESS, "access violation")).await.map(|_| ()),
+    };
+    let g = negotiate(&req.options, data.len());
+    if let Some(oack) = &g.oack {
+        let mut acked = false;
+        for _ in 0..RETRIES {
+            sock.send(oack).await?;
+            if wait_ack(&sock, g.timeout, &[0]).await?.is_some() {
+                acked = true;
+                break;
+            }
+        }
+        if !acked {
+            return Ok(());
+        }
+    }
+    // Blocks are numbered from 1; a file that fills its last block ends with an empty one.
+    let blocks = data.len() / g.blksize + 1;
+    let mut packet = Vec::with_capacity(4 + g.blksize);
+    let mut base = 0usize;
+    let mut tries = 0;
+    while base < blocks {
+        let end = (base + g.window).min(blocks);
+        for i in base..end {
+            let chunk = &data[(i * g.blksize).min(data.len())..((i + 1) * g.blksize).min(data.len())];
+            packet.clear();
+            packet.extend(DATA.to_be_bytes());
+            packet.extend((((i + 1) & 0xffff) as u16).to_be_bytes());
+            packet.extend(chunk);
+            sock.send(&packet).await?;
+        }
+        let expect: Vec<u16> = (base..end).map(|i| ((i + 1) & 0xffff) as u16).collect();
+        match wait_ack(&sock, g.timeout, &expect).await? {
+            Some(k) => {
+                base += k + 1;
+                tries = 0;
+            }
+            None => {
+                tries += 1;
+                if tries >= RETRIES {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Binds (so that a port in use is a startup error); returns the bound address and the server future.
@@ -118,18 +241,29 @@ pub async fn bind(
     root: &Path,
     store: Arc<Mutex<Store>>,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
-    let handler = ReadOnlyRoot::with_store(root, store).map_err(|e| format!("TFTP root {}: {e}", root.display()))?;
-    let sock = std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot listen on {addr} for TFTP: {e}"))?;
+    let root =
+        Arc::new(ReadOnlyRoot::with_store(root, store).map_err(|e| format!("TFTP root {}: {e}", root.display()))?);
+    let sock = UdpSocket::bind(addr).await.map_err(|e| format!("cannot listen on {addr} for TFTP: {e}"))?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
-    let server = TftpServerBuilder::with_handler(handler)
-        .std_socket(sock)
-        .map_err(|e| format!("TFTP on {addr}: {e}"))?
-        .build()
-        .await
-        .map_err(|e| format!("TFTP on {addr}: {e}"))?;
     Ok((bound, async move {
-        if let Err(e) = server.serve().await {
-            eprintln!("oxcatd: TFTP server stopped: {e}");
+        let mut buf = vec![0u8; 1500];
+        loop {
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else { continue };
+            let op = if n >= 2 { u16::from_be_bytes([buf[0], buf[1]]) } else { 0 };
+            match op {
+                RRQ => {
+                    let Some(req) = parse_request(&buf[..n]) else { continue };
+                    let root = root.clone();
+                    tokio::spawn(async move {
+                        let _ = timeout(Duration::from_secs(3600), transfer(bound, peer, req, root)).await;
+                    });
+                }
+                WRQ => {
+                    let _ = sock.send_to(&error_packet(EBADOP, "this server is read-only"), peer).await;
+                }
+                // Anything else on the listening port (a late ACK, noise) is ignored.
+                _ => {}
+            }
         }
     }))
 }
@@ -151,9 +285,23 @@ mod tests {
         assert!(h.resolve(Path::new("sub/f")).is_ok());
         assert!(h.resolve(Path::new("in")).is_ok());
         for bad in ["../secret", "sub/../../secret", "/etc/passwd", "out"] {
-            assert!(matches!(h.resolve(Path::new(bad)), Err(packet::Error::PermissionDenied)), "{bad}");
+            assert_eq!(h.resolve(Path::new(bad)), Err(Refusal::Denied), "{bad}");
         }
-        assert!(matches!(h.resolve(Path::new("nope")), Err(packet::Error::FileNotFound)));
-        assert!(matches!(h.resolve(Path::new("sub")), Err(packet::Error::FileNotFound)));
+        assert_eq!(h.resolve(Path::new("nope")), Err(Refusal::NotFound));
+        assert_eq!(h.resolve(Path::new("sub")), Err(Refusal::NotFound));
+    }
+
+    #[test]
+    fn requests_and_options() {
+        let r = parse_request(b"\x00\x01big.bin\x00octet\x00blksize\x001468\x00tsize\x000\x00windowsize\x0016\x00")
+            .unwrap();
+        assert_eq!(r.file, "big.bin");
+        let g = negotiate(&r.options, 3000);
+        assert_eq!((g.blksize, g.window), (1468, 16));
+        assert_eq!(g.oack.unwrap(), b"\x00\x06blksize\x001468\x00tsize\x003000\x00windowsize\x0016\x00");
+        let g = negotiate(&[("blksize".into(), "4".into()), ("foo".into(), "1".into())], 10);
+        assert!(g.oack.is_none());
+        assert_eq!(g.blksize, 512);
+        assert!(parse_request(b"\x00\x01\x00octet\x00").is_none());
     }
 }
