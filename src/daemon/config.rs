@@ -29,6 +29,8 @@ struct WireDhcp {
     server: Option<String>,
     /// proxyDHCP: boot information only, beside another DHCP server (listens on 67 and 4011).
     proxy: Option<bool>,
+    /// Serve only these interfaces (default: every interface, replies routed by the kernel).
+    interfaces: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +62,8 @@ pub struct Config {
     /// The address DHCP answers name as server (default: site.master).
     pub dhcp_server: Option<std::net::Ipv4Addr>,
     pub dhcp_proxy: bool,
+    /// Interfaces DHCP is tied to (empty: all).
+    pub dhcp_interfaces: Vec<String>,
     pub postscripts: PathBuf,
 }
 
@@ -116,6 +120,7 @@ impl Config {
             },
             tftp_root: tftp.root.map(PathBuf::from),
             dhcp_proxy: dhcp.proxy == Some(true),
+            dhcp_interfaces: dhcp.interfaces.unwrap_or_default(),
             // proxyDHCP also listens on 4011, where PXE clients ask for their boot file.
             dhcp: match (dhcp.enable, dhcp.proxy) {
                 (Some(true), Some(true)) => {

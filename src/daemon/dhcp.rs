@@ -444,16 +444,36 @@ pub fn proxy_answer(req: &Message, idx: &Index, from: SocketAddr) -> Option<(Mes
     Some((r, to))
 }
 
+/// A UDP socket for DHCP on `addr`, tied to `interface` when given (SO_BINDTODEVICE): on a server
+/// with several networks, requests are then taken from, and broadcast replies sent out of, that
+/// interface only, whatever the routing table says.
+fn socket(addr: SocketAddr, interface: Option<&str>) -> Result<std::net::UdpSocket, String> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let fail = |e: std::io::Error| format!("cannot listen on {addr} for DHCP: {e}");
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
+    if let Some(name) = interface {
+        s.bind_device(Some(name.as_bytes())).map_err(|e| match e.raw_os_error() {
+            Some(19) => format!("DHCP: no such interface '{name}'"),
+            _ => format!("DHCP: cannot use interface '{name}': {e}"),
+        })?;
+        // Several interfaces share the port, one socket each.
+        s.set_reuse_address(true).map_err(fail)?;
+    }
+    s.set_broadcast(true).map_err(fail)?;
+    s.bind(&addr.into()).map_err(fail)?;
+    s.set_nonblocking(true).map_err(fail)?;
+    Ok(s.into())
+}
+
 /// Binds (a port in use is a startup error); returns the bound address and the server future.
 pub async fn bind(
     addr: SocketAddr,
+    interface: Option<&str>,
     store: Arc<Mutex<Store>>,
     server: Option<Ipv4Addr>,
     proxy: bool,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
-    let sock = std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot listen on {addr} for DHCP: {e}"))?;
-    sock.set_broadcast(true).map_err(|e| e.to_string())?;
-    sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let sock = socket(addr, interface)?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
     let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| e.to_string())?;
     let index = {

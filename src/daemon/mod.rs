@@ -37,12 +37,22 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "oxcatd: HTTP on {bound}").map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(fut);
         }
+        let interfaces: Vec<Option<&str>> = if cfg.dhcp_interfaces.is_empty() {
+            vec![None]
+        } else {
+            cfg.dhcp_interfaces.iter().map(|i| Some(i.as_str())).collect()
+        };
         for addr in &cfg.dhcp {
-            let store = Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-            let (bound, fut) = dhcp::bind(*addr, store, cfg.dhcp_server, cfg.dhcp_proxy).await.map_err(Error::Io)?;
-            let kind = if cfg.dhcp_proxy { "proxyDHCP" } else { "DHCP" };
-            writeln!(out, "oxcatd: {kind} on {bound}").map_err(|e| Error::io("stdout", e))?;
-            tasks.spawn(fut);
+            for iface in &interfaces {
+                let store =
+                    Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
+                let (bound, fut) =
+                    dhcp::bind(*addr, *iface, store, cfg.dhcp_server, cfg.dhcp_proxy).await.map_err(Error::Io)?;
+                let kind = if cfg.dhcp_proxy { "proxyDHCP" } else { "DHCP" };
+                let on = iface.map(|i| format!(" ({i})")).unwrap_or_default();
+                writeln!(out, "oxcatd: {kind} on {bound}{on}").map_err(|e| Error::io("stdout", e))?;
+                tasks.spawn(fut);
+            }
         }
         for addr in &cfg.tftp {
             let store = Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));

@@ -48,7 +48,15 @@ impl Pair {
 
     /// Starts oxcatd (DHCP only) in the server namespace and waits until it is ready.
     fn start_daemon(&mut self, lab: &Lab) {
-        lab.write("dhcp.toml", "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n");
+        self.start_daemon_with(lab, "");
+    }
+
+    /// Like start_daemon, with extra lines for the [dhcp] section.
+    fn start_daemon_with(&mut self, lab: &Lab, dhcp_extra: &str) {
+        lab.write(
+            "dhcp.toml",
+            &format!("[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n{dhcp_extra}"),
+        );
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.server])
             .arg(lab.path("bin/oxcatd"))
@@ -243,4 +251,59 @@ fn proxy_dhcp_answers_pxe_clients_with_boot_information_only() {
     }
     assert!(ask([0x52, 0x54, 0, 0, 0, 1], None).is_none(), "a non-PXE client was answered");
     assert!(ask([0x52, 0x54, 0, 0, 0, 9], Some(b"PXEClient")).is_none(), "an unknown MAC was answered");
+}
+
+#[test]
+fn dhcp_tied_to_an_interface_answers_out_of_it_whatever_the_routes() {
+    if !available() {
+        return;
+    }
+    let lab = Lab::new();
+    let mut pair = Pair::new();
+    // A second link whose network holds the server's default route: broadcast replies follow
+    // that route unless the DHCP socket is tied to the client's interface.
+    let other = format!("{}b", pair.client);
+    let (obs, obc) = (format!("{}b", pair.client_if.replacen("vc", "vs", 1)), format!("{}b", pair.client_if));
+    let _ = Command::new("ip").args(["netns", "del", &other]).output();
+    ip(&["netns", "add", &other]);
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+        }
+    }
+    let _other = Gone(other.clone());
+    ip(&["link", "add", &obs, "type", "veth", "peer", "name", &obc]);
+    ip(&["link", "set", &obs, "netns", &pair.server]);
+    ip(&["link", "set", &obc, "netns", &other]);
+    ip(&["-n", &pair.server, "addr", "add", "10.88.0.1/24", "dev", &obs]);
+    ip(&["-n", &pair.server, "link", "set", &obs, "up"]);
+    ip(&["-n", &other, "link", "set", &obc, "up"]);
+    ip(&["-n", &pair.server, "route", "replace", "default", "dev", &obs]);
+    let mac = pair.client_mac();
+    lab.run("mkdef", &["n1", "groups=compute", &format!("mac={mac}"), "ip=10.77.0.11"]).ok();
+    lab.run("chdef", &["-t", "site", "master=10.77.0.1"]).ok();
+    // Control: untied, the reply leaves by the default route and the client never sees it.
+    pair.start_daemon(&lab);
+    assert!(pair.udhcpc(&lab, &[]).is_none(), "the control run got an answer: the test would prove nothing");
+    drop(pair.daemon.take());
+    // Tied to the client's interface: answered.
+    pair.start_daemon_with(&lab, &format!("interfaces = [\"{}\"]\n", pair.client_if.replacen("vc", "vs", 1)));
+    let env = pair.udhcpc(&lab, &[]).expect("an answer out of the tied interface");
+    assert_eq!(env_value(&env, "ip"), Some("10.77.0.11"));
+    drop(pair.daemon.take());
+    // A missing interface is a clear startup error.
+    lab.write(
+        "bad.toml",
+        "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\ninterfaces = [\"nosuch0\"]\n",
+    );
+    let o = Command::new("ip")
+        .args(["netns", "exec", &pair.server])
+        .arg(lab.path("bin/oxcatd"))
+        .args(["--config", lab.path("bad.toml").to_str().unwrap()])
+        .env("OXCAT_DB", lab.db())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "Error: DHCP: no such interface 'nosuch0'\n");
 }
