@@ -6,9 +6,10 @@
 //! with the file in memory: boot files are small, and kernels are better fetched over HTTP.
 
 use crate::store::Store;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
@@ -38,11 +39,44 @@ pub enum Refusal {
 pub struct ReadOnlyRoot {
     root: PathBuf,
     store: Option<Arc<Mutex<Store>>>,
+    /// DATA packets already laid out, shared by the transfers of the same file at the same block
+    /// size (16 nodes fetching one kernel read and frame it once); kept while a transfer uses them.
+    framed: Mutex<HashMap<(PathBuf, std::time::SystemTime, usize), Weak<Framed>>>,
+}
+
+/// A file cut into DATA packets: packet i (block i + 1) is `bytes[offsets[i]..offsets[i + 1]]`.
+pub struct Framed {
+    bytes: Vec<u8>,
+    offsets: Vec<usize>,
+}
+
+impl Framed {
+    fn new(data: &[u8], blksize: usize) -> Framed {
+        let blocks = data.len() / blksize + 1;
+        let mut bytes = Vec::with_capacity(data.len() + 4 * blocks);
+        let mut offsets = Vec::with_capacity(blocks + 1);
+        for i in 0..blocks {
+            offsets.push(bytes.len());
+            bytes.extend(DATA.to_be_bytes());
+            bytes.extend((((i + 1) & 0xffff) as u16).to_be_bytes());
+            bytes.extend(&data[(i * blksize).min(data.len())..((i + 1) * blksize).min(data.len())]);
+        }
+        offsets.push(bytes.len());
+        Framed { bytes, offsets }
+    }
+
+    fn blocks(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn packet(&self, i: usize) -> &[u8] {
+        &self.bytes[self.offsets[i]..self.offsets[i + 1]]
+    }
 }
 
 impl ReadOnlyRoot {
     pub fn new(root: &Path) -> std::io::Result<ReadOnlyRoot> {
-        Ok(ReadOnlyRoot { root: std::fs::canonicalize(root)?, store: None })
+        Ok(ReadOnlyRoot { root: std::fs::canonicalize(root)?, store: None, framed: Mutex::default() })
     }
 
     pub fn with_store(root: &Path, store: Arc<Mutex<Store>>) -> std::io::Result<ReadOnlyRoot> {
@@ -64,15 +98,32 @@ impl ReadOnlyRoot {
         Ok(real)
     }
 
-    /// The bytes a request gets: a file, or a node's rendered boot config.
-    fn content(&self, asked: &str) -> Result<Vec<u8>, Refusal> {
+    /// What a request gets, cut into packets: a file (shared with concurrent transfers of it), or
+    /// a node's rendered boot config. The size is needed first, for tsize, so options come in.
+    fn content(&self, asked: &str, options: &[(String, String)]) -> Result<(Arc<Framed>, Granted), Refusal> {
         match self.resolve(Path::new(asked)) {
-            Ok(real) => std::fs::read(real).map_err(|_| Refusal::NotFound),
+            Ok(real) => {
+                let meta = std::fs::metadata(&real).map_err(|_| Refusal::NotFound)?;
+                let g = negotiate(options, meta.len() as usize);
+                let key = (real.clone(), meta.modified().map_err(|_| Refusal::NotFound)?, g.blksize);
+                let mut cache = self.framed.lock().expect("cache lock");
+                if let Some(f) = cache.get(&key).and_then(Weak::upgrade) {
+                    return Ok((f, g));
+                }
+                cache.retain(|_, w| w.strong_count() > 0);
+                let data = std::fs::read(&real).map_err(|_| Refusal::NotFound)?;
+                let f = Arc::new(Framed::new(&data, g.blksize));
+                cache.insert(key, Arc::downgrade(&f));
+                Ok((f, g))
+            }
             Err(Refusal::NotFound) => {
                 let store = self.store.as_ref().ok_or(Refusal::NotFound)?;
                 let st = store.lock().expect("store lock");
                 match crate::boot::nodeset::render_path(st.conn(), asked) {
-                    Ok(Some(text)) => Ok(text.into_bytes()),
+                    Ok(Some(text)) => {
+                        let g = negotiate(options, text.len());
+                        Ok((Arc::new(Framed::new(text.as_bytes(), g.blksize)), g))
+                    }
                     _ => Err(Refusal::NotFound),
                 }
             }
@@ -182,14 +233,14 @@ async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> std::io::
 async fn transfer(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<ReadOnlyRoot>) -> std::io::Result<()> {
     let sock = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await?;
     sock.connect(peer).await?;
-    let file = req.file.clone();
-    let content = tokio::task::spawn_blocking(move || root.content(&file)).await.map_err(std::io::Error::other)?;
-    let data = match content {
+    let content = tokio::task::spawn_blocking(move || root.content(&req.file, &req.options))
+        .await
+        .map_err(std::io::Error::other)?;
+    let (data, g) = match content {
         Ok(d) => d,
         Err(Refusal::NotFound) => return sock.send(&error_packet(ENOTFOUND, "file not found")).await.map(|_| ()),
         Err(Refusal::Denied) => return sock.send(&error_packet(EACCESS, "access violation")).await.map(|_| ()),
     };
-    let g = negotiate(&req.options, data.len());
     if let Some(oack) = &g.oack {
         let mut acked = false;
         for _ in 0..RETRIES {
@@ -204,19 +255,13 @@ async fn transfer(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<R
         }
     }
     // Blocks are numbered from 1; a file that fills its last block ends with an empty one.
-    let blocks = data.len() / g.blksize + 1;
-    let mut packet = Vec::with_capacity(4 + g.blksize);
+    let blocks = data.blocks();
     let mut base = 0usize;
     let mut tries = 0;
     while base < blocks {
         let end = (base + g.window).min(blocks);
         for i in base..end {
-            let chunk = &data[(i * g.blksize).min(data.len())..((i + 1) * g.blksize).min(data.len())];
-            packet.clear();
-            packet.extend(DATA.to_be_bytes());
-            packet.extend((((i + 1) & 0xffff) as u16).to_be_bytes());
-            packet.extend(chunk);
-            sock.send(&packet).await?;
+            sock.send(data.packet(i)).await?;
         }
         let expect: Vec<u16> = (base..end).map(|i| ((i + 1) & 0xffff) as u16).collect();
         match wait_ack(&sock, g.timeout, &expect).await? {
@@ -289,6 +334,17 @@ mod tests {
         }
         assert_eq!(h.resolve(Path::new("nope")), Err(Refusal::NotFound));
         assert_eq!(h.resolve(Path::new("sub")), Err(Refusal::NotFound));
+    }
+
+    #[test]
+    fn files_are_framed_into_numbered_blocks() {
+        let f = Framed::new(b"abcdefgh", 4);
+        assert_eq!(f.blocks(), 3, "a file that fills its last block ends with an empty one");
+        assert_eq!(f.packet(0), b"\x00\x03\x00\x01abcd");
+        assert_eq!(f.packet(1), b"\x00\x03\x00\x02efgh");
+        assert_eq!(f.packet(2), b"\x00\x03\x00\x03");
+        let f = Framed::new(b"abcde", 4);
+        assert_eq!((f.blocks(), f.packet(1)), (2, &b"\x00\x03\x00\x02e"[..]));
     }
 
     #[test]
