@@ -16,6 +16,11 @@ install -m 0644 man/man8/*.8 "$prefix/share/man/man8/"
 install -m 0644 share/completions/bash/* "$prefix/share/bash-completion/completions/"
 install -m 0644 share/completions/zsh/* "$prefix/share/zsh/site-functions/"
 install -m 0644 share/completions/fish/* "$prefix/share/fish/vendor_completions.d/"
+# oxcatd serves these to the nodes (postscripts in /etc/oxcat/oxcat.toml, default below).
+install -d "$prefix/share/oxcat/postscripts"
+for f in postscripts/*; do
+	[ "$f" = postscripts/README.md ] || install -m 0755 "$f" "$prefix/share/oxcat/postscripts/"
+done
 install -d "$prefix/lib/systemd/system"
 sed "s|/usr/local/bin/oxcatd|$prefix/bin/oxcatd|" share/systemd/oxcatd.service >"$prefix/lib/systemd/system/oxcatd.service"
 echo "oxcat installed in $prefix/bin with its commands:"

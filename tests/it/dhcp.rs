@@ -1,21 +1,16 @@
 //! oxcatd's DHCP server against busybox udhcpc, in two network namespaces joined by a veth pair
 //! that each test creates with its own names and removes on drop. No traffic leaves them.
 
-use crate::harness::{Daemon, Lab};
+use crate::harness::{ip, Daemon, Lab, Netns};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-fn ip(args: &[&str]) {
-    let o = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(o.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
-}
-
 /// A server namespace and a client namespace joined by a veth pair: server end 10.77.0.1/24.
 struct Pair {
-    server: String,
-    client: String,
+    server: Netns,
+    client: Netns,
     client_if: String,
     daemon: Option<Daemon>,
 }
@@ -24,26 +19,17 @@ impl Pair {
     fn new() -> Pair {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{n}", std::process::id() % 100_000);
-        let (server, client) = (format!("oxs{id}"), format!("oxc{id}"));
+        let (server, client) = (Netns::new(format!("oxs{id}")), Netns::new(format!("oxc{id}")));
         let (sif, cif) = (format!("vs{id}"), format!("vc{id}"));
-        // Leftovers of a crashed run with the same names go first.
-        for ns in [&server, &client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-        ip(&["netns", "add", &server]);
-        ip(&["netns", "add", &client]);
-        let p = Pair { server, client, client_if: cif.clone(), daemon: None };
         ip(&["link", "add", &sif, "type", "veth", "peer", "name", &cif]);
-        ip(&["link", "set", &sif, "netns", &p.server]);
-        ip(&["link", "set", &cif, "netns", &p.client]);
-        ip(&["-n", &p.server, "addr", "add", "10.77.0.1/24", "dev", &sif]);
-        for (ns, dev) in [(&p.server, &sif), (&p.client, &cif)] {
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
+        ip(&["link", "set", &sif, "netns", &server.0]);
+        ip(&["link", "set", &cif, "netns", &client.0]);
+        server.ip(&["addr", "add", "10.77.0.1/24", "dev", &sif]);
+        server.ip(&["link", "set", &sif, "up"]);
+        client.ip(&["link", "set", &cif, "up"]);
         // Broadcast replies leave through the only link.
-        ip(&["-n", &p.server, "route", "add", "default", "dev", &sif]);
-        p
+        server.ip(&["route", "add", "default", "dev", &sif]);
+        Pair { server, client, client_if: cif, daemon: None }
     }
 
     /// Starts oxcatd (DHCP only) in the server namespace and waits until it is ready.
@@ -57,45 +43,30 @@ impl Pair {
             "dhcp.toml",
             &format!("[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n{dhcp_extra}"),
         );
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.server])
-            .arg(lab.path("bin/oxcatd"))
-            .args(["--config", lab.path("dhcp.toml").to_str().unwrap()])
-            .env("OXCAT_DB", lab.db());
+        let mut cmd = self.server.exec(lab.path("bin/oxcatd"));
+        cmd.args(["--config", lab.path("dhcp.toml").to_str().unwrap()]).env("OXCAT_DB", lab.db());
         self.daemon = Some(Daemon::start(cmd));
     }
 
     fn client_mac(&self) -> String {
-        let o = Command::new("ip").args(["-n", &self.client, "-o", "link", "show", &self.client_if]).output().unwrap();
+        let o =
+            Command::new("ip").args(["-n", &self.client.0, "-o", "link", "show", &self.client_if]).output().unwrap();
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
         text.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).unwrap().to_string()
     }
 
     /// Runs udhcpc once in the client namespace; the environment its script saw on "bound".
     fn udhcpc(&self, lab: &Lab, extra: &[&str]) -> Option<String> {
-        let out = lab.path(&format!("lease-{}", self.client));
+        let out = lab.path(&format!("lease-{}", self.client.0));
         let _ = std::fs::remove_file(&out);
         let script =
             lab.write("udhcpc.sh", &format!("#!/bin/sh\n[ \"$1\" = bound ] && env > {}\nexit 0\n", out.display()));
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let st = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.client,
-                "busybox",
-                "udhcpc",
-                "-i",
-                &self.client_if,
-                "-n",
-                "-q",
-                "-t",
-                "3",
-                "-T",
-                "1",
-                "-s",
-            ])
+        let st = self
+            .client
+            .exec("busybox")
+            .args(["udhcpc", "-i", &self.client_if, "-n", "-q", "-t", "3", "-T", "1", "-s"])
             .arg(&script)
             .args(extra)
             .stdout(Stdio::null())
@@ -108,10 +79,8 @@ impl Pair {
 
 impl Drop for Pair {
     fn drop(&mut self) {
+        // The daemon goes before its namespace.
         self.daemon.take();
-        for ns in [&self.server, &self.client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
     }
 }
 
@@ -262,24 +231,15 @@ fn dhcp_tied_to_an_interface_answers_out_of_it_whatever_the_routes() {
     let mut pair = Pair::new();
     // A second link whose network holds the server's default route: broadcast replies follow
     // that route unless the DHCP socket is tied to the client's interface.
-    let other = format!("{}b", pair.client);
+    let other = Netns::new(format!("{}b", pair.client.0));
     let (obs, obc) = (format!("{}b", pair.client_if.replacen("vc", "vs", 1)), format!("{}b", pair.client_if));
-    let _ = Command::new("ip").args(["netns", "del", &other]).output();
-    ip(&["netns", "add", &other]);
-    struct Gone(String);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-        }
-    }
-    let _other = Gone(other.clone());
     ip(&["link", "add", &obs, "type", "veth", "peer", "name", &obc]);
-    ip(&["link", "set", &obs, "netns", &pair.server]);
-    ip(&["link", "set", &obc, "netns", &other]);
-    ip(&["-n", &pair.server, "addr", "add", "10.88.0.1/24", "dev", &obs]);
-    ip(&["-n", &pair.server, "link", "set", &obs, "up"]);
-    ip(&["-n", &other, "link", "set", &obc, "up"]);
-    ip(&["-n", &pair.server, "route", "replace", "default", "dev", &obs]);
+    ip(&["link", "set", &obs, "netns", &pair.server.0]);
+    ip(&["link", "set", &obc, "netns", &other.0]);
+    pair.server.ip(&["addr", "add", "10.88.0.1/24", "dev", &obs]);
+    pair.server.ip(&["link", "set", &obs, "up"]);
+    other.ip(&["link", "set", &obc, "up"]);
+    pair.server.ip(&["route", "replace", "default", "dev", &obs]);
     let mac = pair.client_mac();
     lab.run("mkdef", &["n1", "groups=compute", &format!("mac={mac}"), "ip=10.77.0.11"]).ok();
     lab.run("chdef", &["-t", "site", "master=10.77.0.1"]).ok();
@@ -297,13 +257,80 @@ fn dhcp_tied_to_an_interface_answers_out_of_it_whatever_the_routes() {
         "bad.toml",
         "[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\ninterfaces = [\"nosuch0\"]\n",
     );
-    let o = Command::new("ip")
-        .args(["netns", "exec", &pair.server])
-        .arg(lab.path("bin/oxcatd"))
+    let o = pair
+        .server
+        .exec(lab.path("bin/oxcatd"))
         .args(["--config", lab.path("bad.toml").to_str().unwrap()])
         .env("OXCAT_DB", lab.db())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "Error: DHCP: no such interface 'nosuch0'\n");
+}
+
+/// `sent packets` and `received packets` of each exchange in perfdhcp's report, in its order
+/// (DISCOVER-OFFER, then REQUEST-ACK).
+fn perfdhcp_counts(report: &str) -> Vec<(u64, u64)> {
+    let field = |l: &str, name: &str| l.trim().strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok());
+    let sent: Vec<u64> = report.lines().filter_map(|l| field(l, "sent packets:")).collect();
+    let received: Vec<u64> = report.lines().filter_map(|l| field(l, "received packets:")).collect();
+    sent.into_iter().zip(received).collect()
+}
+
+#[test]
+fn perfdhcp_clients_all_get_their_reservations_and_unknown_ones_nothing() {
+    if !available() {
+        return;
+    }
+    if Command::new("perfdhcp").arg("-v").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "perfdhcp missing: .ci/run must install kea-admin");
+        eprintln!("skipped: perfdhcp (kea-admin) missing");
+        return;
+    }
+    let lab = Lab::new();
+    let mut pair = Pair::new();
+    // perfdhcp acts as a relay: it sends from its own address with giaddr set to it, and the
+    // server answers the relay, choosing the network by giaddr.
+    pair.client.ip(&["addr", "add", "10.77.0.2/24", "dev", &pair.client_if]);
+    lab.write("pw", "secret\n");
+    // perfdhcp's clients are MAC 00:0c:01:00:00:00 plus 0..N-1 in the last bytes.
+    lab.run(
+        "addbmnode",
+        &[
+            "p[0-199]",
+            "--bmc",
+            "|p(\\d+)|10.1.0.($1+1)|",
+            "--bmc-user",
+            "admin",
+            "--bmc-password-file",
+            "pw",
+            "--mac",
+            "|p(\\d+)|00:0c:01:00:00:(sprintf('%02x',$1))|",
+            "--ip",
+            "|p(\\d+)|10.77.0.($1+20)|",
+        ],
+    )
+    .ok();
+    lab.run("mkdef", &["-t", "network", "-o", "lab", "net=10.77.0.0", "mask=255.255.255.0"]).ok();
+    lab.run("chdef", &["-t", "site", "master=10.77.0.1"]).ok();
+    pair.start_daemon(&lab);
+    let perfdhcp = |base: &str| {
+        let o = pair
+            .client
+            .exec("perfdhcp")
+            .args(["-4", "-l", &pair.client_if, "-R", "200", "-r", "100", "-p", "4", "-b", base])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (perfdhcp_counts(&report), report)
+    };
+    let (counts, report) = perfdhcp("mac=00:0c:01:00:00:00");
+    assert_eq!(counts.len(), 2, "no DISCOVER-OFFER and REQUEST-ACK counts in:\n{report}");
+    for (sent, received) in &counts {
+        assert!(*sent >= 100, "perfdhcp sent only {sent}:\n{report}");
+        assert_eq!(sent, received, "some exchanges went unanswered:\n{report}");
+    }
+    // Clients the mac table does not know (another base MAC) get no answer at all.
+    let (counts, report) = perfdhcp("mac=00:0d:01:00:00:00");
+    assert!(counts.first().is_some_and(|(sent, received)| *sent >= 100 && *received == 0), "{report}");
 }

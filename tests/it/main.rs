@@ -12,6 +12,7 @@ mod images;
 mod makehosts;
 mod mknb;
 mod multicall;
+mod netboot;
 mod nodels;
 mod nodeset;
 mod oxcatd;

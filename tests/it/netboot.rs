@@ -1,0 +1,272 @@
+//! Whole network boots: a QEMU VM (SeaBIOS, its iPXE ROM, Debian's cloud kernel and a busybox
+//! initramfs built by tests/lab/vmimage.sh) boots from oxcatd inside a network namespace of the
+//! test's own: DHCP, the per-node iPXE script rendered from `nodeset`, kernel and initrd over HTTP
+//! from the image store, then `postscripts/oxcatpost` fetched and run by the node, which runs the
+//! node's postscripts and reports its status. No traffic leaves the namespaces.
+
+use crate::harness::{ip, Daemon, Lab, Netns};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+const MAC: &str = "52:54:00:12:34:01";
+
+fn unique() -> String {
+    format!("{}{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+fn available() -> bool {
+    let have = |p: &str| Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let ok = ["qemu-system-x86_64", "cpio", "apt-get", "busybox", "ip"].iter().all(|p| have(p));
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "qemu-system-x86, cpio or busybox missing: .ci/run must install them"
+        );
+        eprintln!("skipped: qemu-system-x86_64, cpio, busybox or ip missing");
+    }
+    ok
+}
+
+/// The guest kernel and initramfs, built once per target directory.
+fn guest() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vmlab");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/vmimage.sh");
+    // Tests run in parallel: one builds, the others wait on the lock.
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let o = Command::new("sh").arg(script).arg(&dir).output().unwrap();
+    assert!(o.status.success(), "vmimage.sh: {}", String::from_utf8_lossy(&o.stderr));
+    dir
+}
+
+/// A lab whose node n1 (MAC above, serial console on ttyS0) is set to net-boot the guest image,
+/// with `postscripts` in the served postscripts directory beside oxcatpost.
+fn lab_with_node(postscripts: &[(&str, &str)], list: &str) -> Lab {
+    let lab = Lab::new();
+    let guest = guest();
+    let post = lab.path("postscripts");
+    std::fs::create_dir_all(&post).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/postscripts/oxcatpost"), post.join("oxcatpost")).unwrap();
+    for (name, body) in postscripts {
+        std::fs::write(post.join(name), body).unwrap();
+    }
+    let tftp = lab.path("tftp");
+    std::fs::create_dir_all(&tftp).unwrap();
+    lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
+    lab.run("mkdef", &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0"]).ok();
+    let mac = format!("mac={MAC}");
+    let ps = format!("postscripts={list}");
+    lab.run("mkdef", &["n1", "groups=compute", &mac, "ip=10.99.0.11", "serialport=0", &ps]).ok();
+    let (k, i) = (guest.join("vmlinuz"), guest.join("initrd.img"));
+    lab.run("addimage", &["guest", "--kernel", k.to_str().unwrap(), "--initrd", i.to_str().unwrap()]).ok();
+    lab.run("nodeset", &["n1", "osimage=guest"]).ok().stdout_is("n1: netboot guest\n");
+    lab
+}
+
+/// oxcatd in `ns`, HTTP and TFTP on 10.99.0.1, DHCP (or proxyDHCP) tied to `iface`.
+fn start_oxcatd(lab: &Lab, ns: &Netns, iface: &str, proxy: bool) -> Daemon {
+    let config = format!(
+        "postscripts = \"{}\"\n[http]\nlisten = [\"10.99.0.1:80\"]\n[tftp]\nlisten = [\"10.99.0.1:69\"]\n\
+         [dhcp]\nenable = true\nproxy = {proxy}\ninterfaces = [\"{iface}\"]\n",
+        lab.path("postscripts").display()
+    );
+    lab.write("oxcat.toml", &config);
+    let mut cmd = ns.exec(lab.path("bin/oxcatd"));
+    cmd.arg("--config").arg(lab.path("oxcat.toml")).env("OXCAT_DB", lab.db());
+    Daemon::start(cmd)
+}
+
+/// A tap device in `ns` for QEMU to open.
+fn tap(ns: &Netns, name: &str) {
+    ns.ip(&["tuntap", "add", name, "mode", "tap"]);
+    ns.ip(&["link", "set", name, "up"]);
+}
+
+/// A VM that network-boots from `tap` in `ns`; killed on drop.
+struct Vm {
+    child: Child,
+    console: PathBuf,
+}
+
+impl Vm {
+    fn boot(lab: &Lab, ns: &Netns, tap: &str) -> Vm {
+        let console = lab.path("console.log");
+        let mut cmd = ns.exec("qemu-system-x86_64");
+        cmd.args(["-accel", "tcg", "-m", "256", "-display", "none", "-vga", "none", "-nodefaults", "-no-user-config"])
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            // SeaBIOS and iPXE write to the serial log through sga as well.
+            .args(["-device", "sga", "-boot", "order=n", "-no-reboot"])
+            .args(["-netdev", &format!("tap,id=n0,ifname={tap},script=no,downscript=no")])
+            .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={MAC}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Vm { child: cmd.spawn().expect("qemu starts"), console }
+    }
+
+    /// Waits for the guest to power off (its /init ends with `poweroff -f`); the console text.
+    fn wait(&mut self, limit: Duration) -> String {
+        let start = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("the VM did not power off within {limit:?}; console:\n{}", self.console_text());
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        self.console_text()
+    }
+
+    /// The serial log without terminal escapes (sga draws iPXE's banner with them).
+    fn console_text(&self) -> String {
+        let raw = std::fs::read(&self.console).unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        let escapes = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap();
+        // What is left of cursor movement (carriage returns, backspaces) goes too.
+        escapes.replace_all(&text, "").chars().filter(|c| *c == '\n' || !c.is_control()).collect()
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Boots may take minutes on a loaded 2-core machine (TCG, no KVM).
+const BOOT_LIMIT: Duration = Duration::from_secs(480);
+
+#[track_caller]
+fn assert_lines(console: &str, wanted: &[&str]) {
+    for w in wanted {
+        assert!(console.lines().any(|l| l.trim() == *w), "no line {w:?} on the console:\n{console}");
+    }
+}
+
+fn status_of(lab: &Lab) -> String {
+    lab.run("lsdef", &["n1", "-i", "status", "-c"]).ok().stdout
+}
+
+/// A postscript that shows what mypostscript gave it.
+const HELLO: &str = "#!/bin/sh\necho \"hello from $NODE, image $PROVMETHOD, server $MASTER\"\n";
+
+#[test]
+fn vm_boots_from_oxcatd_runs_its_postscripts_and_reports_booted() {
+    if !available() {
+        return;
+    }
+    let lab = lab_with_node(&[("hello", HELLO)], "hello");
+    let ns = Netns::new(format!("oxvm{}", unique()));
+    let tap_name = format!("tap{}", unique());
+    tap(&ns, &tap_name);
+    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &tap_name]);
+    let _daemon = start_oxcatd(&lab, &ns, &tap_name, false);
+
+    let mut vm = Vm::boot(&lab, &ns, &tap_name);
+    let console = vm.wait(BOOT_LIMIT);
+    assert_lines(
+        &console,
+        &[
+            // iPXE got its reservation and, being iPXE, the node's script rendered from nodeset.
+            "net0: 10.99.0.11/255.255.255.0",
+            "Filename: http://10.99.0.1:80/tftpboot/ipxe/n1.ipxe",
+            "oxcat: n1: netboot guest",
+            "http://10.99.0.1:80/install/images/guest/kernel... ok",
+            "http://10.99.0.1:80/install/images/guest/initrd... ok",
+            // Linux's own DHCP client got the same reservation.
+            "oxcat-lab: lease 10.99.0.11",
+            "oxcatpost: hello: running",
+            "hello: hello from n1, image guest, server 10.99.0.1",
+            "oxcatpost: hello: ok",
+            "oxcatpost: n1: booted",
+            "oxcat-lab: oxcatpost exit 0",
+        ],
+    );
+    assert_eq!(status_of(&lab), "n1: status=booted\n");
+}
+
+#[test]
+fn vm_boots_through_proxy_dhcp_beside_another_dhcp_server_and_reports_a_failed_postscript() {
+    if !available() {
+        return;
+    }
+    let broken = "#!/bin/sh\necho 'cannot configure the frobnicator' >&2\nexit 3\n";
+    let lab = lab_with_node(&[("hello", HELLO), ("broken", broken)], "broken,hello");
+    // The boot network is a bridge: the VM's tap and a veth to the namespace of the site's own
+    // DHCP server (busybox udhcpd), which hands out addresses and knows nothing of booting.
+    let id = unique();
+    let ns = Netns::new(format!("oxvm{id}"));
+    let other = Netns::new(format!("oxdh{id}"));
+    let (br, tap_name, vs, vd) = (format!("br{id}"), format!("tap{id}"), format!("vs{id}"), format!("vd{id}"));
+    ns.ip(&["link", "add", &br, "type", "bridge"]);
+    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &br]);
+    ns.ip(&["link", "set", &br, "up"]);
+    tap(&ns, &tap_name);
+    ns.ip(&["link", "set", &tap_name, "master", &br]);
+    ip(&["link", "add", &vs, "type", "veth", "peer", "name", &vd]);
+    ip(&["link", "set", &vs, "netns", &ns.0]);
+    ip(&["link", "set", &vd, "netns", &other.0]);
+    ns.ip(&["link", "set", &vs, "master", &br]);
+    ns.ip(&["link", "set", &vs, "up"]);
+    other.ip(&["addr", "add", "10.99.0.2/24", "dev", &vd]);
+    other.ip(&["link", "set", &vd, "up"]);
+    let conf = lab.write(
+        "udhcpd.conf",
+        &format!(
+            "start 10.99.0.100\nend 10.99.0.150\ninterface {vd}\nlease_file {}\npidfile {}\n\
+             option subnet 255.255.255.0\noption lease 600\n",
+            lab.path("udhcpd.leases").display(),
+            lab.path("udhcpd.pid").display()
+        ),
+    );
+    std::fs::write(lab.path("udhcpd.leases"), b"").unwrap();
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _udhcpd = Killed(
+        other
+            .exec("busybox")
+            .args(["udhcpd", "-f"])
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let daemon = start_oxcatd(&lab, &ns, &br, true);
+    assert!(daemon.lines.iter().any(|l| l.starts_with("oxcatd: proxyDHCP on ")), "{:?}", daemon.lines);
+
+    let mut vm = Vm::boot(&lab, &ns, &tap_name);
+    let console = vm.wait(BOOT_LIMIT);
+    // The address is udhcpd's (from its range, not the node's reservation); the next server and
+    // boot file are oxcatd's proxyDHCP answer (udhcpd names neither).
+    let addr = console
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("net0: 10.99.0.").and_then(|r| r.strip_suffix("/255.255.255.0")))
+        .unwrap_or_else(|| panic!("iPXE got no address:\n{console}"));
+    let host: u8 = addr.parse().unwrap();
+    assert!((100..=150).contains(&host), "address 10.99.0.{host} is not from udhcpd's range");
+    assert_lines(
+        &console,
+        &[
+            "Next server: 10.99.0.1",
+            "Filename: http://10.99.0.1:80/tftpboot/ipxe/n1.ipxe",
+            "oxcat: n1: netboot guest",
+            // A failing postscript is reported, the next still runs, and the node is marked failed.
+            "broken: cannot configure the frobnicator",
+            "oxcatpost: broken: failed with exit status 3",
+            "oxcatpost: hello: ok",
+            "oxcatpost: n1: failed (see /var/log/oxcat/oxcatpost.log)",
+            "oxcat-lab: oxcatpost exit 1",
+        ],
+    );
+    assert_eq!(status_of(&lab), "n1: status=failed\n");
+}

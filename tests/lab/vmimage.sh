@@ -1,0 +1,97 @@
+#!/bin/sh
+# Builds the guest the network-boot tests boot under QEMU: Debian's cloud kernel and a busybox
+# initramfs whose /init brings up the NIC, fetches oxcatpost from the server named on the kernel
+# command line, runs it, and powers off. Everything comes from Debian's packages (apt-get download,
+# dpkg -x; nothing is installed). Output: DIR/vmlinuz, DIR/initrd.img. Reruns are free once built.
+#   usage: vmimage.sh DIR
+set -eu
+dir=${1:?usage: vmimage.sh DIR}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+for t in apt-get dpkg cpio gzip; do
+	command -v $t >/dev/null || { echo "vmimage.sh: $t is missing" >&2; exit 1; }
+done
+[ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ] && exit 0
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+# The metapackage names the current cloud kernel; download that and busybox-static.
+kpkg=$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
+[ -n "$kpkg" ] || { echo "vmimage.sh: no linux-image-cloud-amd64 in apt's lists (run apt-get update)" >&2; exit 1; }
+apt-get download -q "$kpkg" busybox-static >/dev/null 2>&1 ||
+	{ echo "vmimage.sh: apt-get download $kpkg busybox-static failed" >&2; exit 1; }
+for deb in ./*.deb; do dpkg -x "$deb" x; done
+kver=${kpkg#linux-image-}
+mods=x/lib/modules/$kver
+
+root=initramfs
+mkdir -p $root/bin $root/proc $root/sys $root/dev $root/tmp $root/etc $root/lib/modules
+cp x/bin/busybox $root/bin/busybox
+
+# virtio-net and virtio-pci with their dependencies, dependencies first (read from .modinfo).
+order=""
+add() {
+	case " $order " in *" $1 "*) return ;; esac
+	f=$(find "$mods" -name "$1.ko" | head -n 1)
+	[ -n "$f" ] || { echo "vmimage.sh: module $1 not in $kpkg" >&2; exit 1; }
+	cp "$f" $root/lib/modules/
+	# sh has no local variables: the recursion below reuses $f, so it is done with first.
+	for d in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add "$d"; done
+	order="$order $1"
+}
+add virtio_pci
+add virtio_net
+
+cat >$root/init <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo "oxcat-lab: init"
+for m in$order; do insmod /lib/modules/\$m.ko; done
+EOF
+cat >>$root/init <<'EOF'
+# A hung step must not keep the VM (and the test waiting for it) up.
+(sleep 600; echo "oxcat-lab: timed out"; poweroff -f) &
+ip link set lo up
+nic=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	nic=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+	[ -n "$nic" ] && break
+	sleep 1
+done
+ip link set "$nic" up
+udhcpc -i "$nic" -n -q -t 10 -T 2 -s /udhcpc.sh || echo "oxcat-lab: no DHCP lease"
+server=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^oxcat\.server=//p')
+echo "oxcat-lab: server $server"
+if wget -q -O /tmp/oxcatpost "$server/postscripts/oxcatpost"; then
+	sh /tmp/oxcatpost
+	echo "oxcat-lab: oxcatpost exit $?"
+else
+	echo "oxcat-lab: could not fetch oxcatpost"
+fi
+echo "oxcat-lab: powering off"
+poweroff -f
+EOF
+cat >$root/udhcpc.sh <<'EOF'
+#!/bin/sh
+case "$1" in
+bound | renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "${router:-}" ] && ip route add default via "${router%% *}" dev "$interface"
+	echo "oxcat-lab: lease $ip"
+	;;
+esac
+exit 0
+EOF
+chmod 755 $root/init $root/udhcpc.sh
+echo "root:x:0:0:root:/root:/bin/sh" >$root/etc/passwd
+
+(cd $root && find . >../files && cpio -o -H newc --quiet <../files >../initrd.cpio)
+gzip -9 -c initrd.cpio >"$dir/initrd.img.part"
+cp "x/boot/vmlinuz-$kver" "$dir/vmlinuz.part"
+mv "$dir/initrd.img.part" "$dir/initrd.img"
+mv "$dir/vmlinuz.part" "$dir/vmlinuz"
