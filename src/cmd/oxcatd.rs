@@ -7,8 +7,33 @@ use clap::{Arg, ArgMatches, Command};
 
 pub const ABOUT: &str = "Serve network-booting nodes: DHCP, HTTP (boot scripts, images, status reports) and TFTP";
 
+/// The config file's reference: what `man oxcatd` describes.
+const LONG_ABOUT: &str = "\
+Serve network-booting nodes: DHCP, HTTP (boot scripts, images, status reports) and TFTP, straight \
+from the store: what nodeset, chdef or addbmnode change is served at once, without a restart.
+
+The bootstrap settings (TOML; every key optional; unknown keys are errors) are read from --config, \
+else $OXCAT_CONFIG, else /etc/oxcat/oxcat.toml:
+
+db = PATH: the store (else $OXCAT_DB, else /var/lib/oxcat/oxcat.db); \
+postscripts = DIR: what /postscripts/ serves (default /usr/local/share/oxcat/postscripts).
+
+[http] listen = [\"0.0.0.0:80\"], enable = true.
+
+[tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir).
+
+[dhcp] enable = false (on: answer the MACs of the mac table), listen = [\"0.0.0.0:67\"], \
+server = ADDRESS (the next-server named in answers; default site.master), \
+interfaces = [\"eth1\"] (serve only these links, replies leave through them whatever the routes), \
+proxy = false (on: proxyDHCP beside another DHCP server, boot information only, ports 67 and 4011), \
+log = true (every answered exchange on standard error; problems are logged either way).
+
+Everything else comes from the site, networks, nodes' and osimage tables. Log lines go to standard \
+error (the journal under systemd): one per DHCP exchange, and one per problem, such as a client \
+whose MAC no node has, or a reply that cannot be sent.";
+
 pub fn command() -> Command {
-    Command::new("oxcatd").arg(
+    Command::new("oxcatd").long_about(LONG_ABOUT).arg(
         Arg::new("config")
             .long("config")
             .value_name("FILE")

@@ -31,6 +31,8 @@ struct WireDhcp {
     proxy: Option<bool>,
     /// Serve only these interfaces (default: every interface, replies routed by the kernel).
     interfaces: Option<Vec<String>>,
+    /// Log every answered exchange (default true); problems are logged either way.
+    log: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +66,8 @@ pub struct Config {
     pub dhcp_proxy: bool,
     /// Interfaces DHCP is tied to (empty: all).
     pub dhcp_interfaces: Vec<String>,
+    /// Every answered DHCP exchange on standard error, not only the problems.
+    pub dhcp_log: bool,
     pub postscripts: PathBuf,
 }
 
@@ -121,6 +125,7 @@ impl Config {
             tftp_root: tftp.root.map(PathBuf::from),
             dhcp_proxy: dhcp.proxy == Some(true),
             dhcp_interfaces: dhcp.interfaces.unwrap_or_default(),
+            dhcp_log: dhcp.log != Some(false),
             // proxyDHCP also listens on 4011, where PXE clients ask for their boot file.
             dhcp: match (dhcp.enable, dhcp.proxy) {
                 (Some(true), Some(true)) => {

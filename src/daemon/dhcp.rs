@@ -3,8 +3,10 @@
 //! address, the lease time of site.dhcplease, and a boot answer chosen by the client: option 93
 //! (architecture), option 60 (PXEClient / HTTPClient) and option 77 (user class iPXE).
 //!
-//! The MAC index is rebuilt when the store changes (SQLite's data_version, checked per packet).
+//! The MAC index follows the store: SQLite's data_version, checked per packet, says whether
+//! anything changed, and the store's change journal which nodes' entries to read again.
 
+use super::log::{Limiter, Log};
 use crate::store::{self, view::NodeView, Store};
 use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};
@@ -36,14 +38,34 @@ pub struct Range {
 
 pub struct Index {
     version: i64,
+    /// The change journal entry the index is up to date with.
+    journal: i64,
     by_mac: HashMap<[u8; 6], Lease>,
     /// Addresses reserved for nodes: never handed out of a range.
     reserved: std::collections::HashSet<u32>,
     ranges: Vec<Range>,
+    networks: Vec<Network>,
+    site_domain: Option<String>,
+    /// The server address given in the config, if any (else site.master).
+    configured_server: Option<Ipv4Addr>,
     server: Ipv4Addr,
     http_port: u16,
     lease_secs: u32,
 }
+
+/// What [`Index::refresh`] did.
+#[derive(Debug, PartialEq)]
+pub enum Refresh {
+    /// Nothing the index holds changed (or nothing at all).
+    Unchanged,
+    /// Only these nodes' entries were read again.
+    Nodes(usize),
+    /// Everything was read again (settings, networks or group rows changed, or many nodes).
+    Rebuilt,
+}
+
+/// Past this many changed nodes, reading everything again is cheaper than node by node.
+const REFRESH_NODES_MAX: usize = 500;
 
 fn mac_bytes(mac: &str) -> Option<[u8; 6]> {
     let canon = crate::node::parse_mac(mac).ok()?;
@@ -52,6 +74,7 @@ fn mac_bytes(mac: &str) -> Option<[u8; 6]> {
 }
 
 /// A networks table row, as DHCP needs it.
+#[derive(Clone)]
 struct Network {
     net: u32,
     mask: u32,
@@ -95,29 +118,43 @@ fn data_version(conn: &rusqlite::Connection) -> i64 {
     conn.pragma_query_value(None, "data_version", |r| r.get(0)).unwrap_or(-1)
 }
 
+/// The lease a node is answered with and the MACs it is answered on (None: it has no address or
+/// no MAC, so DHCP does not know it).
+fn node_lease(
+    view: &NodeView,
+    nets: &[Network],
+    site_domain: &Option<String>,
+    n: &str,
+) -> crate::error::Result<Option<(Vec<[u8; 6]>, Lease)>> {
+    let Some(ip) = view.get(n, "hosts", "ip")?.and_then(|i| i.parse::<Ipv4Addr>().ok()) else { return Ok(None) };
+    let Some(macs) = view.get(n, "mac", "mac")? else { return Ok(None) };
+    let net = nets.iter().find(|w| u32::from(ip) & w.mask == w.net);
+    let lease = Lease {
+        node: n.to_string(),
+        ip,
+        mask: net.map(|w| Ipv4Addr::from(w.mask)).unwrap_or(Ipv4Addr::new(255, 255, 255, 0)),
+        router: net.and_then(|w| w.gateway),
+        dns: net.map(|w| w.dns.clone()).unwrap_or_default(),
+        domain: net.and_then(|w| w.domain.clone()).or(site_domain.clone()),
+        netboot: view.get(n, "noderes", "netboot")?,
+    };
+    let macs = macs.split('|').filter_map(|m| mac_bytes(m.split('!').next().unwrap_or(m))).collect();
+    Ok(Some((macs, lease)))
+}
+
 impl Index {
-    /// Reads every node's MACs, reserved address and network (done again after each change).
+    /// Reads every node's MACs, reserved address and network.
     pub fn build(conn: &rusqlite::Connection, server: Option<Ipv4Addr>) -> crate::error::Result<Index> {
+        // Read before the tables: a change committed meanwhile is then seen again, not lost.
+        let (version, journal) = (data_version(conn), store::journal_head(conn)?);
         let view = NodeView::load(conn)?;
         let nets = networks(conn)?;
         let site_domain = store::site_value(conn, "domain")?;
         let mut by_mac = HashMap::new();
         for n in view.nodes() {
-            let Some(ip) = view.get(n, "hosts", "ip")?.and_then(|i| i.parse::<Ipv4Addr>().ok()) else { continue };
-            let Some(macs) = view.get(n, "mac", "mac")? else { continue };
-            let net = nets.iter().find(|w| u32::from(ip) & w.mask == w.net);
-            let lease = Lease {
-                node: n.clone(),
-                ip,
-                mask: net.map(|w| Ipv4Addr::from(w.mask)).unwrap_or(Ipv4Addr::new(255, 255, 255, 0)),
-                router: net.and_then(|w| w.gateway),
-                dns: net.map(|w| w.dns.clone()).unwrap_or_default(),
-                domain: net.and_then(|w| w.domain.clone()).or(site_domain.clone()),
-                netboot: view.get(n, "noderes", "netboot")?,
-            };
-            for m in macs.split('|') {
-                if let Some(b) = mac_bytes(m.split('!').next().unwrap_or(m)) {
-                    by_mac.entry(b).or_insert_with(|| lease.clone());
+            if let Some((macs, lease)) = node_lease(&view, &nets, &site_domain, n)? {
+                for m in macs {
+                    by_mac.entry(m).or_insert_with(|| lease.clone());
                 }
             }
         }
@@ -142,7 +179,7 @@ impl Index {
                 })
             })
             .collect();
-        let server = match server {
+        let resolved = match server {
             Some(s) => s,
             None => store::site_value(conn, "master")?.and_then(|m| m.parse().ok()).ok_or_else(|| {
                 crate::error::Error::Input(
@@ -151,14 +188,67 @@ impl Index {
             })?,
         };
         Ok(Index {
-            version: data_version(conn),
+            version,
+            journal,
             by_mac,
             reserved,
             ranges,
-            server,
+            networks: nets,
+            site_domain,
+            configured_server: server,
+            server: resolved,
             http_port: store::site_value(conn, "httpport")?.and_then(|p| p.parse().ok()).unwrap_or(80),
             lease_secs: store::site_value(conn, "dhcplease")?.and_then(|p| p.parse().ok()).unwrap_or(43200),
         })
+    }
+
+    /// Brings the index up to date with the store: nothing to do unless the store changed; when
+    /// only some nodes' rows did (the change journal says which), only those nodes are read again.
+    pub fn refresh(&mut self, conn: &rusqlite::Connection) -> crate::error::Result<Refresh> {
+        let version = data_version(conn);
+        if version == self.version {
+            return Ok(Refresh::Unchanged);
+        }
+        let Some((head, changes)) = store::changes_since(conn, self.journal)? else {
+            *self = Index::build(conn, self.configured_server)?;
+            return Ok(Refresh::Rebuilt);
+        };
+        if changes.is_empty() {
+            self.version = version;
+            return Ok(Refresh::Unchanged);
+        }
+        let view = NodeView::load(conn)?;
+        let mut nodes: Vec<String> = Vec::new();
+        for (tab, key) in &changes {
+            let key = key.as_deref().unwrap_or("");
+            // A setting, a network or a group row (values every member inherits): read all again.
+            // A key that is neither node nor group is a node just removed: its entries go.
+            let per_node = matches!(tab.as_str(), "nodelist" | "hosts" | "mac" | "noderes");
+            if !per_node || (!view.is_node(key) && view.is_group(key)) || nodes.len() > REFRESH_NODES_MAX {
+                *self = Index::build(conn, self.configured_server)?;
+                return Ok(Refresh::Rebuilt);
+            }
+            if !nodes.iter().any(|n| n == key) {
+                nodes.push(key.to_string());
+            }
+        }
+        let mut view = view;
+        view.focus(&nodes);
+        let mut fresh = Vec::new();
+        for n in nodes.iter().filter(|n| view.is_node(n)) {
+            if let Some(entry) = node_lease(&view, &self.networks, &self.site_domain, n)? {
+                fresh.push(entry);
+            }
+        }
+        self.by_mac.retain(|_, l| !nodes.contains(&l.node));
+        for (macs, lease) in fresh {
+            for m in macs {
+                self.by_mac.entry(m).or_insert_with(|| lease.clone());
+            }
+        }
+        self.reserved = self.by_mac.values().map(|l| u32::from(l.ip)).collect();
+        (self.version, self.journal) = (version, head);
+        Ok(Refresh::Nodes(nodes.len()))
     }
 
     /// Every answered MAC with its lease.
@@ -196,27 +286,54 @@ pub fn sample_discover(mac: &[u8], class: Option<&[u8]>, arch: Option<u16>, user
     m
 }
 
+/// What a client says of itself that decides its boot answer.
+struct Client {
+    /// Option 60, e.g. "PXEClient:Arch:00007:UNDI:003016".
+    class: String,
+    /// Option 77 names iPXE: the client already runs it.
+    ipxe: bool,
+    /// Option 93.
+    arch: Option<u16>,
+}
+
+impl Client {
+    fn of(req: &Message) -> Client {
+        let class = match req.opts().get(OptionCode::ClassIdentifier) {
+            Some(DhcpOption::ClassIdentifier(c)) => String::from_utf8_lossy(c).into_owned(),
+            _ => String::new(),
+        };
+        let ipxe = matches!(req.opts().get(OptionCode::UserClass), Some(DhcpOption::UserClass(u)) if u.windows(4).any(|w| w == b"iPXE"));
+        let arch = match req.opts().get(OptionCode::ClientSystemArchitecture) {
+            Some(DhcpOption::ClientSystemArchitecture(a)) => Some(u16::from(*a)),
+            _ => None,
+        };
+        Client { class, ipxe, arch }
+    }
+
+    fn http_boot(&self) -> bool {
+        self.class.starts_with("HTTPClient") || self.arch == Some(16)
+    }
+
+    /// A network boot client (firmware PXE, UEFI HTTP Boot or iPXE), not an OS's DHCP client.
+    fn boots(&self) -> bool {
+        self.ipxe || self.http_boot() || self.class.starts_with("PXEClient")
+    }
+}
+
 /// The boot answer for a client: (file or URL, whether the client is an HTTP Boot client).
 pub fn boot_answer(req: &Message, lease: &Lease, server: Ipv4Addr, http_port: u16) -> Option<(String, bool)> {
-    let class = match req.opts().get(OptionCode::ClassIdentifier) {
-        Some(DhcpOption::ClassIdentifier(c)) => String::from_utf8_lossy(c).into_owned(),
-        _ => String::new(),
-    };
-    let ipxe = matches!(req.opts().get(OptionCode::UserClass), Some(DhcpOption::UserClass(u)) if u.windows(4).any(|w| w == b"iPXE"));
+    let client = Client::of(req);
     let http = format!("http://{server}:{http_port}");
-    if ipxe {
+    if client.ipxe {
         return Some((format!("{http}/tftpboot/ipxe/{}.ipxe", lease.node), false));
     }
-    let arch: Option<u16> = match req.opts().get(OptionCode::ClientSystemArchitecture) {
-        Some(DhcpOption::ClientSystemArchitecture(a)) => Some(u16::from(*a)),
-        _ => None,
-    };
-    if class.starts_with("HTTPClient") || arch == Some(16) {
+    if client.http_boot() {
         return Some((format!("{http}/tftpboot/ipxe.efi"), true));
     }
-    if !class.starts_with("PXEClient") {
+    if !client.boots() {
         return None;
     }
+    let arch = client.arch;
     let netboot = lease.netboot.as_deref().unwrap_or("ipxe");
     let file = match arch.unwrap_or(0) {
         // The HTTP-capable pxelinux: nodeset's pxelinux configs fetch kernels over HTTP.
@@ -472,6 +589,7 @@ pub async fn bind(
     store: Arc<Mutex<Store>>,
     server: Option<Ipv4Addr>,
     proxy: bool,
+    log: Log,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
     let sock = socket(addr, interface)?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
@@ -480,43 +598,98 @@ pub async fn bind(
         let st = store.lock().expect("store lock");
         Index::build(st.conn(), server).map_err(|e| e.to_string())?
     };
+    let kind = if proxy { "proxyDHCP" } else { "DHCP" };
+    let via = interface.map(|i| format!(" via {i}")).unwrap_or_default();
+    let tied = interface.is_some();
     Ok((bound, async move {
         let mut index = index;
         let mut buf = vec![0u8; 1500];
+        // Unknown clients retry every few seconds and a broken route fails every reply: one line
+        // per client or destination every five minutes.
+        let mut limiter = Limiter::new(std::time::Duration::from_secs(300));
         loop {
             let Ok((n, from)) = sock.recv_from(&mut buf).await else { continue };
             let Ok(req) = Message::decode(&mut Decoder::new(&buf[..n])) else { continue };
             {
                 let st = store.lock().expect("store lock");
-                if data_version(st.conn()) != index.version {
-                    match Index::build(st.conn(), server) {
-                        Ok(i) => index = i,
-                        Err(e) => eprintln!("oxcatd: DHCP: keeping the previous index: {e}"),
-                    }
+                if let Err(e) = index.refresh(st.conn()) {
+                    log.problem(format!("oxcatd: {kind}: keeping the previous index: {e}"));
                 }
             }
+            let known = index.lookup(req.chaddr()).is_some();
             let reply = if proxy {
                 proxy_answer(&req, &index, from)
-            } else if req.opcode() == Opcode::BootRequest && index.lookup(req.chaddr()).is_none() {
+            } else if req.opcode() == Opcode::BootRequest && !known {
                 let mut st = store.lock().expect("store lock");
                 match discovery_lease(&mut st, &index, &req) {
                     Ok(Some(lease)) => reply(&req, &lease, &index),
                     Ok(None) => None,
                     Err(e) => {
-                        eprintln!("oxcatd: DHCP: discovery lease: {e}");
+                        log.problem(format!("oxcatd: {kind}: discovery lease: {e}"));
                         None
                     }
                 }
             } else {
                 answer(&req, &index)
             };
-            let Some((reply, to)) = reply else { continue };
+            let asked = req.opts().msg_type();
+            let Some((reply, to)) = reply else {
+                // The silent failure admins hunt for: a node whose MAC was never enrolled.
+                let boot_client = !proxy || Client::of(&req).boots();
+                if !known
+                    && boot_client
+                    && matches!(asked, Some(MessageType::Discover | MessageType::Request))
+                    && limiter.allow(format!("unknown {:?}", req.chaddr()))
+                {
+                    log.problem(format!(
+                        "oxcatd: {kind}: {} from {}{via} not answered: MAC not in the mac table{}",
+                        type_name(asked),
+                        mac_text(req.chaddr()),
+                        if proxy { "" } else { " and no discovery range (networks.dynamicrange) for its network" }
+                    ));
+                }
+                continue;
+            };
             let mut out = Vec::with_capacity(548);
-            if reply.encode(&mut Encoder::new(&mut out)).is_ok() {
-                let _ = sock.send_to(&out, to).await;
+            if reply.encode(&mut Encoder::new(&mut out)).is_err() {
+                continue;
+            }
+            let node = index.lookup(req.chaddr()).map(|l| l.node.as_str()).unwrap_or("discovery");
+            match sock.send_to(&out, to).await {
+                Ok(_) => log.exchange(|| {
+                    let boot = match reply.opts().get(OptionCode::BootfileName) {
+                        Some(DhcpOption::BootfileName(f)) => format!(", boot {}", String::from_utf8_lossy(f)),
+                        _ => String::new(),
+                    };
+                    let addr = if reply.yiaddr().is_unspecified() { String::new() } else { format!(" {}", reply.yiaddr()) };
+                    format!(
+                        "oxcatd: {kind}: {}{addr} to {} ({node}){via}{boot}",
+                        type_name(reply.opts().msg_type()),
+                        mac_text(req.chaddr())
+                    )
+                }),
+                Err(e) if limiter.allow(format!("send {to} {:?}", e.kind())) => log.problem(format!(
+                    "oxcatd: {kind}: cannot send {} for {node} to {to}: {e}{}",
+                    type_name(reply.opts().msg_type()),
+                    if !tied && to.ip() == std::net::IpAddr::V4(Ipv4Addr::BROADCAST) {
+                        " (no route for broadcast replies: tie DHCP to the boot network's interface with [dhcp] interfaces)"
+                    } else {
+                        ""
+                    }
+                )),
+                Err(_) => {}
             }
         }
     }))
+}
+
+/// A message type as logs name it: DISCOVER, OFFER, ...
+fn type_name(t: Option<MessageType>) -> String {
+    t.map(|t| format!("{t:?}").to_ascii_uppercase()).unwrap_or_else(|| "BOOTP".into())
+}
+
+fn mac_text(chaddr: &[u8]) -> String {
+    chaddr.iter().take(6).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 #[cfg(test)]
@@ -541,9 +714,13 @@ mod tests {
         by_mac.insert([0x52, 0x54, 0, 0, 0, 1], lease());
         Index {
             version: 0,
+            journal: 0,
             by_mac,
             reserved: Default::default(),
             ranges: vec![],
+            networks: vec![],
+            site_domain: None,
+            configured_server: None,
             server: "10.0.0.1".parse().unwrap(),
             http_port: 80,
             lease_secs: 600,
@@ -629,6 +806,46 @@ mod tests {
         // Without a range (another network), unknown MACs get nothing.
         let far = Index::build(st.conn(), Some("192.0.2.1".parse().unwrap())).unwrap();
         assert!(discovery_lease(&mut st, &far, &discover([2, 0, 0, 0, 0, 5])).unwrap().is_none());
+    }
+
+    #[test]
+    fn index_follows_changes_node_by_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(&dir.path().join("t.db")).unwrap();
+        // Changes come from other processes: data_version only counts other connections' commits.
+        let mut writer = Store::open(&dir.path().join("t.db")).unwrap();
+        let mut sql = |q: &str| writer.write(|c| Ok(c.execute_batch(q)?)).unwrap();
+        sql("INSERT INTO networks (netname, net, mask) VALUES ('lab', '10.0.0.0', '255.255.255.0');
+             INSERT INTO nodelist (node, groups) VALUES ('n1', 'rack1,all'), ('n2', 'rack1,all');
+             INSERT INTO mac (node, mac) VALUES ('n1', '52:54:00:00:00:01'), ('n2', '52:54:00:00:00:02');
+             INSERT INTO hosts (node, ip) VALUES ('n1', '10.0.0.11'), ('n2', '10.0.0.12');");
+        let mut idx = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
+        let ip_of = |idx: &Index, last: u8| idx.lookup(&[0x52, 0x54, 0, 0, 0, last]).map(|l| l.ip.to_string());
+        assert_eq!(idx.refresh(st.conn()).unwrap(), Refresh::Unchanged);
+        // A status report changes the store but nothing the index holds.
+        sql("UPDATE nodelist SET status = 'booted', statustime = 'now' WHERE node = 'n1'");
+        assert_eq!(idx.refresh(st.conn()).unwrap(), Refresh::Unchanged);
+        // One node's MAC and address: that node alone is read again.
+        sql("UPDATE mac SET mac = '52:54:00:00:00:09' WHERE node = 'n1'; UPDATE hosts SET ip = '10.0.0.21' WHERE node = 'n1'");
+        assert_eq!(idx.refresh(st.conn()).unwrap(), Refresh::Nodes(1));
+        assert_eq!(ip_of(&idx, 1), None);
+        assert_eq!(ip_of(&idx, 9).as_deref(), Some("10.0.0.21"));
+        assert_eq!(ip_of(&idx, 2).as_deref(), Some("10.0.0.12"));
+        // A node removed: its entries go.
+        sql("DELETE FROM nodelist WHERE node = 'n2'; DELETE FROM mac WHERE node = 'n2'; DELETE FROM hosts WHERE node = 'n2'");
+        assert_eq!(idx.refresh(st.conn()).unwrap(), Refresh::Nodes(1));
+        assert_eq!(ip_of(&idx, 2), None);
+        // A group row (inherited by every member) or a network: everything is read again.
+        sql("INSERT INTO noderes (node, netboot) VALUES ('rack1', 'pxe')");
+        assert_eq!(idx.refresh(st.conn()).unwrap(), Refresh::Rebuilt);
+        assert_eq!(idx.lookup(&[0x52, 0x54, 0, 0, 0, 9]).unwrap().netboot.as_deref(), Some("pxe"));
+        sql("UPDATE networks SET gateway = '10.0.0.254'");
+        assert_eq!(idx.refresh(st.conn()).unwrap(), Refresh::Rebuilt);
+        assert_eq!(idx.lookup(&[0x52, 0x54, 0, 0, 0, 9]).unwrap().router, Some("10.0.0.254".parse().unwrap()));
+        // The result is what a fresh build gives.
+        let fresh = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
+        assert_eq!(idx.by_mac, fresh.by_mac);
+        assert_eq!(idx.reserved, fresh.reserved);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dhcp;
 pub mod http;
+pub mod log;
 pub mod tftp;
 
 use crate::error::{Error, Result};
@@ -42,12 +43,14 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         } else {
             cfg.dhcp_interfaces.iter().map(|i| Some(i.as_str())).collect()
         };
+        let log = log::Log::start(cfg.dhcp_log);
         for addr in &cfg.dhcp {
             for iface in &interfaces {
                 let store =
                     Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-                let (bound, fut) =
-                    dhcp::bind(*addr, *iface, store, cfg.dhcp_server, cfg.dhcp_proxy).await.map_err(Error::Io)?;
+                let (bound, fut) = dhcp::bind(*addr, *iface, store, cfg.dhcp_server, cfg.dhcp_proxy, log.clone())
+                    .await
+                    .map_err(Error::Io)?;
                 let kind = if cfg.dhcp_proxy { "proxyDHCP" } else { "DHCP" };
                 let on = iface.map(|i| format!(" ({i})")).unwrap_or_default();
                 writeln!(out, "oxcatd: {kind} on {bound}{on}").map_err(|e| Error::io("stdout", e))?;

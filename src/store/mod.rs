@@ -24,7 +24,7 @@ pub const DEFAULT_DB: &str = "/var/lib/oxcat/oxcat.db";
 /// Schema version written to `PRAGMA user_version`; each step in [`MIGRATIONS`] raises it by one.
 /// Columns added to `schema.rs` later are added to existing stores by [`reconcile`], so a migration
 /// is needed only when existing data must change.
-const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[migrate_v1_site_defaults];
+const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[migrate_v1_site_defaults, migrate_v2_changes];
 
 pub struct Store {
     conn: Connection,
@@ -151,6 +151,67 @@ fn create_sql(t: &Table) -> String {
         sql.push_str("CREATE UNIQUE INDEX networks_netname ON networks(netname);");
     }
     sql
+}
+
+/// The tables whose changes are journalled in `changes`: what oxcatd keeps in memory (the DHCP
+/// index) is derived from them.
+pub const JOURNALLED: &[&str] = &["nodelist", "hosts", "mac", "noderes", "networks", "site", "nodegroup"];
+
+/// How many journal entries are kept; a reader further behind starts over from the tables.
+const JOURNAL_KEEP: i64 = 100_000;
+
+/// The change journal: one row per inserted, updated or deleted row of a [`JOURNALLED`] table
+/// (table, first key column), written by triggers, so every writer is covered and a long-running
+/// reader can bring what it keeps up to date row by row instead of re-reading the cluster.
+/// nodelist's status columns are left out: nodes report status all the time and nothing kept in
+/// memory depends on it.
+fn migrate_v2_changes(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, tab TEXT NOT NULL, key TEXT);
+         CREATE TRIGGER changes_prune AFTER INSERT ON changes WHEN NEW.seq % 1000 = 0
+         BEGIN DELETE FROM changes WHERE seq <= NEW.seq - {JOURNAL_KEEP}; END;"
+    ))?;
+    for name in JOURNALLED {
+        let t = schema::table(name).expect("journalled tables are in the schema");
+        let key = t.keys[0];
+        let update_of = if *name == "nodelist" { " OF node, groups, disable" } else { "" };
+        conn.execute_batch(&format!(
+            "CREATE TRIGGER changes_{name}_i AFTER INSERT ON \"{name}\"
+             BEGIN INSERT INTO changes (tab, key) VALUES ('{name}', NEW.\"{key}\"); END;
+             CREATE TRIGGER changes_{name}_u AFTER UPDATE{update_of} ON \"{name}\"
+             BEGIN INSERT INTO changes (tab, key) VALUES ('{name}', OLD.\"{key}\");
+                   INSERT INTO changes (tab, key) SELECT '{name}', NEW.\"{key}\" WHERE NEW.\"{key}\" IS NOT OLD.\"{key}\"; END;
+             CREATE TRIGGER changes_{name}_d AFTER DELETE ON \"{name}\"
+             BEGIN INSERT INTO changes (tab, key) VALUES ('{name}', OLD.\"{key}\"); END;"
+        ))?;
+    }
+    Ok(())
+}
+
+/// The newest journal entry (0 when there is none).
+pub fn journal_head(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?)
+}
+
+/// A journal entry: the table and the changed row's first key (node, group, network or site key).
+pub type Change = (String, Option<String>);
+
+/// What changed after journal entry `seq`: the newest entry and the changes, or None when the
+/// journal no longer reaches back to `seq` (the reader must start over).
+pub fn changes_since(conn: &Connection, seq: i64) -> Result<Option<(i64, Vec<Change>)>> {
+    let oldest: Option<i64> = conn.query_row("SELECT min(seq) FROM changes", [], |r| r.get(0))?;
+    if oldest.is_some_and(|o| o > seq + 1) {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached("SELECT seq, tab, key FROM changes WHERE seq > ?1 ORDER BY seq")?;
+    let mut head = seq;
+    let mut out = Vec::new();
+    for row in stmt.query_map([seq], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?)))? {
+        let (s, tab, key) = row?;
+        head = s;
+        out.push((tab, key));
+    }
+    Ok(Some((head, out)))
 }
 
 fn migrate_v1_site_defaults(conn: &Connection) -> rusqlite::Result<()> {
@@ -382,5 +443,48 @@ mod tests {
         let row = get_row(store.conn(), ipmi, &["n1"]).unwrap().unwrap();
         assert_eq!(row[1].as_deref(), Some("10.0.0.1"));
         assert_eq!(row[5], None);
+    }
+
+    #[test]
+    fn journal_records_changed_rows_and_knows_when_it_was_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("j.db")).unwrap();
+        let head = journal_head(store.conn()).unwrap();
+        store
+            .write(|c| {
+                c.execute_batch(
+                    "INSERT INTO nodelist (node, groups) VALUES ('n1', 'all');
+                     UPDATE nodelist SET status = 'booted' WHERE node = 'n1';
+                     UPDATE mac SET mac = 'x' WHERE node = 'nobody';
+                     INSERT INTO mac (node, mac) VALUES ('n1', '52:54:00:00:00:01');
+                     UPDATE hosts SET ip = '10.0.0.1';
+                     INSERT INTO hosts (node, ip) VALUES ('n1', '10.0.0.1');
+                     UPDATE hosts SET node = 'n2' WHERE node = 'n1';
+                     DELETE FROM hosts;
+                     INSERT INTO auditlog (command) VALUES ('not journalled');",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let (new_head, changes) = changes_since(store.conn(), head).unwrap().unwrap();
+        let got: Vec<(&str, &str)> = changes.iter().map(|(t, k)| (t.as_str(), k.as_deref().unwrap_or(""))).collect();
+        // The status update is not there; a renamed key appears under both names.
+        assert_eq!(
+            got,
+            [("nodelist", "n1"), ("mac", "n1"), ("hosts", "n1"), ("hosts", "n1"), ("hosts", "n2"), ("hosts", "n2")]
+        );
+        assert_eq!(new_head, head + 6);
+        assert_eq!(changes_since(store.conn(), new_head).unwrap().unwrap().1, vec![]);
+        // A reader further behind than the journal keeps is told to start over.
+        store
+            .write(|c| {
+                c.execute_batch(&format!(
+                    "DELETE FROM changes WHERE seq <= {head} + 3; INSERT INTO site (key, value) VALUES ('x', 'y');"
+                ))?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(changes_since(store.conn(), head).unwrap().is_none());
+        assert!(changes_since(store.conn(), head + 3).unwrap().is_some());
     }
 }

@@ -137,6 +137,10 @@ fn known_macs_get_their_reservation_and_boot_file() {
     assert_eq!(env_value(&env, "serverid"), Some("10.77.0.1"));
     assert_eq!(env_value(&env, "siaddr"), Some("10.77.0.1"));
     assert_eq!(env_value(&env, "boot_file"), Some("undionly.kpxe"));
+    let daemon = pair.daemon.as_ref().unwrap();
+    let offer = daemon.log_line("oxcatd: DHCP: OFFER");
+    assert_eq!(offer, format!("oxcatd: DHCP: OFFER 10.77.0.11 to {mac} (n1), boot undionly.kpxe"));
+    daemon.log_line(&format!("oxcatd: DHCP: ACK 10.77.0.11 to {mac} (n1), boot undionly.kpxe"));
     // UEFI x64 gets iPXE for UEFI; once iPXE runs (user class iPXE), its per-node script.
     let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00007:UNDI:003016", "-x", "0x5d:0007"]).unwrap();
     assert_eq!(env_value(&env, "boot_file"), Some("ipxe.efi"));
@@ -153,6 +157,13 @@ fn known_macs_get_their_reservation_and_boot_file() {
     // An unknown MAC gets no answer at all...
     lab.run("chdef", &["n1", "mac=52:54:00:99:99:99"]).ok();
     assert!(pair.udhcpc(&lab, &[]).is_none(), "an unknown MAC was answered");
+    // ...and says so in the log, once (udhcpc asked three times).
+    let unknown = format!(
+        "oxcatd: DHCP: DISCOVER from {mac} not answered: MAC not in the mac table and no discovery range (networks.dynamicrange) for its network"
+    );
+    let daemon = pair.daemon.as_ref().unwrap();
+    daemon.log_line(&unknown);
+    assert_eq!(daemon.log().lines().filter(|l| *l == unknown).count(), 1, "{}", daemon.log());
     // ...unless its network has a discovery range; its address then outlives a restart.
     lab.run("chdef", &["-t", "network", "lab", "dynamicrange=10.77.0.200-10.77.0.210"]).ok();
     let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001"]).expect("a discovery lease");
@@ -251,6 +262,15 @@ fn dhcp_tied_to_an_interface_answers_out_of_it_whatever_the_routes() {
     pair.start_daemon_with(&lab, &format!("interfaces = [\"{}\"]\n", pair.client_if.replacen("vc", "vs", 1)));
     let env = pair.udhcpc(&lab, &[]).expect("an answer out of the tied interface");
     assert_eq!(env_value(&env, "ip"), Some("10.77.0.11"));
+    drop(pair.daemon.take());
+    // Untied and with no route for broadcasts, replies cannot leave: the log says so and why.
+    pair.server.ip(&["route", "del", "default"]);
+    pair.start_daemon(&lab);
+    assert!(pair.udhcpc(&lab, &[]).is_none());
+    pair.daemon.as_ref().unwrap().log_line(
+        "oxcatd: DHCP: cannot send OFFER for n1 to 255.255.255.255:68: Network is unreachable (os error 101) \
+         (no route for broadcast replies: tie DHCP to the boot network's interface with [dhcp] interfaces)",
+    );
     drop(pair.daemon.take());
     // A missing interface is a clear startup error.
     lab.write(

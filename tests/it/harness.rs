@@ -48,13 +48,17 @@ pub struct Daemon {
     child: std::process::Child,
     /// What it printed before "oxcatd: ready" (one line per service and bound address).
     pub lines: Vec<String>,
+    /// Where its standard error (its log) goes.
+    log: tempfile::NamedTempFile,
 }
 
 impl Daemon {
     /// Spawns `cmd` (an oxcatd invocation) and waits for its "oxcatd: ready" line.
     pub fn start(mut cmd: Command) -> Daemon {
         use std::io::BufRead;
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("oxcatd starts");
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let stderr = log.reopen().expect("log file");
+        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("oxcatd starts");
         let mut lines = Vec::new();
         let mut ready = false;
         for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
@@ -64,9 +68,29 @@ impl Daemon {
             }
             lines.push(line);
         }
-        let d = Daemon { child, lines };
+        let d = Daemon { child, lines, log };
         assert!(ready, "oxcatd did not start: {:?}", d.lines);
         d
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s: a thread of the daemon's writes its log) for a log line that starts
+    /// with `prefix`; the line, or the whole log in the panic message.
+    #[track_caller]
+    pub fn log_line(&self, prefix: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if let Some(l) = log.lines().find(|l| l.starts_with(prefix)) {
+                return l.to_string();
+            }
+            assert!(std::time::Instant::now() < deadline, "no log line {prefix:?} in:\n{log}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// The address printed for a service ("HTTP", "TFTP", "DHCP", "proxyDHCP").
