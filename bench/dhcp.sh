@@ -2,7 +2,8 @@
 # DHCP benchmark (issue 3): perfdhcp against oxcatd, Kea (memfile) and dnsmasq, each with the same
 # 10,000 reservations, in two network namespaces joined by a veth pair made (and removed) here.
 # Prints DORA exchanges per second and drops for each server, and the ratios.
-# Usage: bash bench/dhcp.sh [RATE] [SECONDS]   (run as root; default 6000/s for 10 s)
+# Usage: bash bench/dhcp.sh [RATE] [SECONDS]   (run as root; default 6000/s for 10 s; WRITES=200
+# store writes per second during the write-load runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-6000}
@@ -66,7 +67,7 @@ echo pw >"$work/pw"
 "$bin" addbmnode -f "$work/nodes.csv" --bmc-user a --bmc-password-file "$work/pw" >/dev/null
 "$bin" mkdef -t network -o bench net=10.78.0.0 mask=255.255.0.0 >/dev/null
 "$bin" chdef -t site master=10.78.0.1 >/dev/null
-printf '[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\n' >"$work/oxcat.toml"
+printf '[http]\nenable = false\n[tftp]\nenable = false\n[dhcp]\nenable = true\nlog = %s\n' "${DHCP_LOG:-true}" >"$work/oxcat.toml"
 
 run_perf() { # name: prints "name rate drops"
 	local out
@@ -91,5 +92,36 @@ ip netns exec "$srv" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --interf
 	--dhcp-range=10.78.0.0,static,255.255.0.0 --dhcp-hostsfile="$work/dnsmasq.hosts" --dhcp-leasefile="$work/dnsmasq.leases" \
 	--dhcp-authoritative --log-facility=/dev/null >"$work/dnsmasq.log" 2>&1 &
 spid=$!; wait_port; run_perf dnsmasq; kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
+# Boot storms write to the store while DHCP answers: nodes report their status, admins run nodeset.
+# oxcatd under WRITES/s status reports (which the DHCP index ignores), then under as many changes
+# of a group row (which every member inherits, so each one makes the index read everything again:
+# what every change cost before the change journal).
+writes=${WRITES:-200}
+write_load() { # SQL with ?1 = a node name, repeated at $writes/s in separate transactions, for $secs+2 s
+	python3 - "$OXCAT_DB" "$writes" "$((secs + 2))" "$1" <<'PY' &
+import sqlite3, sys, time
+db, rate, secs, sql = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+c = sqlite3.connect(db, isolation_level=None, timeout=60)
+start, i = time.monotonic(), 0
+while time.monotonic() - start < secs:
+    c.execute("BEGIN IMMEDIATE"); c.execute(sql, (f"n{i % 10000:05d}", str(i))); c.execute("COMMIT")
+    i += 1
+    time.sleep(max(0.0, start + i / rate - time.monotonic()))
+print(i, file=open(db + ".writes", "w"))
+PY
+	wpid=$!
+}
+for load in status group; do
+	case $load in
+	status) sql="UPDATE nodelist SET status = 'booting', statustime = ?2 WHERE node = ?1" ;;
+	group) sql="INSERT INTO noderes (node, netboot) VALUES ('all', 'ipxe' || (?2 % 2)) ON CONFLICT (node) DO UPDATE SET netboot = excluded.netboot" ;;
+	esac
+	ip netns exec "$srv" env OXCAT_DB="$OXCAT_DB" "$bin" oxcatd --config "$work/oxcat.toml" >"$work/oxcatd-$load.log" 2>&1 &
+	spid=$!; wait_port; write_load "$sql"; run_perf "oxcatd+$load"; wait "$wpid"
+	echo "           ($(cat "$OXCAT_DB.writes") $load writes at ${writes}/s during the run)"
+	kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
+done
 awk -v o="$(cat "$work/rate-oxcatd")" -v k="$(cat "$work/rate-kea")" -v d="$(cat "$work/rate-dnsmasq")" \
-	'BEGIN {printf "ratio oxcatd/kea %.2fx, oxcatd/dnsmasq %.2fx (offered load %s/s for %s s, %s clients)\n", (k ? o / k : 0), (d ? o / d : 0), "'"$rate"'", "'"$secs"'", "'"$clients"'"}'
+	-v s="$(cat "$work/rate-oxcatd+status")" -v g="$(cat "$work/rate-oxcatd+group")" \
+	'BEGIN {printf "ratio oxcatd/kea %.2fx, oxcatd/dnsmasq %.2fx (offered load %s/s for %s s, %s clients)\n", (k ? o / k : 0), (d ? o / d : 0), "'"$rate"'", "'"$secs"'", "'"$clients"'";
+	        printf "under writes: status reports %.2fx of idle, group-row changes (a full re-read each) %.2fx\n", (o ? s / o : 0), (o ? g / o : 0)}'
