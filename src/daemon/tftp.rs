@@ -6,6 +6,7 @@
 //! with the file in memory: boot files are small, and kernels are better fetched over HTTP.
 
 use crate::store::Store;
+use nix::sys::socket::{setsockopt, sockopt};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -72,6 +73,55 @@ impl Framed {
     fn packet(&self, i: usize) -> &[u8] {
         &self.bytes[self.offsets[i]..self.offsets[i + 1]]
     }
+
+    /// Packets `a..b`, back to back.
+    fn packets(&self, a: usize, b: usize) -> &[u8] {
+        &self.bytes[self.offsets[a]..self.offsets[b]]
+    }
+}
+
+/// At most this many bytes go to one segmented send (the kernel takes up to 64 KiB).
+const GSO_BYTES: usize = 60_000;
+
+/// Sends packets `a..b` of `data`. With UDP segmentation offload set on the socket (all packets
+/// but the file's last are `seg` bytes long), the kernel cuts one buffer into the datagrams: one
+/// system call per window instead of one per block. Without it, one packet at a time; a kernel or
+/// link that refuses a segmented send (EIO; EMSGSIZE or EINVAL when a segment exceeds the MTU) turns it off
+/// for the rest of the transfer.
+async fn send_window(
+    sock: &UdpSocket,
+    data: &Framed,
+    a: usize,
+    b: usize,
+    seg: usize,
+    gso: &mut bool,
+) -> std::io::Result<()> {
+    if *gso {
+        match send_segmented(sock, data, a, b, seg).await {
+            Ok(()) => return Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(nix::libc::EIO | nix::libc::EINVAL | nix::libc::EMSGSIZE)) => {
+                // The option applies to every send on the socket: clear it for the plain ones.
+                setsockopt(sock, sockopt::UdpGsoSegment, &0)?;
+                *gso = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for i in a..b {
+        sock.send(data.packet(i)).await?;
+    }
+    Ok(())
+}
+
+async fn send_segmented(sock: &UdpSocket, data: &Framed, a: usize, b: usize, seg: usize) -> std::io::Result<()> {
+    let per_send = (GSO_BYTES / seg).max(1);
+    let mut i = a;
+    while i < b {
+        let j = (i + per_send).min(b);
+        sock.send(data.packets(i, j)).await?;
+        i = j;
+    }
+    Ok(())
 }
 
 impl ReadOnlyRoot {
@@ -256,13 +306,15 @@ async fn transfer(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<R
     }
     // Blocks are numbered from 1; a file that fills its last block ends with an empty one.
     let blocks = data.blocks();
+    let seg = 4 + g.blksize;
+    // Segmentation pays off only for windows; a kernel without UDP_SEGMENT refuses the option.
+    let mut gso = g.window > 1
+        && u16::try_from(seg).is_ok_and(|s| setsockopt(&sock, sockopt::UdpGsoSegment, &i32::from(s)).is_ok());
     let mut base = 0usize;
     let mut tries = 0;
     while base < blocks {
         let end = (base + g.window).min(blocks);
-        for i in base..end {
-            sock.send(data.packet(i)).await?;
-        }
+        send_window(&sock, &data, base, end, seg, &mut gso).await?;
         let expect: Vec<u16> = (base..end).map(|i| ((i + 1) & 0xffff) as u16).collect();
         match wait_ack(&sock, g.timeout, &expect).await? {
             Some(k) => {

@@ -133,8 +133,13 @@ fn tftp_serves_byte_exact_with_options_and_refuses_escapes() {
             .status()
             .unwrap()
     };
-    assert!(atftp("big.bin", &["blksize 1428", "windowsize 8", "tsize 0"]).success());
-    assert!(std::fs::read(&out).unwrap() == big, "atftp windowsize 8: bytes differ");
+    // Windows go out as one segmented send (UDP GSO), split where a window passes 60,000 bytes.
+    for (blksize, window) in [("1428", "8"), ("8192", "16"), ("65464", "4")] {
+        assert!(
+            atftp("big.bin", &[&format!("blksize {blksize}"), &format!("windowsize {window}"), "tsize 0"]).success()
+        );
+        assert!(std::fs::read(&out).unwrap() == big, "atftp blksize {blksize} windowsize {window}: bytes differ");
+    }
     assert!(!atftp("../oxcat.db", &[]).success());
     assert!(!atftp("escape", &[]).success());
     assert!(!atftp("/etc/passwd", &[]).success());
@@ -232,4 +237,40 @@ fn boot_configs_are_rendered_on_request_from_the_recorded_state() {
     assert_eq!(code_of(format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)), "404");
     let (code, _) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-99", d.tftp)]);
     assert_ne!(code, 0);
+}
+
+/// Where a segment would not fit the link (blksize 8192 over an MTU of 1500, which plain sends
+/// pass as IP fragments), the kernel refuses the segmented send and the transfer goes on one
+/// packet at a time.
+#[test]
+fn tftp_windows_fall_back_to_single_sends_where_segments_exceed_the_mtu() {
+    if !tool("atftp") {
+        return;
+    }
+    let lab = Lab::new();
+    let tftp = lab.path("tftp");
+    std::fs::create_dir_all(&tftp).unwrap();
+    let data: Vec<u8> = (0..500_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    std::fs::write(tftp.join("f.bin"), &data).unwrap();
+    let ns = crate::harness::Netns::new(format!("oxtf{}", std::process::id() % 100_000));
+    ns.ip(&["link", "set", "lo", "mtu", "1500"]);
+    lab.write(
+        "oxcat.toml",
+        &format!("[http]\nenable = false\n[tftp]\nlisten = [\"127.0.0.1:69\"]\nroot = \"{}\"\n", tftp.display()),
+    );
+    let mut cmd = ns.exec(lab.path("bin/oxcatd"));
+    cmd.arg("--config").arg(lab.path("oxcat.toml")).env("OXCAT_DB", lab.db());
+    let _d = Daemon::start(cmd);
+    let out = lab.path("got.bin");
+    let ok = ns
+        .exec("atftp")
+        .args(["--option", "blksize 8192", "--option", "windowsize 8", "-g", "-r", "f.bin", "-l"])
+        .arg(&out)
+        .args(["127.0.0.1", "69"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok && std::fs::read(&out).unwrap() == data, "blksize 8192 over MTU 1500: transfer failed or bytes differ");
 }
