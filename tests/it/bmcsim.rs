@@ -162,12 +162,19 @@ impl Bmc {
     /// (always off) and refuses power and boot-device changes. The benchmark uses that: a real BMC
     /// does not fork a shell per request, and 1000 simulators share this machine's two cores.
     pub fn start_with(root: &Path, chassis_control: bool) -> Bmc {
+        Bmc::start_controlling(root, chassis_control.then_some(CHASSIS_CONTROL))
+    }
+
+    /// Like [`Bmc::start`], with `control` as the chassis_control program (run as `PROGRAM DIR get
+    /// power`, `PROGRAM DIR set power 1`, ..., DIR being the BMC's own directory).
+    pub fn start_controlling(root: &Path, control: Option<&str>) -> Bmc {
+        let chassis_control = control.is_some();
         let (addr, index) = next_addr();
         let dir = root.join(format!("bmc{index}"));
         let state = dir.join("state");
         let name = format!("bmc{index}");
         std::fs::create_dir_all(state.join("ipmi_sim").join(&name)).unwrap();
-        std::fs::write(dir.join("chassis_control"), CHASSIS_CONTROL).unwrap();
+        std::fs::write(dir.join("chassis_control"), control.unwrap_or(CHASSIS_CONTROL)).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.join("chassis_control"), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(dir.join("sensors.sdrs"), sdrs()).unwrap();

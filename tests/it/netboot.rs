@@ -91,19 +91,36 @@ struct Vm {
     console: PathBuf,
 }
 
+/// QEMU's arguments for the node: 256 MiB, serial console into `console`, its NIC on `tap`, first
+/// boot device the network (SeaBIOS then runs the NIC's iPXE ROM), powered off by a reboot.
+fn qemu_args(console: &std::path::Path, tap: &str) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["-accel", "tcg", "-m", "256", "-display", "none", "-vga", "none", "-nodefaults", "-no-user-config"]
+            .map(String::from)
+            .into();
+    args.push("-serial".into());
+    args.push(format!("file:{}", console.display()));
+    // SeaBIOS and iPXE write to the serial log through sga as well.
+    args.extend(["-device", "sga", "-boot", "order=n", "-no-reboot"].map(String::from));
+    args.extend(["-netdev".into(), format!("tap,id=n0,ifname={tap},script=no,downscript=no")]);
+    args.extend(["-device".into(), format!("virtio-net-pci,netdev=n0,mac={MAC}")]);
+    args
+}
+
+/// The serial log without terminal escapes (sga draws iPXE's banner with them).
+fn console_text(console: &std::path::Path) -> String {
+    let raw = std::fs::read(console).unwrap_or_default();
+    let text = String::from_utf8_lossy(&raw);
+    let escapes = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap();
+    // What is left of cursor movement (carriage returns, backspaces) goes too.
+    escapes.replace_all(&text, "").chars().filter(|c| *c == '\n' || !c.is_control()).collect()
+}
+
 impl Vm {
     fn boot(lab: &Lab, ns: &Netns, tap: &str) -> Vm {
         let console = lab.path("console.log");
         let mut cmd = ns.exec("qemu-system-x86_64");
-        cmd.args(["-accel", "tcg", "-m", "256", "-display", "none", "-vga", "none", "-nodefaults", "-no-user-config"])
-            .arg("-serial")
-            .arg(format!("file:{}", console.display()))
-            // SeaBIOS and iPXE write to the serial log through sga as well.
-            .args(["-device", "sga", "-boot", "order=n", "-no-reboot"])
-            .args(["-netdev", &format!("tap,id=n0,ifname={tap},script=no,downscript=no")])
-            .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={MAC}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args(qemu_args(&console, tap)).stdout(Stdio::null()).stderr(Stdio::null());
         Vm { child: cmd.spawn().expect("qemu starts"), console }
     }
 
@@ -120,13 +137,8 @@ impl Vm {
         self.console_text()
     }
 
-    /// The serial log without terminal escapes (sga draws iPXE's banner with them).
     fn console_text(&self) -> String {
-        let raw = std::fs::read(&self.console).unwrap_or_default();
-        let text = String::from_utf8_lossy(&raw);
-        let escapes = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap();
-        // What is left of cursor movement (carriage returns, backspaces) goes too.
-        escapes.replace_all(&text, "").chars().filter(|c| *c == '\n' || !c.is_control()).collect()
+        console_text(&self.console)
     }
 }
 
@@ -269,4 +281,99 @@ fn vm_boots_through_proxy_dhcp_beside_another_dhcp_server_and_reports_a_failed_p
         ],
     );
     assert_eq!(status_of(&lab), "n1: status=failed\n");
+}
+
+/// chassis_control for a BMC whose server is a QEMU VM (LAB.md): the power state is whether the
+/// VM's process is alive; power on starts `DIR/qemu.sh` (QEMU daemonized, pid in DIR/qemu.pid),
+/// power off, reset and soft-off stop it (the guest has no ACPI handler, and reset is off then on).
+/// The boot device is kept for qemu.sh, which boots from the network either way.
+const VM_CHASSIS_CONTROL: &str = r#"#!/bin/sh
+dir=$1; shift
+op=$1; shift
+alive() {
+	[ -f "$dir/qemu.pid" ] && read -r pid <"$dir/qemu.pid" && kill -0 "$pid" 2>/dev/null
+}
+stop() {
+	alive || return 0
+	kill "$pid"
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do alive || return 0; sleep 0.1; done
+	kill -9 "$pid"
+}
+case "$op" in
+get)
+	for what in "$@"; do
+		case $what in
+		power) if alive; then echo "power:1"; else echo "power:0"; fi ;;
+		boot) b=default; [ -f "$dir/boot" ] && read -r b <"$dir/boot"; echo "boot:$b" ;;
+		esac
+	done ;;
+set)
+	while [ $# -ge 2 ]; do
+		case $1 in
+		power) if [ "$2" = 1 ]; then alive || sh "$dir/qemu.sh"; else stop; fi ;;
+		boot) echo "$2" >"$dir/boot" ;;
+		reset) stop; sh "$dir/qemu.sh" ;;
+		shutdown) stop ;;
+		esac
+		shift 2
+	done ;;
+esac
+"#;
+
+#[test]
+fn rpower_on_boots_the_vm_through_its_bmc_and_the_node_reports_booted() {
+    if !available() || !crate::bmcsim::available() {
+        return;
+    }
+    let lab = lab_with_node(&[("hello", HELLO)], "hello");
+    let ns = Netns::new(format!("oxvm{}", unique()));
+    let tap_name = format!("tap{}", unique());
+    tap(&ns, &tap_name);
+    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &tap_name]);
+    let _daemon = start_oxcatd(&lab, &ns, &tap_name, false);
+    // The node's BMC is a simulated one (on loopback) whose power control runs the VM.
+    let bmc = crate::bmcsim::Bmc::start_controlling(lab.dir.path(), Some(VM_CHASSIS_CONTROL));
+    let console = bmc.dir.join("console.log");
+    let mut qemu = format!("exec ip netns exec {} qemu-system-x86_64", ns.0);
+    for a in qemu_args(&console, &tap_name) {
+        qemu.push_str(&format!(" '{a}'"));
+    }
+    qemu.push_str(&format!(" -daemonize -pidfile '{}' >/dev/null 2>&1\n", bmc.dir.join("qemu.pid").display()));
+    std::fs::write(bmc.dir.join("qemu.sh"), qemu).unwrap();
+    struct PowerOff(PathBuf);
+    impl Drop for PowerOff {
+        fn drop(&mut self) {
+            let _ = Command::new("sh")
+                .arg(self.0.join("chassis_control"))
+                .arg(&self.0)
+                .args(["set", "power", "0"])
+                .status();
+        }
+    }
+    let _off = PowerOff(bmc.dir.clone());
+    let bmc_addr = format!("bmc={}", bmc.addr);
+    let user = format!("bmcusername={}", crate::bmcsim::USER);
+    let pw = format!("bmcpassword={}", crate::bmcsim::PASSWORD);
+    lab.run("chdef", &["n1", "mgt=ipmi", &bmc_addr, &user, &pw]).ok();
+
+    lab.run("rpower", &["n1", "stat"]).ok().stdout_is("n1: off\n");
+    lab.run("rsetboot", &["n1", "net"]).ok().stdout_is("n1: Network\n");
+    lab.run("rpower", &["n1", "on"]).ok().stdout_is("n1: on\n");
+    // The node boots, runs its postscripts, reports, and powers itself off; the BMC sees it go.
+    let start = Instant::now();
+    loop {
+        let power = lab.run("rpower", &["n1", "stat"]).ok().stdout;
+        if power == "n1: off\n" {
+            break;
+        }
+        assert_eq!(power, "n1: on\n");
+        assert!(start.elapsed() < BOOT_LIMIT, "still on after {BOOT_LIMIT:?}; console:\n{}", console_text(&console));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let text = console_text(&console);
+    assert_lines(
+        &text,
+        &["oxcat: n1: netboot guest", "hello: hello from n1, image guest, server 10.99.0.1", "oxcatpost: n1: booted"],
+    );
+    assert_eq!(status_of(&lab), "n1: status=booted\n");
 }
