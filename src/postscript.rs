@@ -26,11 +26,11 @@ fn list(parts: &[Option<String>]) -> String {
 
 /// The file for `node` (None when no such node).
 pub fn mypostscript(conn: &Connection, node: &str) -> Result<Option<String>> {
-    let mut view = NodeView::load(conn)?;
+    // Only this node's rows: every booting node asks for its own.
+    let view = NodeView::of_nodes(conn, &[node.to_string()])?;
     if !view.is_node(node) {
         return Ok(None);
     }
-    view.focus(&[node.to_string(), "xcatdefaults".to_string()]);
     let get = |t: &str, c: &str| view.get(node, t, c);
     let master = get("noderes", "xcatmaster")?.or(store::site_value(conn, "master")?).unwrap_or_default();
     let port = store::site_value(conn, "httpport")?.unwrap_or_else(|| "80".into());

@@ -319,6 +319,40 @@ fn request_of(state: &str) -> Option<Request> {
 /// What oxcatd serves at a config path under the TFTP root (`ipxe/NODE.ipxe`,
 /// `pxelinux.cfg/01-MAC`, `grub2/grub.cfg-01-MAC`): the node's config rendered from its recorded
 /// state, with its recorded token. None when the path is no config or the node has no boot state.
+/// The node that boots from `mac`: the rows that spell it out first (one query), else, where
+/// some mac row holds a regex value, every node's resolved value.
+fn node_with_mac(conn: &Connection, mac: &str) -> Result<Option<String>> {
+    let Ok(mac) = crate::node::parse_mac(mac) else { return Ok(None) };
+    let has = |macs: &str| {
+        macs.split('|')
+            .any(|m| crate::node::parse_mac(m.split('!').next().unwrap_or(m)).ok().as_deref() == Some(mac.as_str()))
+    };
+    let rows: Vec<(String, String)> = conn
+        .prepare_cached("SELECT node, mac FROM mac WHERE mac LIKE ?1 AND coalesce(disable, '') NOT IN ('yes', '1')")?
+        .query_map([format!("%{mac}%")], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let candidates: Vec<String> = rows.into_iter().filter(|(_, m)| has(m)).map(|(n, _)| n).collect();
+    let view = NodeView::of_nodes(conn, &candidates)?;
+    if let Some(n) = view.nodes().iter().find(|n| view.get(n, "mac", "mac").ok().flatten().is_some_and(|m| has(&m))) {
+        return Ok(Some(n.clone()));
+    }
+    // Only regex values (on any row) can yield a MAC that no row spells out.
+    let regex_rows: Vec<String> = conn
+        .prepare_cached("SELECT mac FROM mac WHERE substr(mac, 1, 1) IN ('|', '/')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if !regex_rows.iter().any(|v| crate::store::regexval::is_regex_value(v)) {
+        return Ok(None);
+    }
+    let view = NodeView::load(conn)?;
+    for n in view.nodes() {
+        if view.get(n, "mac", "mac")?.is_some_and(|m| has(&m)) {
+            return Ok(Some(n.clone()));
+        }
+    }
+    Ok(None)
+}
+
 pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<String>> {
     let (loader, key) = if let Some(n) = rel.strip_prefix("ipxe/").and_then(|r| r.strip_suffix(".ipxe")) {
         (1, n.to_string())
@@ -329,26 +363,13 @@ pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<String>> {
     } else {
         return Ok(None);
     };
-    let mut view = NodeView::load(conn)?;
-    let node = if loader == 1 {
-        Some(key).filter(|n| view.is_node(n))
-    } else {
-        let Ok(mac) = crate::node::parse_mac(&key) else { return Ok(None) };
-        let mut found = None;
-        for n in view.nodes() {
-            let macs = view.get(n, "mac", "mac")?.unwrap_or_default();
-            if macs
-                .split('|')
-                .any(|m| crate::node::parse_mac(m.split('!').next().unwrap_or(m)).ok().as_deref() == Some(mac.as_str()))
-            {
-                found = Some(n.clone());
-                break;
-            }
-        }
-        found
-    };
+    let node = if loader == 1 { Some(key) } else { node_with_mac(conn, &key)? };
     let Some(node) = node else { return Ok(None) };
-    view.focus(std::slice::from_ref(&node));
+    // Only this node's rows: a boot storm asks once per node, and the cluster may be large.
+    let view = NodeView::of_nodes(conn, std::slice::from_ref(&node))?;
+    if !view.is_node(&node) {
+        return Ok(None);
+    }
     let Some(req) = view.get(&node, "chain", "currstate")?.as_deref().and_then(request_of) else { return Ok(None) };
     let (plans, _) = plan_with(conn, &view, std::slice::from_ref(&node), &req, true)?;
     Ok(plans.into_iter().next().and_then(|p| p.files.into_iter().nth(loader)).map(|(_, text)| text))

@@ -93,6 +93,50 @@ impl<'c> NodeView<'c> {
         Ok(view)
     }
 
+    /// A view of just `names` (those of them that are nodes), for a server answering one node's
+    /// request among thousands: only their nodelist rows are read, and tables by key, so the cost
+    /// does not grow with the cluster. Group membership is known only for these nodes, and
+    /// site.excludenodes is not applied: it is no view for noderanges.
+    pub fn of_nodes(conn: &'c Connection, names: &[String]) -> Result<NodeView<'c>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT node, groups FROM nodelist WHERE node = ?1 AND coalesce(disable, '') NOT IN ('yes', '1')",
+        )?;
+        let mut nodes = Vec::new();
+        let mut groups = Vec::new();
+        for name in names {
+            let row: Option<Option<String>> = stmt.query_row([name], |r| r.get(1)).map(Some).or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+            if let Some(g) = row {
+                nodes.push(name.clone());
+                groups.push(split_list(g.as_deref().unwrap_or("")).map(str::to_string).collect::<Vec<_>>());
+            }
+        }
+        let mut members: HashMap<String, Vec<String>> = HashMap::new();
+        for (node, gs) in nodes.iter().zip(&groups) {
+            for g in gs {
+                members.entry(g.clone()).or_default().push(node.clone());
+            }
+        }
+        members.insert("all".to_string(), nodes.clone());
+        let index = nodes.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let mut view = NodeView {
+            conn,
+            nodes,
+            index,
+            groups,
+            members,
+            tables: RefCell::default(),
+            regexes: RefCell::default(),
+            excluded: HashSet::new(),
+            focus: RefCell::new(None),
+        };
+        let focus = view.nodes.clone();
+        view.focus(&focus);
+        Ok(view)
+    }
+
     pub fn nodes(&self) -> &[String] {
         &self.nodes
     }
@@ -306,6 +350,19 @@ mod tests {
         assert_eq!(get(&v, "n2", "password").unwrap().value, "ap");
         // n10 was not in the focus: its values still come back.
         assert_eq!(get(&v, "n10", "username").unwrap().value, "ru");
+    }
+
+    #[test]
+    fn views_of_some_nodes_resolve_like_the_whole() {
+        let (_d, s) = store();
+        let whole = NodeView::load(s.conn()).unwrap();
+        let some = NodeView::of_nodes(s.conn(), &["n10".to_string(), "n3".to_string(), "nosuch".to_string()]).unwrap();
+        // n3 is disabled and nosuch does not exist: neither is in the view.
+        assert_eq!(some.nodes(), &["n10"]);
+        for col in ["username", "password", "bmc", "bmcport"] {
+            assert_eq!(get(&some, "n10", col), get(&whole, "n10", col), "{col}");
+        }
+        assert_eq!(some.groups_of("n10"), &["rack1", "compute"]);
     }
 
     #[test]

@@ -228,6 +228,14 @@ fn boot_configs_are_rendered_on_request_from_the_recorded_state() {
     assert!(String::from_utf8(pxe).unwrap().starts_with("#oxcat nodeset: netboot img\n"));
     let (_, grub) = curl(&[&format!("tftp://{}/grub2/grub.cfg-01-52-54-00-00-00-01", d.tftp)]);
     assert!(String::from_utf8(grub).unwrap().starts_with("# oxcat nodeset: netboot img\n"));
+    // A MAC that no row spells out, from a regex value on a group row, is found too.
+    lab.run("mkdef", &["-t", "group", "rackx", "mac=|n(\\d+)|52:54:00:00:01:(sprintf('%02x',$1))|"]).ok();
+    lab.run("mkdef", &["n7", "groups=rackx", "ip=10.0.0.7"]).ok();
+    lab.run("nodeset", &["n7", "osimage=img"]).ok();
+    let (code, pxe) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-01-07", d.tftp)]);
+    assert_eq!(code, 0);
+    let pxe = String::from_utf8(pxe).unwrap();
+    assert!(pxe.starts_with("#oxcat nodeset: netboot img\n") && pxe.contains("oxcat.node=n7 "), "{pxe}");
     // A new state is served at once; offline serves nothing; an unknown MAC gets nothing.
     lab.run("nodeset", &["n1", "boot"]).ok();
     let (_, ipxe) = curl(&[&format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)]);
