@@ -93,9 +93,10 @@ ip netns exec "$srv" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --interf
 	--dhcp-authoritative --log-facility=/dev/null >"$work/dnsmasq.log" 2>&1 &
 spid=$!; wait_port; run_perf dnsmasq; kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
 # Boot storms write to the store while DHCP answers: nodes report their status, admins run nodeset.
-# oxcatd under WRITES/s status reports (which the DHCP index ignores), then under as many changes
-# of a group row (which every member inherits, so each one makes the index read everything again:
-# what every change cost before the change journal).
+# oxcatd under WRITES/s status reports (which the DHCP index ignores), under as many changes of
+# one node's row each (the index reads that node again), then of a group row (which every member
+# inherits, so each one makes the index read everything again: what every change cost before the
+# change journal).
 writes=${WRITES:-200}
 write_load() { # SQL with ?1 = a node name, repeated at $writes/s in separate transactions, for $secs+2 s
 	python3 - "$OXCAT_DB" "$writes" "$((secs + 2))" "$1" <<'PY' &
@@ -111,9 +112,10 @@ print(i, file=open(db + ".writes", "w"))
 PY
 	wpid=$!
 }
-for load in status group; do
+for load in status node group; do
 	case $load in
 	status) sql="UPDATE nodelist SET status = 'booting', statustime = ?2 WHERE node = ?1" ;;
+	node) sql="UPDATE hosts SET comments = ?2 WHERE node = ?1" ;;
 	group) sql="INSERT INTO noderes (node, netboot) VALUES ('all', 'ipxe' || (?2 % 2)) ON CONFLICT (node) DO UPDATE SET netboot = excluded.netboot" ;;
 	esac
 	ip netns exec "$srv" env OXCAT_DB="$OXCAT_DB" "$bin" oxcatd --config "$work/oxcat.toml" >"$work/oxcatd-$load.log" 2>&1 &
@@ -122,6 +124,6 @@ for load in status group; do
 	kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
 done
 awk -v o="$(cat "$work/rate-oxcatd")" -v k="$(cat "$work/rate-kea")" -v d="$(cat "$work/rate-dnsmasq")" \
-	-v s="$(cat "$work/rate-oxcatd+status")" -v g="$(cat "$work/rate-oxcatd+group")" \
+	-v s="$(cat "$work/rate-oxcatd+status")" -v n="$(cat "$work/rate-oxcatd+node")" -v g="$(cat "$work/rate-oxcatd+group")" \
 	'BEGIN {printf "ratio oxcatd/kea %.2fx, oxcatd/dnsmasq %.2fx (offered load %s/s for %s s, %s clients)\n", (k ? o / k : 0), (d ? o / d : 0), "'"$rate"'", "'"$secs"'", "'"$clients"'";
-	        printf "under writes: status reports %.2fx of idle, group-row changes (a full re-read each) %.2fx\n", (o ? s / o : 0), (o ? g / o : 0)}'
+	        printf "under writes: status reports %.2fx of idle, node-row changes %.2fx, group-row changes (a full re-read each) %.2fx\n", (o ? s / o : 0), (o ? n / o : 0), (o ? g / o : 0)}'

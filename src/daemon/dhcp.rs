@@ -41,8 +41,10 @@ pub struct Index {
     /// The change journal entry the index is up to date with.
     journal: i64,
     by_mac: HashMap<[u8; 6], Lease>,
-    /// Addresses reserved for nodes: never handed out of a range.
-    reserved: std::collections::HashSet<u32>,
+    /// The MACs each node is answered on (its entries in `by_mac`).
+    macs_of: HashMap<String, Vec<[u8; 6]>>,
+    /// Addresses reserved for nodes, with how many nodes hold each: never handed out of a range.
+    reserved: HashMap<u32, u32>,
     ranges: Vec<Range>,
     networks: Vec<Network>,
     site_domain: Option<String>,
@@ -150,15 +152,12 @@ impl Index {
         let view = NodeView::load(conn)?;
         let nets = networks(conn)?;
         let site_domain = store::site_value(conn, "domain")?;
-        let mut by_mac = HashMap::new();
+        let mut entries = Vec::new();
         for n in view.nodes() {
-            if let Some((macs, lease)) = node_lease(&view, &nets, &site_domain, n)? {
-                for m in macs {
-                    by_mac.entry(m).or_insert_with(|| lease.clone());
-                }
+            if let Some(entry) = node_lease(&view, &nets, &site_domain, n)? {
+                entries.push(entry);
             }
         }
-        let reserved = by_mac.values().map(|l: &Lease| u32::from(l.ip)).collect();
         let ranges = nets
             .iter()
             .filter_map(|w| {
@@ -187,11 +186,12 @@ impl Index {
                 )
             })?,
         };
-        Ok(Index {
+        let mut index = Index {
             version,
             journal,
-            by_mac,
-            reserved,
+            by_mac: HashMap::with_capacity(entries.len()),
+            macs_of: HashMap::with_capacity(entries.len()),
+            reserved: HashMap::with_capacity(entries.len()),
             ranges,
             networks: nets,
             site_domain,
@@ -199,7 +199,42 @@ impl Index {
             server: resolved,
             http_port: store::site_value(conn, "httpport")?.and_then(|p| p.parse().ok()).unwrap_or(80),
             lease_secs: store::site_value(conn, "dhcplease")?.and_then(|p| p.parse().ok()).unwrap_or(43200),
-        })
+        };
+        for (macs, lease) in entries {
+            index.insert_node(macs, lease);
+        }
+        Ok(index)
+    }
+
+    /// Answers `lease` on `macs`, those not already answered for another node (the first node in
+    /// natural order keeps a MAC given twice).
+    fn insert_node(&mut self, macs: Vec<[u8; 6]>, lease: Lease) {
+        let mut won = Vec::with_capacity(macs.len());
+        for m in macs {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.by_mac.entry(m) {
+                e.insert(lease.clone());
+                won.push(m);
+            }
+        }
+        if !won.is_empty() {
+            *self.reserved.entry(u32::from(lease.ip)).or_default() += 1;
+            self.macs_of.insert(lease.node, won);
+        }
+    }
+
+    /// Forgets what `node` is answered on.
+    fn remove_node(&mut self, node: &str) {
+        let Some(macs) = self.macs_of.remove(node) else { return };
+        let mut ip = None;
+        for m in macs {
+            ip = self.by_mac.remove(&m).map(|l| u32::from(l.ip)).or(ip);
+        }
+        if let Some(std::collections::hash_map::Entry::Occupied(mut e)) = ip.map(|ip| self.reserved.entry(ip)) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
     }
 
     /// Brings the index up to date with the store: nothing to do unless the store changed; when
@@ -217,36 +252,40 @@ impl Index {
             self.version = version;
             return Ok(Refresh::Unchanged);
         }
-        let view = NodeView::load(conn)?;
         let mut nodes: Vec<String> = Vec::new();
         for (tab, key) in &changes {
-            let key = key.as_deref().unwrap_or("");
-            // A setting, a network or a group row (values every member inherits): read all again.
-            // A key that is neither node nor group is a node just removed: its entries go.
-            let per_node = matches!(tab.as_str(), "nodelist" | "hosts" | "mac" | "noderes");
-            if !per_node || (!view.is_node(key) && view.is_group(key)) || nodes.len() > REFRESH_NODES_MAX {
+            // A setting or a network: read all again.
+            if !matches!(tab.as_str(), "nodelist" | "hosts" | "mac" | "noderes") || nodes.len() > REFRESH_NODES_MAX {
                 *self = Index::build(conn, self.configured_server)?;
                 return Ok(Refresh::Rebuilt);
             }
+            let key = key.as_deref().unwrap_or("");
             if !nodes.iter().any(|n| n == key) {
                 nodes.push(key.to_string());
             }
         }
-        let mut view = view;
-        view.focus(&nodes);
+        // Only the changed nodes' rows are read, not the cluster's.
+        let view = NodeView::of_nodes(conn, &nodes)?;
+        for key in nodes.iter().filter(|k| !view.is_node(k)) {
+            // A group row (values every member inherits): read all again. A key that is neither
+            // node nor group is a node just removed: its entries go.
+            if store::view::is_group_name(conn, key)? {
+                *self = Index::build(conn, self.configured_server)?;
+                return Ok(Refresh::Rebuilt);
+            }
+        }
         let mut fresh = Vec::new();
-        for n in nodes.iter().filter(|n| view.is_node(n)) {
+        for n in view.nodes() {
             if let Some(entry) = node_lease(&view, &self.networks, &self.site_domain, n)? {
                 fresh.push(entry);
             }
         }
-        self.by_mac.retain(|_, l| !nodes.contains(&l.node));
-        for (macs, lease) in fresh {
-            for m in macs {
-                self.by_mac.entry(m).or_insert_with(|| lease.clone());
-            }
+        for n in &nodes {
+            self.remove_node(n);
         }
-        self.reserved = self.by_mac.values().map(|l| u32::from(l.ip)).collect();
+        for (macs, lease) in fresh {
+            self.insert_node(macs, lease);
+        }
         (self.version, self.journal) = (version, head);
         Ok(Refresh::Nodes(nodes.len()))
     }
@@ -500,7 +539,7 @@ pub fn discovery_lease(st: &mut Store, idx: &Index, req: &Message) -> crate::err
                 taken.insert(ip);
             }
         }
-        let free = |ip: &u32| !taken.contains(ip) && !idx.reserved.contains(ip);
+        let free = |ip: &u32| !taken.contains(ip) && !idx.reserved.contains_key(ip);
         let ip = match mine.filter(|ip| (range.start..=range.end).contains(ip) && free(ip)) {
             Some(ip) => ip,
             None => match (range.start..=range.end).find(free) {
@@ -741,7 +780,8 @@ mod tests {
             version: 0,
             journal: 0,
             by_mac,
-            reserved: Default::default(),
+            macs_of: HashMap::from([("n1".to_string(), vec![[0x52, 0x54, 0, 0, 0, 1]])]),
+            reserved: HashMap::from([(u32::from(Ipv4Addr::new(10, 0, 0, 11)), 1)]),
             ranges: vec![],
             networks: vec![],
             site_domain: None,
@@ -871,6 +911,7 @@ mod tests {
         let fresh = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
         assert_eq!(idx.by_mac, fresh.by_mac);
         assert_eq!(idx.reserved, fresh.reserved);
+        assert_eq!(idx.macs_of, fresh.macs_of);
     }
 
     #[test]

@@ -42,6 +42,22 @@ pub struct NodeView<'c> {
 /// Up to this many row keys, tables are read by key rather than whole.
 const FOCUS_LIMIT: usize = 500;
 
+/// True when `name` is a group: `all`, a nodegroup row, or in some node's `nodelist.groups`
+/// (LIKE may also match a look-alike name: callers use it where a false yes only costs work).
+pub fn is_group_name(conn: &Connection, name: &str) -> Result<bool> {
+    if name == "all" {
+        return Ok(true);
+    }
+    let found: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM nodegroup WHERE groupname = ?1)
+             OR EXISTS (SELECT 1 FROM nodelist WHERE ',' || replace(coalesce(groups, ''), ' ', '') || ',' LIKE '%,' || ?1 || ',%'
+                        AND coalesce(disable, '') NOT IN ('yes', '1'))",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(found)
+}
+
 pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
