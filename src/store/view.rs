@@ -65,41 +65,13 @@ pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
 impl<'c> NodeView<'c> {
     pub fn load(conn: &'c Connection) -> Result<NodeView<'c>> {
         // Only the names and groups: every command needs them (noderanges), few need the rest.
-        let mut rows: Vec<(String, Option<String>)> = conn
+        let rows: Vec<(String, Option<String>)> = conn
             .prepare_cached("SELECT node, groups FROM nodelist WHERE coalesce(disable, '') NOT IN ('yes', '1')")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        rows.sort_by(|a, b| natural_cmp(&a.0, &b.0));
-        let mut nodes = Vec::with_capacity(rows.len());
-        let mut groups = Vec::with_capacity(rows.len());
-        let mut members: HashMap<String, Vec<String>> = HashMap::new();
-        for (node, node_groups) in rows {
-            let gs: Vec<String> = split_list(node_groups.as_deref().unwrap_or("")).map(str::to_string).collect();
-            for g in &gs {
-                members.entry(g.clone()).or_default().push(node.clone());
-            }
-            nodes.push(node);
-            groups.push(gs);
-        }
         let nodegroup = schema::table("nodegroup").expect("nodegroup is in the schema");
-        for row in all_rows(conn, nodegroup)? {
-            if let Some(g) = row[0].clone() {
-                members.entry(g).or_default();
-            }
-        }
-        members.insert("all".to_string(), nodes.clone());
-        let index = nodes.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        let mut view = NodeView {
-            conn,
-            nodes,
-            index,
-            groups,
-            members,
-            tables: RefCell::default(),
-            regexes: RefCell::default(),
-            excluded: HashSet::new(),
-            focus: RefCell::new(None),
-        };
+        let defined: Vec<String> = all_rows(conn, nodegroup)?.into_iter().filter_map(|r| r[0].clone()).collect();
+        let mut view = NodeView::from_rows(conn, rows, defined);
         if let Some(ex) = super::site_value(conn, "excludenodes")? {
             view.excluded = crate::noderange::expand(&ex, &view)
                 .map_err(|e| Error::Input(format!("site.excludenodes: {e}")))?
@@ -117,27 +89,42 @@ impl<'c> NodeView<'c> {
         let mut stmt = conn.prepare_cached(
             "SELECT node, groups FROM nodelist WHERE node = ?1 AND coalesce(disable, '') NOT IN ('yes', '1')",
         )?;
-        let mut nodes = Vec::new();
-        let mut groups = Vec::new();
+        let mut rows = Vec::new();
         for name in names {
-            let row: Option<Option<String>> = stmt.query_row([name], |r| r.get(1)).map(Some).or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
-            if let Some(g) = row {
-                nodes.push(name.clone());
-                groups.push(split_list(g.as_deref().unwrap_or("")).map(str::to_string).collect::<Vec<_>>());
+            match stmt.query_row([name], |r| r.get::<_, Option<String>>(1)) {
+                Ok(groups) => rows.push((name.clone(), groups)),
+                Err(rusqlite::Error::QueryReturnedNoRows) => {}
+                Err(e) => return Err(e.into()),
             }
         }
+        let mut view = NodeView::from_rows(conn, rows, Vec::new());
+        let focus = view.nodes.clone();
+        view.focus(&focus);
+        Ok(view)
+    }
+
+    /// A view of these nodelist rows (node, groups), with `defined` groups that may have no
+    /// members; nodes in natural order.
+    fn from_rows(conn: &'c Connection, mut rows: Vec<(String, Option<String>)>, defined: Vec<String>) -> NodeView<'c> {
+        rows.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+        rows.dedup_by(|a, b| a.0 == b.0);
+        let mut nodes = Vec::with_capacity(rows.len());
+        let mut groups = Vec::with_capacity(rows.len());
         let mut members: HashMap<String, Vec<String>> = HashMap::new();
-        for (node, gs) in nodes.iter().zip(&groups) {
-            for g in gs {
+        for (node, node_groups) in rows {
+            let gs: Vec<String> = split_list(node_groups.as_deref().unwrap_or("")).map(str::to_string).collect();
+            for g in &gs {
                 members.entry(g.clone()).or_default().push(node.clone());
             }
+            nodes.push(node);
+            groups.push(gs);
+        }
+        for g in defined {
+            members.entry(g).or_default();
         }
         members.insert("all".to_string(), nodes.clone());
         let index = nodes.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        let mut view = NodeView {
+        NodeView {
             conn,
             nodes,
             index,
@@ -147,10 +134,7 @@ impl<'c> NodeView<'c> {
             regexes: RefCell::default(),
             excluded: HashSet::new(),
             focus: RefCell::new(None),
-        };
-        let focus = view.nodes.clone();
-        view.focus(&focus);
-        Ok(view)
+        }
     }
 
     pub fn nodes(&self) -> &[String] {

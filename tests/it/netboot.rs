@@ -79,6 +79,17 @@ fn start_oxcatd(lab: &Lab, ns: &Netns, iface: &str, proxy: bool) -> Daemon {
     Daemon::start(cmd)
 }
 
+/// The boot network: a namespace whose tap (for the VM) holds 10.99.0.1, where oxcatd serves
+/// DHCP, HTTP and TFTP.
+fn boot_network(lab: &Lab) -> (Netns, String, Daemon) {
+    let ns = Netns::new(format!("oxvm{}", unique()));
+    let tap_name = format!("tap{}", unique());
+    tap(&ns, &tap_name);
+    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &tap_name]);
+    let daemon = start_oxcatd(lab, &ns, &tap_name, false);
+    (ns, tap_name, daemon)
+}
+
 /// A tap device in `ns` for QEMU to open.
 fn tap(ns: &Netns, name: &str) {
     ns.ip(&["tuntap", "add", name, "mode", "tap"]);
@@ -172,11 +183,7 @@ fn vm_boots_from_oxcatd_runs_its_postscripts_and_reports_booted() {
         return;
     }
     let lab = lab_with_node(&[("hello", HELLO)], "hello");
-    let ns = Netns::new(format!("oxvm{}", unique()));
-    let tap_name = format!("tap{}", unique());
-    tap(&ns, &tap_name);
-    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &tap_name]);
-    let _daemon = start_oxcatd(&lab, &ns, &tap_name, false);
+    let (ns, tap_name, _daemon) = boot_network(&lab);
 
     let mut vm = Vm::boot(&lab, &ns, &tap_name);
     let console = vm.wait(BOOT_LIMIT);
@@ -332,11 +339,7 @@ fn rpower_on_boots_the_vm_through_its_bmc_and_the_node_reports_booted() {
         return;
     }
     let lab = lab_with_node(&[("hello", HELLO)], "hello");
-    let ns = Netns::new(format!("oxvm{}", unique()));
-    let tap_name = format!("tap{}", unique());
-    tap(&ns, &tap_name);
-    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &tap_name]);
-    let _daemon = start_oxcatd(&lab, &ns, &tap_name, false);
+    let (ns, tap_name, _daemon) = boot_network(&lab);
     // The node's BMC is a simulated one (on loopback) whose power control runs the VM.
     let bmc = crate::bmcsim::Bmc::start_controlling(lab.dir.path(), Some(VM_CHASSIS_CONTROL));
     let console = bmc.dir.join("console.log");
