@@ -196,9 +196,7 @@ fn fan_out(ctx: &mut Ctx, m: &ArgMatches, op: Op) -> Result<Status> {
     let range = choice(m, "noderange");
     let (nodes, targets, stagger) = {
         let conn = st.conn();
-        let mut view = NodeView::load(conn)?;
-        let nodes = noderange::expand(&range, &view)?;
-        view.focus(&nodes);
+        let (view, nodes) = NodeView::for_range(conn, &range)?;
         let limits =
             bmc::Limits::from_site(conn, m.get_one::<f64>("timeout").copied(), m.get_one::<u32>("retries").copied())?;
         let targets = bmc::targets(conn, &view, &nodes, &limits)?;

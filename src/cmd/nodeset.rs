@@ -4,7 +4,6 @@
 use super::{flag, Ctx, Status};
 use crate::boot::nodeset::{self, Request};
 use crate::error::{Error, Result};
-use crate::noderange;
 use crate::output;
 use crate::store::{self, view::NodeView};
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -53,9 +52,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let mut st = ctx.store()?;
     let (nodes, plans, failed) = {
         let conn = st.conn();
-        let mut view = NodeView::load(conn)?;
-        let nodes = noderange::expand(&range, &view)?;
-        view.focus(&nodes);
+        let (view, nodes) = NodeView::for_range(conn, &range)?;
         let Some(req) = &req else {
             for n in &nodes {
                 let state = view.get(n, "chain", "currstate")?.unwrap_or_else(|| "offline".into());

@@ -103,6 +103,25 @@ impl<'c> NodeView<'c> {
         Ok(view)
     }
 
+    /// The nodes of `range` and a view that can read their values. A range of a few plain node
+    /// names (`n1,n2`, `node[001-010]`) reads only those nodes' rows, so one node among 10,000
+    /// costs a few look-ups; anything else (groups, regexes, selectors, many nodes, or
+    /// site.excludenodes in force) is expanded against the whole cluster.
+    pub fn for_range(conn: &'c Connection, range: &str) -> Result<(NodeView<'c>, Vec<String>)> {
+        if let Ok(names) = crate::noderange::expand_names(range) {
+            if names.len() <= FOCUS_LIMIT && super::site_value(conn, "excludenodes")?.is_none() {
+                let view = NodeView::of_nodes(conn, &names)?;
+                if view.nodes.len() == names.len() {
+                    return Ok((view, names));
+                }
+            }
+        }
+        let mut view = NodeView::load(conn)?;
+        let nodes = crate::noderange::expand(range, &view)?;
+        view.focus(&nodes);
+        Ok((view, nodes))
+    }
+
     /// A view of these nodelist rows (node, groups), with `defined` groups that may have no
     /// members; nodes in natural order.
     fn from_rows(conn: &'c Connection, mut rows: Vec<(String, Option<String>)>, defined: Vec<String>) -> NodeView<'c> {
@@ -363,6 +382,22 @@ mod tests {
             assert_eq!(get(&some, "n10", col), get(&whole, "n10", col), "{col}");
         }
         assert_eq!(some.groups_of("n10"), &["rack1", "compute"]);
+    }
+
+    #[test]
+    fn ranges_of_plain_names_read_only_those_nodes() {
+        let (_d, mut s) = store();
+        let (v, nodes) = NodeView::for_range(s.conn(), "n10").unwrap();
+        assert_eq!((v.nodes(), nodes.as_slice()), (&["n10".to_string()][..], &["n10".to_string()][..]));
+        assert_eq!(get(&v, "n10", "username").unwrap().value, "ru");
+        // A group, or a name that is no node, is expanded against the whole cluster.
+        let (v, nodes) = NodeView::for_range(s.conn(), "compute").unwrap();
+        assert_eq!((v.nodes().len(), nodes), (2, vec!["n2".to_string(), "n10".to_string()]));
+        let e = NodeView::for_range(s.conn(), "n2,n3").err().unwrap().to_string();
+        assert_eq!(e, "Error: Invalid nodes and/or groups in noderange: n3");
+        // site.excludenodes applies to plain names too.
+        s.write(|c| upsert(c, schema::table("site").unwrap(), &["excludenodes"], &[("value", Some("n2"))])).unwrap();
+        assert!(NodeView::for_range(s.conn(), "n2").is_err());
     }
 
     #[test]
