@@ -29,8 +29,10 @@ proxy = false (on: proxyDHCP beside another DHCP server, boot information only, 
 log = true (every answered exchange on standard error; problems are logged either way).
 
 Everything else comes from the site, networks, nodes' and osimage tables. Log lines go to standard \
-error (the journal under systemd): one per DHCP exchange, and one per problem, such as a client \
-whose MAC no node has, or a reply that cannot be sent.";
+error (the journal under systemd): one per DHCP exchange, and one per problem (each client and \
+request at most once in five minutes): a client whose MAC no node has, a DHCP reply that cannot be \
+sent, an HTTP or TFTP request refused (a wrong token, a path outside the root, a write) or for a \
+file that is not there, a TFTP transfer the client abandoned. Tokens are never logged.";
 
 pub fn command() -> Command {
     Command::new("oxcatd").long_about(LONG_ABOUT).arg(

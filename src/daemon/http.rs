@@ -5,6 +5,7 @@
 //! chain.token, put there by nodeset) and writes nodelist.status/statustime. HTTP/1.1 with
 //! keep-alive, GET and HEAD; paths that leave their root are refused.
 
+use super::log::{Log, Problems};
 use crate::store::{self, schema, Store};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -19,6 +20,15 @@ pub const STATUSES: &[&str] = &["booting", "netbooting", "installing", "postboot
 pub struct Shared {
     pub store: Mutex<Store>,
     pub postscripts: PathBuf,
+    /// One line per client and path every five minutes: a node retrying in a loop is one line.
+    pub problems: Problems,
+}
+
+impl Shared {
+    pub fn new(store: Store, postscripts: PathBuf, log: Log) -> Shared {
+        let problems = Problems::new(log, std::time::Duration::from_secs(300));
+        Shared { store: Mutex::new(store), postscripts, problems }
+    }
 }
 
 /// Binds (a port in use is a startup error); returns the bound address and the server future.
@@ -30,10 +40,10 @@ pub async fn bind(
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     Ok((bound, async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, peer)) = listener.accept().await else { continue };
             let shared = shared.clone();
             tokio::spawn(async move {
-                let _ = connection(stream, shared).await;
+                let _ = connection(stream, peer, shared).await;
             });
         }
     }))
@@ -98,7 +108,7 @@ fn parse(head: &str) -> Option<Request> {
     Some(Request { method: method.to_string(), path: decode(path)?, query, range, keep_alive })
 }
 
-async fn connection(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
+async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(4096);
     loop {
         // Read one request head (bodies are not used: status reports travel in the query).
@@ -107,7 +117,7 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Resu
                 break p;
             }
             if buf.len() > 16 * 1024 {
-                return respond(&mut stream, 431, "text/plain", b"request header too large\n", false).await;
+                return respond(&mut stream, 431, "text/plain", b"request header too large\n", false).await.map(|_| ());
             }
             let mut chunk = [0u8; 4096];
             let n = stream.read(&mut chunk).await?;
@@ -119,16 +129,29 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Resu
         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         buf.drain(..end + 4);
         let Some(req) = parse(&head) else {
-            return respond(&mut stream, 400, "text/plain", b"bad request\n", false).await;
+            return respond(&mut stream, 400, "text/plain", b"bad request\n", false).await.map(|_| ());
         };
-        handle(&mut stream, &req, &shared).await?;
+        let code = handle(&mut stream, &req, &shared).await?;
+        log_problem(&shared, peer, &req, code);
         if !req.keep_alive {
             return Ok(());
         }
     }
 }
 
-async fn respond(s: &mut TcpStream, code: u16, ctype: &str, body: &[u8], keep: bool) -> std::io::Result<()> {
+/// Logs a refused or failed request (the path only: queries carry tokens). Not-found answers to
+/// pxelinux's search of pxelinux.cfg/ are how it looks for its config, not problems.
+fn log_problem(shared: &Shared, peer: SocketAddr, req: &Request, code: u16) {
+    if code < 400 || (code == 404 && req.path.starts_with("/tftpboot/pxelinux.cfg/")) {
+        return;
+    }
+    shared.problems.report(format!("{} {}", peer.ip(), req.path), || {
+        format!("oxcatd: HTTP: {} {} {}: {code} {}", peer.ip(), req.method, req.path, reason(code))
+    });
+}
+
+/// Sends a whole response; the status code sent.
+async fn respond(s: &mut TcpStream, code: u16, ctype: &str, body: &[u8], keep: bool) -> std::io::Result<u16> {
     let head = format!(
         "HTTP/1.1 {code} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
         reason(code),
@@ -136,7 +159,8 @@ async fn respond(s: &mut TcpStream, code: u16, ctype: &str, body: &[u8], keep: b
         if keep { "keep-alive" } else { "close" }
     );
     s.write_all(head.as_bytes()).await?;
-    s.write_all(body).await
+    s.write_all(body).await?;
+    Ok(code)
 }
 
 fn reason(code: u16) -> &'static str {
@@ -186,7 +210,8 @@ fn byte_range(spec: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
-async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::io::Result<()> {
+/// Answers one request; the status code sent.
+async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::io::Result<u16> {
     let keep = req.keep_alive;
     if req.method != "GET" && req.method != "HEAD" && !(req.method == "POST" && req.path == "/status") {
         return respond(s, 405, "text/plain", b"method not allowed\n", keep).await;
@@ -237,7 +262,7 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
                     if keep { "keep-alive" } else { "close" }
                 );
                 s.write_all(head.as_bytes()).await?;
-                return s.write_all(&body).await;
+                return s.write_all(&body).await.map(|_| 200);
             }
         }
         return respond(s, 404, "text/plain", b"not found\n", keep).await;
@@ -255,7 +280,7 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
         Err(()) => {
             let head =
                 format!("HTTP/1.1 416 {}\r\nContent-Range: bytes */{len}\r\nContent-Length: 0\r\n\r\n", reason(416));
-            return s.write_all(head.as_bytes()).await;
+            return s.write_all(head.as_bytes()).await.map(|_| 416);
         }
     };
     let head = format!(
@@ -265,7 +290,7 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
     );
     s.write_all(head.as_bytes()).await?;
     if req.method == "HEAD" {
-        return Ok(());
+        return Ok(code);
     }
     file.seek(std::io::SeekFrom::Start(start)).await?;
     // Large reads: each read of a tokio file is a trip to the blocking thread pool.
@@ -274,7 +299,7 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
     if copied != count {
         return Err(std::io::Error::other("file shrank while being sent"));
     }
-    Ok(())
+    Ok(code)
 }
 
 /// True when `token` is the one nodeset gave `node` (chain.token).

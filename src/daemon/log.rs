@@ -95,6 +95,25 @@ impl Limiter {
     }
 }
 
+/// Problems that may repeat, shared by concurrent tasks: each key (a client and what it asked)
+/// is logged once per period.
+pub struct Problems {
+    log: Log,
+    limiter: std::sync::Mutex<Limiter>,
+}
+
+impl Problems {
+    pub fn new(log: Log, every: Duration) -> Problems {
+        Problems { log, limiter: std::sync::Mutex::new(Limiter::new(every)) }
+    }
+
+    pub fn report(&self, key: String, line: impl FnOnce() -> String) {
+        if self.limiter.lock().expect("limiter lock").allow(key) {
+            self.log.problem(line());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

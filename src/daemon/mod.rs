@@ -25,7 +25,8 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             std::path::PathBuf::from(store::site_value(store.conn(), "tftpdir")?.unwrap_or_else(|| "/tftpboot".into()))
         }
     };
-    let shared = Arc::new(http::Shared { store: Mutex::new(store), postscripts: cfg.postscripts.clone() });
+    let log = log::Log::start(cfg.dhcp_log);
+    let shared = Arc::new(http::Shared::new(store, cfg.postscripts.clone(), log.clone()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -43,7 +44,6 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         } else {
             cfg.dhcp_interfaces.iter().map(|i| Some(i.as_str())).collect()
         };
-        let log = log::Log::start(cfg.dhcp_log);
         for addr in &cfg.dhcp {
             for iface in &interfaces {
                 let store =
@@ -59,7 +59,7 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         }
         for addr in &cfg.tftp {
             let store = Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-            let (bound, fut) = tftp::bind(*addr, &tftp_root, store).await.map_err(Error::Io)?;
+            let (bound, fut) = tftp::bind(*addr, &tftp_root, store, log.clone()).await.map_err(Error::Io)?;
             writeln!(out, "oxcatd: TFTP on {bound} (root {})", tftp_root.display())
                 .map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(fut);

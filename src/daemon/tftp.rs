@@ -5,6 +5,7 @@
 //! store (see `boot::nodeset::render_path`). Each transfer runs on its own socket (its own TID),
 //! with the file in memory: boot files are small, and kernels are better fetched over HTTP.
 
+use super::log::{Log, Problems};
 use crate::store::Store;
 use nix::sys::socket::{setsockopt, sockopt};
 use std::collections::HashMap;
@@ -280,16 +281,36 @@ async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> std::io::
 }
 
 /// Serves one read request from its own socket.
-async fn transfer(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<ReadOnlyRoot>) -> std::io::Result<()> {
+async fn transfer(
+    local: SocketAddr,
+    peer: SocketAddr,
+    req: Request,
+    root: Arc<ReadOnlyRoot>,
+    problems: Arc<Problems>,
+) -> std::io::Result<()> {
     let sock = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await?;
     sock.connect(peer).await?;
+    let file = req.file.clone();
     let content = tokio::task::spawn_blocking(move || root.content(&req.file, &req.options))
         .await
         .map_err(std::io::Error::other)?;
+    let problem = |what: &str| {
+        problems
+            .report(format!("{} {file}", peer.ip()), || format!("oxcatd: TFTP: {} asked for {file}: {what}", peer.ip()))
+    };
     let (data, g) = match content {
         Ok(d) => d,
-        Err(Refusal::NotFound) => return sock.send(&error_packet(ENOTFOUND, "file not found")).await.map(|_| ()),
-        Err(Refusal::Denied) => return sock.send(&error_packet(EACCESS, "access violation")).await.map(|_| ()),
+        Err(Refusal::NotFound) => {
+            // pxelinux looks for its config under several names: not finding one is no problem.
+            if !file.trim_start_matches('/').starts_with("pxelinux.cfg/") {
+                problem("not found");
+            }
+            return sock.send(&error_packet(ENOTFOUND, "file not found")).await.map(|_| ());
+        }
+        Err(Refusal::Denied) => {
+            problem("refused (outside the TFTP root)");
+            return sock.send(&error_packet(EACCESS, "access violation")).await.map(|_| ());
+        }
     };
     if let Some(oack) = &g.oack {
         let mut acked = false;
@@ -301,6 +322,7 @@ async fn transfer(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<R
             }
         }
         if !acked {
+            problem(&format!("abandoned: the options were not acknowledged ({RETRIES} tries)"));
             return Ok(());
         }
     }
@@ -324,6 +346,7 @@ async fn transfer(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<R
             None => {
                 tries += 1;
                 if tries >= RETRIES {
+                    problem(&format!("abandoned at block {}: no acknowledgement ({RETRIES} tries)", base + 1));
                     return Ok(());
                 }
             }
@@ -337,7 +360,9 @@ pub async fn bind(
     addr: SocketAddr,
     root: &Path,
     store: Arc<Mutex<Store>>,
+    log: Log,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
+    let problems = Arc::new(Problems::new(log, Duration::from_secs(300)));
     let root =
         Arc::new(ReadOnlyRoot::with_store(root, store).map_err(|e| format!("TFTP root {}: {e}", root.display()))?);
     let sock = UdpSocket::bind(addr).await.map_err(|e| format!("cannot listen on {addr} for TFTP: {e}"))?;
@@ -350,12 +375,15 @@ pub async fn bind(
             match op {
                 RRQ => {
                     let Some(req) = parse_request(&buf[..n]) else { continue };
-                    let root = root.clone();
+                    let (root, problems) = (root.clone(), problems.clone());
                     tokio::spawn(async move {
-                        let _ = timeout(Duration::from_secs(3600), transfer(bound, peer, req, root)).await;
+                        let _ = timeout(Duration::from_secs(3600), transfer(bound, peer, req, root, problems)).await;
                     });
                 }
                 WRQ => {
+                    problems.report(format!("{} write", peer.ip()), || {
+                        format!("oxcatd: TFTP: {} tried to write a file: refused (read-only server)", peer.ip())
+                    });
                     let _ = sock.send_to(&error_packet(EBADOP, "this server is read-only"), peer).await;
                 }
                 // Anything else on the listening port (a late ACK, noise) is ignored.

@@ -4,7 +4,7 @@ use crate::harness::{Daemon, Lab};
 use std::process::{Command, Stdio};
 
 struct Running {
-    _daemon: Daemon,
+    daemon: Daemon,
     http: String,
     tftp: String,
 }
@@ -42,7 +42,7 @@ fn start() -> Option<(Lab, Running)> {
     cmd.args(["--config", "oxcat.toml"]);
     let daemon = Daemon::start(cmd);
     let (http, tftp) = (daemon.addr("HTTP"), daemon.addr("TFTP"));
-    Some((lab, Running { _daemon: daemon, http, tftp }))
+    Some((lab, Running { daemon, http, tftp }))
 }
 
 /// The node's boot token, as the store keeps it.
@@ -98,6 +98,9 @@ fn status_reports_need_the_nodes_token() {
         String::from_utf8(b).unwrap()
     };
     assert_eq!(report("n1", "0123456789abcdef0123456789abcdef", "booted"), "unknown node or wrong token\n 403");
+    // Logged without the query, which holds the token.
+    d.daemon.log_line("oxcatd: HTTP: 127.0.0.1 GET /status: 403 Forbidden");
+    assert!(!d.daemon.log().contains("0123456789abcdef"), "{}", d.daemon.log());
     lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: defined\n");
     assert_eq!(report("n1", &token, "installing"), "ok\n 200");
     lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: installing\n");
@@ -156,6 +159,18 @@ fn tftp_serves_byte_exact_with_options_and_refuses_escapes() {
         .unwrap();
     assert!(!put.success());
     assert!(!lab.path("tftp/up.txt").exists());
+    // Each refusal is in the log, once however often it is asked.
+    for line in [
+        "oxcatd: TFTP: 127.0.0.1 asked for ../oxcat.db: refused (outside the TFTP root)",
+        "oxcatd: TFTP: 127.0.0.1 asked for escape: refused (outside the TFTP root)",
+        "oxcatd: TFTP: 127.0.0.1 asked for /etc/passwd: refused (outside the TFTP root)",
+        "oxcatd: TFTP: 127.0.0.1 tried to write a file: refused (read-only server)",
+    ] {
+        d.daemon.log_line(line);
+    }
+    assert!(!atftp("escape", &[]).success());
+    let log = d.daemon.log();
+    assert_eq!(log.matches("asked for escape").count(), 1, "{log}");
 }
 
 #[test]
