@@ -655,7 +655,8 @@ pub async fn bind(
                     log.problem(format!("oxcatd: {kind}: keeping the previous index: {e}"));
                 }
             }
-            let known = index.lookup(req.chaddr()).is_some();
+            let node = index.lookup(req.chaddr()).map(|l| l.node.as_str());
+            let known = node.is_some();
             let reply = if proxy {
                 proxy_answer(&req, &index, from)
             } else if req.opcode() == Opcode::BootRequest && !known {
@@ -693,7 +694,7 @@ pub async fn bind(
             if reply.encode(&mut Encoder::new(&mut out)).is_err() {
                 continue;
             }
-            let node = index.lookup(req.chaddr()).map(|l| l.node.as_str()).unwrap_or("discovery");
+            let node = node.unwrap_or("discovery");
             match sock.send_to(&out, to).await {
                 Ok(_) => log.exchange(|| {
                     // One allocation: at 10,000 exchanges a second this line is a hot path.

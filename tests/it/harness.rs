@@ -254,3 +254,20 @@ impl Drop for Netns {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
     }
 }
+
+/// True when every program in `programs` can be run. Where one is missing, the test is skipped
+/// with a line naming it, except under CI, where `.ci/run` must have installed `packages`: there
+/// a missing peer fails the test instead of letting it pass without checking anything.
+pub fn peers(programs: &[&str], packages: &str) -> bool {
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "{} missing: .ci/run must install {packages}", missing.join(", "));
+    eprintln!("skipped: {} missing (install {packages})", missing.join(", "));
+    false
+}

@@ -4,7 +4,7 @@
 //! from the image store, then `postscripts/oxcatpost` fetched and run by the node, which runs the
 //! node's postscripts and reports its status. No traffic leaves the namespaces.
 
-use crate::harness::{ip, Daemon, Lab, Netns};
+use crate::harness::{ip, peers, Daemon, Lab, Netns};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,16 +18,10 @@ fn unique() -> String {
 }
 
 fn available() -> bool {
-    let have = |p: &str| Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    let ok = ["qemu-system-x86_64", "cpio", "apt-get", "busybox", "ip"].iter().all(|p| have(p));
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "qemu-system-x86, cpio or busybox missing: .ci/run must install them"
-        );
-        eprintln!("skipped: qemu-system-x86_64, cpio, busybox or ip missing");
-    }
-    ok
+    peers(
+        &["qemu-system-x86_64", "cpio", "apt-get", "busybox", "ip"],
+        "qemu-system-x86, ipxe-qemu, cpio, busybox, iproute2",
+    )
 }
 
 /// The guest kernel and initramfs, built once per target directory.
