@@ -2,7 +2,8 @@
 # Builds the guest the network-boot tests boot under QEMU: Debian's cloud kernel and a busybox
 # initramfs whose /init brings up the NIC, fetches oxcatpost from the server named on the kernel
 # command line, runs it, and powers off. Everything comes from Debian's packages (apt-get download,
-# dpkg -x; nothing is installed). Output: DIR/vmlinuz, DIR/initrd.img. Reruns are free once built.
+# dpkg -x; nothing is installed). Output: DIR/vmlinuz, DIR/initrd.img. Reruns are free once built
+# (until this script changes).
 #   usage: vmimage.sh DIR
 set -eu
 dir=${1:?usage: vmimage.sh DIR}
@@ -11,7 +12,9 @@ dir=$(cd "$dir" && pwd)
 for t in apt-get dpkg cpio gzip; do
 	command -v $t >/dev/null || { echo "vmimage.sh: $t is missing" >&2; exit 1; }
 done
-[ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ] && exit 0
+# Built already by this version of the script: nothing to do.
+stamp=$(cksum <"$0")
+[ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -95,3 +98,4 @@ gzip -9 -c initrd.cpio >"$dir/initrd.img.part"
 cp "x/boot/vmlinuz-$kver" "$dir/vmlinuz.part"
 mv "$dir/initrd.img.part" "$dir/initrd.img"
 mv "$dir/vmlinuz.part" "$dir/vmlinuz"
+echo "$stamp" >"$dir/stamp"
