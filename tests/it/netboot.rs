@@ -2,7 +2,8 @@
 //! initramfs built by tests/lab/vmimage.sh) boots from oxcatd inside a network namespace of the
 //! test's own: DHCP, the per-node iPXE script rendered from `nodeset`, kernel and initrd over HTTP
 //! from the image store, then `postscripts/oxcatpost` fetched and run by the node, which runs the
-//! node's postscripts and reports its status. No traffic leaves the namespaces.
+//! node's postscripts and reports its status, and the node's pxelinux config over TFTP. No
+//! traffic leaves the namespaces.
 
 use crate::harness::{ip, peers, Daemon, Lab, Netns};
 use std::path::PathBuf;
@@ -195,6 +196,8 @@ fn vm_boots_from_oxcatd_runs_its_postscripts_and_reports_booted() {
             "oxcatpost: hello: ok",
             "oxcatpost: n1: booted",
             "oxcat-lab: oxcatpost exit 0",
+            // busybox tftp on the node, across the boot network, gets the config oxcatd renders.
+            "oxcat-lab: tftp pxelinux.cfg/01-52-54-00-12-34-01: #oxcat nodeset: netboot guest",
         ],
     );
     for file in ["kernel", "initrd"] {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the guest the network-boot tests boot under QEMU: Debian's cloud kernel and a busybox
 # initramfs whose /init brings up the NIC, fetches oxcatpost from the server named on the kernel
-# command line, runs it, and powers off. Everything comes from Debian's packages (apt-get download,
+# command line, runs it, fetches its pxelinux config over TFTP, and powers off. Everything comes from Debian's packages (apt-get download,
 # dpkg -x; nothing is installed). Output: DIR/vmlinuz, DIR/initrd.img. Reruns are free once built
 # (until this script changes).
 #   usage: vmimage.sh DIR
@@ -74,6 +74,15 @@ if wget -q -O /tmp/oxcatpost "$server/postscripts/oxcatpost"; then
 	echo "oxcat-lab: oxcatpost exit $?"
 else
 	echo "oxcat-lab: could not fetch oxcatpost"
+fi
+# The node's pxelinux config by MAC over TFTP, as pxelinux would ask for it (rendered by oxcatd).
+host=${server#*://}
+host=${host%%[:/]*}
+cfg=pxelinux.cfg/01-$(tr ':' '-' </sys/class/net/"$nic"/address)
+if tftp -g -r "$cfg" -l /tmp/pxe.cfg "$host"; then
+	echo "oxcat-lab: tftp $cfg: $(head -n 1 /tmp/pxe.cfg)"
+else
+	echo "oxcat-lab: tftp $cfg failed"
 fi
 echo "oxcat-lab: powering off"
 poweroff -f
