@@ -39,6 +39,12 @@ pub fn check_object_name(name: &str) -> Result<(), String> {
     Err(format!("invalid name '{name}': {why}"))
 }
 
+/// The MACs of a `mac.mac` value (`MAC[!IFNAME]|MAC[!IFNAME]...`), canonical, in order; entries
+/// that are no MAC are skipped.
+pub fn macs_of(value: &str) -> impl Iterator<Item = String> + '_ {
+    value.split('|').filter_map(|part| parse_mac(part.split('!').next().unwrap_or(part)).ok())
+}
+
 /// Parses a MAC written as `52:54:00:ab:cd:ef`, `52-54-00-AB-CD-EF` or `525400abcdef` and returns it
 /// in the canonical lower-case, colon-separated form.
 pub fn parse_mac(text: &str) -> Result<String, String> {

@@ -323,25 +323,24 @@ fn request_of(state: &str) -> Option<Request> {
 /// some mac row holds a regex value, every node's resolved value.
 fn node_with_mac(conn: &Connection, mac: &str) -> Result<Option<String>> {
     let Ok(mac) = crate::node::parse_mac(mac) else { return Ok(None) };
-    let has = |macs: &str| {
-        macs.split('|')
-            .any(|m| crate::node::parse_mac(m.split('!').next().unwrap_or(m)).ok().as_deref() == Some(mac.as_str()))
-    };
+    let has = |macs: &str| crate::node::macs_of(macs).any(|m| m == mac);
     let rows: Vec<(String, String)> = conn
         .prepare_cached("SELECT node, mac FROM mac WHERE mac LIKE ?1 AND coalesce(disable, '') NOT IN ('yes', '1')")?
         .query_map([format!("%{mac}%")], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    // A node's own row wins over its groups': a row that holds the MAC answers for its node,
+    // if that is a node (not a group row, not disabled).
     let candidates: Vec<String> = rows.into_iter().filter(|(_, m)| has(m)).map(|(n, _)| n).collect();
-    let view = NodeView::of_nodes(conn, &candidates)?;
-    if let Some(n) = view.nodes().iter().find(|n| view.get(n, "mac", "mac").ok().flatten().is_some_and(|m| has(&m))) {
+    if let Some(n) = NodeView::of_nodes(conn, &candidates)?.nodes().first() {
         return Ok(Some(n.clone()));
     }
-    // Only regex values (on any row) can yield a MAC that no row spells out.
+    // Else the MAC can only come from a group row: one that spells it out (a candidate that is
+    // no node) or a regex value.
     let regex_rows: Vec<String> = conn
         .prepare_cached("SELECT mac FROM mac WHERE substr(mac, 1, 1) IN ('|', '/')")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    if !regex_rows.iter().any(|v| crate::store::regexval::is_regex_value(v)) {
+    if candidates.is_empty() && !regex_rows.iter().any(|v| crate::store::regexval::is_regex_value(v)) {
         return Ok(None);
     }
     let view = NodeView::load(conn)?;

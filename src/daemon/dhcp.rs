@@ -140,7 +140,7 @@ fn node_lease(
         domain: net.and_then(|w| w.domain.clone()).or(site_domain.clone()),
         netboot: view.get(n, "noderes", "netboot")?,
     };
-    let macs = macs.split('|').filter_map(|m| mac_bytes(m.split('!').next().unwrap_or(m))).collect();
+    let macs = crate::node::macs_of(&macs).filter_map(|m| mac_bytes(&m)).collect();
     Ok(Some((macs, lease)))
 }
 

@@ -139,10 +139,11 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     }
 }
 
-/// Logs a refused or failed request (the path only: queries carry tokens). Not-found answers to
-/// pxelinux's search of pxelinux.cfg/ are how it looks for its config, not problems.
+/// Logs a refused or failed request (the path only: queries carry tokens), but for not-found
+/// answers to pxelinux's config search.
 fn log_problem(shared: &Shared, peer: SocketAddr, req: &Request, code: u16) {
-    if code < 400 || (code == 404 && req.path.starts_with("/tftpboot/pxelinux.cfg/")) {
+    let searched = req.path.strip_prefix("/tftpboot/").is_some_and(super::log::config_search);
+    if code < 400 || (code == 404 && searched) {
         return;
     }
     shared.problems.report(format!("{} {}", peer.ip(), req.path), || {

@@ -95,6 +95,12 @@ impl Limiter {
     }
 }
 
+/// True for a path under the TFTP root that pxelinux asks for while it searches its config
+/// (by UUID, MAC, then ever shorter hex IPs): not finding one there is how the search works.
+pub fn config_search(rel: &str) -> bool {
+    rel.trim_start_matches('/').starts_with("pxelinux.cfg/")
+}
+
 /// Problems that may repeat, shared by concurrent tasks: each key (a client and what it asked)
 /// is logged once per period.
 pub struct Problems {

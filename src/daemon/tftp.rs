@@ -301,8 +301,7 @@ async fn transfer(
     let (data, g) = match content {
         Ok(d) => d,
         Err(Refusal::NotFound) => {
-            // pxelinux looks for its config under several names: not finding one is no problem.
-            if !file.trim_start_matches('/').starts_with("pxelinux.cfg/") {
+            if !super::log::config_search(&file) {
                 problem("not found");
             }
             return sock.send(&error_packet(ENOTFOUND, "file not found")).await.map(|_| ());

@@ -260,6 +260,11 @@ fn boot_configs_are_rendered_on_request_from_the_recorded_state() {
     assert_eq!(code_of(format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)), "404");
     let (code, _) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-99", d.tftp)]);
     assert_ne!(code, 0);
+    // That miss is pxelinux's config search, not logged; a missing file elsewhere is (and is
+    // logged after it, so the log is complete up to there).
+    assert_ne!(curl(&[&format!("tftp://{}/nosuch.bin", d.tftp)]).0, 0);
+    d.daemon.log_line("oxcatd: TFTP: 127.0.0.1 asked for nosuch.bin: not found");
+    assert!(!d.daemon.log().contains("pxelinux.cfg/01-52-54-00-00-00-99"), "{}", d.daemon.log());
 }
 
 /// Where a segment would not fit the link (blksize 8192 over an MTU of 1500, which plain sends
