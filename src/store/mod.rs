@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 use schema::{Table, TABLES};
 use std::fs::{self, OpenOptions};
+use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,18 +43,29 @@ impl Store {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
     }
 
-    /// Opens the store, creating it (directory 0700, file 0600) and bringing its schema up to date.
+    /// Opens the store, creating it (file 0600; for [`DEFAULT_DB`] also its directory, 0700) and
+    /// bringing its schema up to date. A store that group or others can read is made 0600 (with
+    /// its `-wal` and `-shm`) and a notice printed on stderr.
     pub fn open(path: &Path) -> Result<Store> {
         let fail = |e: &dyn std::fmt::Display| Error::Store(format!("cannot open store {}: {e}", path.display()));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-                fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| fail(&e))?;
+            match fs::metadata(dir) {
+                Ok(md) if md.is_dir() => {}
+                Ok(_) => return Err(fail(&format_args!("{} is not a directory", dir.display()))),
+                // Only the default's directory is created: a mistyped --db or OXCAT_DB would
+                // otherwise become a new, empty store.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && path == Path::new(DEFAULT_DB) => {
+                    fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+                    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| fail(&e))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(fail(&format_args!("directory {} does not exist", dir.display())))
+                }
+                Err(e) => return Err(fail(&e)),
             }
         }
-        // Create the file ourselves so that it is 0600 from the first byte; SQLite gives the WAL and
-        // shared-memory files the database file's mode.
-        OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| fail(&e))?;
+        create_private(path).map_err(|e| fail(&e))?;
+        keep_private(path).map_err(|e| fail(&e))?;
         let conn = Connection::open(path).map_err(|e| fail(&e))?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(|e| fail(&e))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| fail(&e))?;
@@ -103,6 +115,71 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Creates an empty store file at `path`, 0600 from the first byte (SQLite gives the `-wal` and
+/// `-shm` files the database file's mode), unless something is there already.
+///
+/// The database file itself is never opened outside SQLite: closing any descriptor of it drops
+/// every POSIX lock this process holds on it (fcntl locks belong to the process and the inode),
+/// including those of SQLite connections open on it, and then another client's close deletes the
+/// WAL from under them. So the file is made under a name of its own and linked into place; a
+/// link never replaces an existing store.
+fn create_private(path: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(path).is_ok() {
+        return Ok(());
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let fresh = path.with_file_name(format!(".{name}.new-{}-{nanos}", std::process::id()));
+    OpenOptions::new().write(true).create_new(true).mode(0o600).open(&fresh)?;
+    let linked = fs::hard_link(&fresh, path);
+    let _ = fs::remove_file(&fresh);
+    match linked {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that the store is a regular file, and makes it and its `-wal` and `-shm` 0600 where
+/// group or others could read them (it holds BMC passwords), with a notice on stderr. chmod by
+/// path: no descriptor is opened (see [`create_private`]), and open connections are not disturbed.
+fn keep_private(path: &Path) -> io::Result<()> {
+    let md = fs::metadata(path)?;
+    if !md.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        files.push(PathBuf::from(p));
+    }
+    for file in files {
+        let mode = match fs::metadata(&file) {
+            Ok(md) => md.permissions().mode() & 0o777,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        fs::set_permissions(&file, fs::Permissions::from_mode(mode & 0o700)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is readable by group or others (mode {mode:04o}) and cannot be made private: {e}",
+                    file.display()
+                ),
+            )
+        })?;
+        eprintln!(
+            "oxcat: {} was readable by group or others (mode {mode:04o}); made it {:04o}",
+            file.display(),
+            mode & 0o700
+        );
+    }
+    Ok(())
 }
 
 /// True when every table and column of `schema.rs` exists (the common case: nothing to do).
@@ -383,16 +460,23 @@ mod tests {
 
     fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
         let store = Store::open(&dir.path().join("sub/oxcat.db")).unwrap();
         (dir, store)
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
     }
 
     #[test]
     fn creates_private_files_with_site_defaults() {
         let (dir, store) = temp_store();
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir.path().join("sub")), 0o700);
-        assert_eq!(mode(&dir.path().join("sub/oxcat.db")), 0o600);
+        for f in ["oxcat.db", "oxcat.db-wal", "oxcat.db-shm"] {
+            assert_eq!(mode(&dir.path().join("sub").join(f)), 0o600, "{f}");
+        }
+        // Nothing else is left in the directory (the file is made under another name first).
+        assert_eq!(fs::read_dir(dir.path().join("sub")).unwrap().count(), 3);
         assert_eq!(site_value(store.conn(), "installdir").unwrap().as_deref(), Some("/install"));
         let v: i64 = store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(v as usize, MIGRATIONS.len());
@@ -411,6 +495,69 @@ mod tests {
         let row = get_row(store.conn(), ipmi, &["n1"]).unwrap().unwrap();
         assert_eq!(row[1].as_deref(), Some("10.0.0.1"));
         assert!(schema_matches(store.conn()).unwrap());
+    }
+
+    /// The POSIX locks /proc/locks lists on `path`'s inode for this process.
+    fn locks_on(path: &Path) -> usize {
+        use std::os::unix::fs::MetadataExt;
+        let md = fs::metadata(path).unwrap();
+        let (pid, ino) = (std::process::id().to_string(), format!(":{}", md.ino()));
+        let locks = fs::read_to_string("/proc/locks").unwrap();
+        locks
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() >= 6 && f[1] == "POSIX" && f[4] == pid && f[5].ends_with(&ino))
+            .count()
+    }
+
+    /// Opening the store once more (oxcatd does, per service) must not drop the locks that the
+    /// connections already open hold: without them another client's close deletes the WAL.
+    #[test]
+    fn opening_again_keeps_the_locks_of_open_connections() {
+        let (dir, first) = temp_store();
+        let path = dir.path().join("sub/oxcat.db");
+        assert!(locks_on(&path) > 0, "an open WAL store holds a lock");
+        let second = Store::open(&path).unwrap();
+        assert!(locks_on(&path) > 0, "opening the store again dropped the locks");
+        drop(second);
+        assert!(locks_on(&path) > 0, "closing the second connection dropped the first's locks");
+        assert_eq!(site_value(first.conn(), "installdir").unwrap().as_deref(), Some("/install"));
+    }
+
+    #[test]
+    fn a_store_others_can_read_is_made_private_with_its_wal_and_shm() {
+        let (dir, store) = temp_store();
+        let files: Vec<PathBuf> =
+            ["oxcat.db", "oxcat.db-wal", "oxcat.db-shm"].iter().map(|f| dir.path().join("sub").join(f)).collect();
+        for (f, m) in files.iter().zip([0o644, 0o640, 0o604]) {
+            fs::set_permissions(f, fs::Permissions::from_mode(m)).unwrap();
+        }
+        let again = Store::open(&files[0]).unwrap();
+        for f in &files {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+        }
+        drop((store, again));
+    }
+
+    #[test]
+    fn an_explicit_path_needs_an_existing_directory_and_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("typo/oxcat.db");
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "Error: cannot open store {}: directory {} does not exist",
+                path.display(),
+                dir.path().join("typo").display()
+            )
+        );
+        assert!(!dir.path().join("typo").exists());
+        fs::write(dir.path().join("file"), "").unwrap();
+        let err = Store::open(&dir.path().join("file/oxcat.db")).err().unwrap().to_string();
+        assert!(err.ends_with(&format!("{} is not a directory", dir.path().join("file").display())), "{err}");
+        let err = Store::open(dir.path()).err().unwrap().to_string();
+        assert_eq!(err, format!("Error: cannot open store {}: not a regular file", dir.path().display()));
     }
 
     #[test]

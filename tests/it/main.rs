@@ -16,4 +16,5 @@ mod netboot;
 mod nodels;
 mod nodeset;
 mod oxcatd;
+mod store;
 mod tables;

@@ -35,27 +35,6 @@ fn unknown_command_and_bad_usage_exit_2() {
 }
 
 #[test]
-fn store_is_created_private_where_oxcat_db_points() {
-    let lab = Lab::new();
-    let store = lab.path("deep/er/oxcat.db");
-    let o = Command::new(oxcat_bin()).env("OXCAT_DB", &store).args(["nodels"]).output().unwrap();
-    assert!(o.status.success());
-    use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&store), 0o600);
-    assert_eq!(mode(&lab.path("deep/er")), 0o700);
-    // --db wins over OXCAT_DB.
-    let other = lab.path("other.db");
-    let o = Command::new(oxcat_bin())
-        .env("OXCAT_DB", &store)
-        .args(["nodels", "--db", other.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    assert!(other.exists());
-}
-
-#[test]
 fn broken_pipe_exits_quietly() {
     let lab = Lab::new();
     lab.enroll("n[1-2000]").ok();
