@@ -22,6 +22,10 @@ pub trait Universe {
     fn all_nodes(&self) -> Vec<String>;
     /// Each node's resolved value for `table.column` or a shortname; Err names a bad selector.
     fn column_values(&self, selector: &str) -> Result<Vec<(String, Option<String>)>, String>;
+    /// The most names the ranges of one noderange may produce (`site.noderangelimit` in the store).
+    fn name_limit(&self) -> u64 {
+        DEFAULT_NAME_LIMIT
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +44,13 @@ impl fmt::Display for NoderangeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NoderangeError::Unknown(names) => {
-                write!(f, "Invalid nodes and/or groups in noderange: {}", names.join(","))
+                // Every name up to a point, then a count: a mistyped range must not print megabytes.
+                let shown = names.len().min(UNKNOWN_SHOWN);
+                write!(f, "Invalid nodes and/or groups in noderange: {}", names[..shown].join(","))?;
+                if names.len() > shown {
+                    write!(f, ",... and {} more", names.len() - shown)?;
+                }
+                Ok(())
             }
             NoderangeError::Syntax { text, why } | NoderangeError::Bad { text, why } => {
                 write!(f, "invalid noderange '{text}': {why}")
@@ -54,8 +64,13 @@ impl std::error::Error for NoderangeError {}
 
 type R<T> = Result<T, NoderangeError>;
 
-/// The most names one range may produce, so a typo cannot exhaust memory.
-const MAX_NAMES: u64 = 10_000_000;
+/// The most names the ranges of one noderange (`node[1-100]`, `n1-n100`, `n1+99`, all of them
+/// together) may produce unless `site.noderangelimit` says otherwise: far more than any cluster
+/// has, few enough that a typo (`node[1-10000000]`) fails at once, before any name is made, instead
+/// of costing seconds and gigabytes.
+pub const DEFAULT_NAME_LIMIT: u64 = 1_000_000;
+/// How many unknown names the error lists before it only counts the rest.
+const UNKNOWN_SHOWN: usize = 20;
 /// How deep `(...)` and `^file` may nest (deeper is a syntax error, never a stack overflow).
 const MAX_DEPTH: usize = 32;
 
@@ -65,7 +80,8 @@ fn syntax(text: &str, why: impl Into<String>) -> NoderangeError {
 
 /// Expands against the defined nodes and groups.
 pub fn expand(range: &str, u: &dyn Universe) -> R<Vec<String>> {
-    let mut ctx = Ctx { u: Some(u), unknown: Vec::new(), seen_unknown: HashSet::new() };
+    let budget = Budget { left: u.name_limit(), limit: u.name_limit() };
+    let mut ctx = Ctx { u: Some(u), unknown: Vec::new(), seen_unknown: HashSet::new(), budget };
     let names = ctx.range(range, 0)?;
     if !ctx.unknown.is_empty() {
         return Err(NoderangeError::Unknown(ctx.unknown));
@@ -76,7 +92,13 @@ pub fn expand(range: &str, u: &dyn Universe) -> R<Vec<String>> {
 /// Purely syntactic expansion for commands that create nodes: plain names stand for themselves;
 /// groups, `/regex`, `@` and selectors are refused.
 pub fn expand_names(range: &str) -> R<Vec<String>> {
-    let mut ctx = Ctx { u: None, unknown: Vec::new(), seen_unknown: HashSet::new() };
+    expand_names_within(range, DEFAULT_NAME_LIMIT)
+}
+
+/// [`expand_names`] with the store's limit on the names ranges may produce.
+pub fn expand_names_within(range: &str, limit: u64) -> R<Vec<String>> {
+    let budget = Budget { left: limit, limit };
+    let mut ctx = Ctx { u: None, unknown: Vec::new(), seen_unknown: HashSet::new(), budget };
     Ok(finish(ctx.range(range, 0)?))
 }
 
@@ -155,6 +177,30 @@ struct Ctx<'u> {
     u: Option<&'u dyn Universe>,
     unknown: Vec<String>,
     seen_unknown: HashSet<String>,
+    budget: Budget,
+}
+
+/// How many more names the ranges of a noderange may produce; each range is counted before its
+/// names are made.
+struct Budget {
+    left: u64,
+    limit: u64,
+}
+
+impl Budget {
+    /// Takes `n` names (None: more than a u64 holds) for range `tok`, or refuses.
+    fn take(&mut self, tok: &str, n: Option<u64>) -> R<()> {
+        match n {
+            Some(n) if n <= self.left => {
+                self.left -= n;
+                Ok(())
+            }
+            _ => Err(syntax(
+                tok,
+                format!("more than {} names in all (raise site.noderangelimit if that is meant)", self.limit),
+            )),
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -172,9 +218,11 @@ impl Ctx<'_> {
             if let Some(path) = tok.strip_prefix('^') {
                 include.extend(self.file(path, depth)?);
             } else if let Some(rest) = tok.strip_prefix('-').filter(|r| !r.is_empty()) {
-                exclude.extend(self.intersection(rest, depth, true)?);
+                // As in xCAT, an excluded name that is no node or group is an unknown name like
+                // any other: `compute,-cn0l` must not quietly act on the node meant to be spared.
+                exclude.extend(self.intersection(rest, depth)?);
             } else {
-                include.extend(self.intersection(tok, depth, false)?);
+                include.extend(self.intersection(tok, depth)?);
             }
         }
         if !exclude.is_empty() {
@@ -198,23 +246,23 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn intersection(&mut self, tok: &str, depth: usize, excluding: bool) -> R<Vec<String>> {
+    fn intersection(&mut self, tok: &str, depth: usize) -> R<Vec<String>> {
         let parts = split_top(tok, '@')?;
         if parts.len() == 1 {
-            return self.term(tok, depth, excluding);
+            return self.term(tok, depth);
         }
         if self.u.is_none() {
             return Err(syntax(tok, "'@' cannot be used when defining new nodes"));
         }
-        let mut result = self.term(parts[0], depth, excluding)?;
+        let mut result = self.term(parts[0], depth)?;
         for p in &parts[1..] {
-            let other: HashSet<String> = self.term(p, depth, excluding)?.into_iter().collect();
+            let other: HashSet<String> = self.term(p, depth)?.into_iter().collect();
             result.retain(|n| other.contains(n));
         }
         Ok(result)
     }
 
-    fn term(&mut self, tok: &str, depth: usize, excluding: bool) -> R<Vec<String>> {
+    fn term(&mut self, tok: &str, depth: usize) -> R<Vec<String>> {
         let tok = tok.trim();
         if tok.is_empty() {
             return Err(syntax(tok, "empty term"));
@@ -226,7 +274,7 @@ impl Ctx<'_> {
             if tok.starts_with('/') || tok.contains(['(', ')', '=', '~', '!']) {
                 return Err(syntax(tok, "groups, /regex and selections cannot be used when defining new nodes"));
             }
-            return match pattern(tok)? {
+            return match pattern(tok, &mut self.budget)? {
                 Some(names) => Ok(names),
                 None => Ok(vec![tok.to_string()]),
             };
@@ -250,7 +298,7 @@ impl Ctx<'_> {
         if let Some(members) = u.group_members(tok) {
             return Ok(members);
         }
-        let names = match pattern(tok)? {
+        let names = match pattern(tok, &mut self.budget)? {
             Some(names) => names,
             None => vec![tok.to_string()],
         };
@@ -260,7 +308,7 @@ impl Ctx<'_> {
                 out.push(n);
             } else if let Some(m) = u.group_members(&n) {
                 out.extend(m);
-            } else if !excluding && self.seen_unknown.insert(n.clone()) {
+            } else if self.seen_unknown.insert(n.clone()) {
                 self.unknown.push(n);
             }
         }
@@ -275,11 +323,9 @@ impl Ctx<'_> {
 
 /// Expands a range form (`a[1-3]b`, `n01-n10`, `n01:n10`, `n10+3`, bare numbers); None when the
 /// token is not a range.
-fn pattern(tok: &str) -> R<Option<Vec<String>>> {
+fn pattern(tok: &str, budget: &mut Budget) -> R<Option<Vec<String>>> {
     if tok.contains('[') {
-        let mut out = Vec::new();
-        brackets(tok, tok, String::new(), &mut out)?;
-        return Ok(Some(out));
+        return brackets(tok, budget).map(Some);
     }
     if tok.bytes().all(|c| c.is_ascii_digit()) {
         return Ok(Some(vec![bare(tok)]));
@@ -292,7 +338,7 @@ fn pattern(tok: &str) -> R<Option<Vec<String>>> {
         let Some(idx) = runs.iter().position(|r| r.digits) else { return Ok(None) };
         let start: u64 = runs[idx].text.parse().map_err(|_| syntax(tok, "number too large"))?;
         let end = start.checked_add(count).ok_or_else(|| syntax(tok, "number too large"))?;
-        return numbered(tok, &runs, idx, start, end, runs[idx].text.len()).map(Some);
+        return numbered(tok, &runs, idx, start, end, runs[idx].text.len(), budget).map(Some);
     }
     let (left, right) = if let Some((l, r)) = tok.split_once(':').filter(|(_, r)| !r.contains(':')) {
         (l.to_string(), r.to_string())
@@ -325,7 +371,7 @@ fn pattern(tok: &str) -> R<Option<Vec<String>>> {
     let Some(idx) = differing else { return Ok(Some(vec![left])) };
     let parse = |s: &str| s.parse::<u64>().map_err(|_| syntax(tok, "number too large"));
     let (start, end) = (parse(l[idx].text)?, parse(r[idx].text)?);
-    numbered(tok, &l, idx, start, end, l[idx].text.len()).map(Some)
+    numbered(tok, &l, idx, start, end, l[idx].text.len(), budget).map(Some)
 }
 
 /// A bare number names a node: `node` (or `$XCAT_NODE_PREFIX`) + number + `$XCAT_NODE_SUFFIX`.
@@ -354,61 +400,105 @@ fn runs(s: &str) -> Vec<Run<'_>> {
 }
 
 /// The names of `runs` with run `idx` counting from `start` to `end`, zero-padded to `pad`.
-fn numbered(tok: &str, runs: &[Run], idx: usize, start: u64, end: u64, pad: usize) -> R<Vec<String>> {
-    if start > end {
-        return Err(syntax(tok, format!("the range runs backwards ({start} > {end})")));
-    }
-    if end - start >= MAX_NAMES {
-        return Err(syntax(tok, format!("the range has more than {MAX_NAMES} names")));
-    }
+fn numbered(
+    tok: &str,
+    runs: &[Run],
+    idx: usize,
+    start: u64,
+    end: u64,
+    pad: usize,
+    budget: &mut Budget,
+) -> R<Vec<String>> {
+    budget.take(tok, count(tok, start, end)?)?;
     let prefix: String = runs[..idx].iter().map(|r| r.text).collect();
     let suffix: String = runs[idx + 1..].iter().map(|r| r.text).collect();
     Ok((start..=end).map(|n| format!("{prefix}{n:0pad$}{suffix}")).collect())
 }
 
-/// Expands the first `[...]` of `rest` and recurses for the brackets after it (cartesian product).
-fn brackets(tok: &str, rest: &str, prefix: String, out: &mut Vec<String>) -> R<()> {
-    let Some(open) = rest.find('[') else {
-        out.push(prefix + rest);
-        return Ok(());
-    };
-    let close = rest[open..].find(']').map(|c| open + c).ok_or_else(|| syntax(tok, "'[' without ']'"))?;
-    let (head, body, tail) = (&rest[..open], &rest[open + 1..close], &rest[close + 1..]);
-    if body.contains('[') {
-        return Err(syntax(tok, "nested '['"));
+/// How many numbers `start..=end` holds (None: more than a u64 holds); a backwards range is an error.
+fn count(tok: &str, start: u64, end: u64) -> R<Option<u64>> {
+    if start > end {
+        return Err(syntax(tok, format!("the range runs backwards ({start} > {end})")));
     }
-    if head.contains(']') {
-        return Err(syntax(tok, "']' without '['"));
+    Ok((end - start).checked_add(1))
+}
+
+/// One item inside `[...]`: a number range (`001-100`, `1:5`) or a word.
+enum Item<'t> {
+    Numbers { start: u64, end: u64, pad: usize },
+    Word(&'t str),
+}
+
+/// Expands every `[...]` of `tok` (the cartesian product, first bracket outermost), after counting
+/// the names against the budget.
+fn brackets(tok: &str, budget: &mut Budget) -> R<Vec<String>> {
+    let mut literals: Vec<&str> = Vec::new();
+    let mut groups: Vec<Vec<Item>> = Vec::new();
+    let mut rest = tok;
+    while let Some(open) = rest.find('[') {
+        let close = rest[open..].find(']').map(|c| open + c).ok_or_else(|| syntax(tok, "'[' without ']'"))?;
+        let (head, body) = (&rest[..open], &rest[open + 1..close]);
+        if body.contains('[') {
+            return Err(syntax(tok, "nested '['"));
+        }
+        if head.contains(']') {
+            return Err(syntax(tok, "']' without '['"));
+        }
+        literals.push(head);
+        groups.push(bracket_items(tok, body)?);
+        rest = &rest[close + 1..];
     }
-    let mut items: Vec<String> = Vec::new();
+    literals.push(rest);
+    let mut total = Some(1u64);
+    for group in &groups {
+        let mut n = Some(0u64);
+        for item in group {
+            let c = match item {
+                Item::Numbers { start, end, .. } => count(tok, *start, *end)?,
+                Item::Word(_) => Some(1),
+            };
+            n = n.zip(c).and_then(|(a, b)| a.checked_add(b));
+        }
+        total = total.zip(n).and_then(|(a, b)| a.checked_mul(b));
+    }
+    budget.take(tok, total)?;
+    let mut names = vec![literals[0].to_string()];
+    for (group, tail) in groups.iter().zip(&literals[1..]) {
+        let mut next = Vec::with_capacity(names.len());
+        for prefix in &names {
+            for item in group {
+                match *item {
+                    Item::Numbers { start, end, pad } => {
+                        next.extend((start..=end).map(|n| format!("{prefix}{n:0pad$}{tail}")))
+                    }
+                    Item::Word(w) => next.push(format!("{prefix}{w}{tail}")),
+                }
+            }
+        }
+        names = next;
+    }
+    Ok(names)
+}
+
+/// The items of one `[...]` body: comma-separated number ranges and words.
+fn bracket_items<'t>(tok: &str, body: &'t str) -> R<Vec<Item<'t>>> {
+    let mut items = Vec::new();
     for item in body.split(',') {
         let item = item.trim();
-        let bounds = item.split_once('-').or_else(|| item.split_once(':'));
-        match bounds {
+        match item.split_once('-').or_else(|| item.split_once(':')) {
             Some((a, b)) => {
                 let parse = |s: &str| {
                     s.parse::<u64>().map_err(|_| syntax(tok, format!("'{item}' is not a number range inside [...]")))
                 };
-                let (start, end) = (parse(a)?, parse(b)?);
-                let digits = [Run { text: a, digits: true }];
-                items.extend(numbered(tok, &digits, 0, start, end, a.len())?);
+                items.push(Item::Numbers { start: parse(a)?, end: parse(b)?, pad: a.len() });
             }
-            None if !item.is_empty() && item.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => {
-                items.push(item.to_string())
+            None if !item.is_empty() && item.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                items.push(Item::Word(item))
             }
             None => return Err(syntax(tok, format!("'{item}' is not allowed inside [...]"))),
         }
-        if items.len() as u64 > MAX_NAMES {
-            return Err(syntax(tok, format!("the range has more than {MAX_NAMES} names")));
-        }
     }
-    for item in items {
-        brackets(tok, tail, format!("{prefix}{head}{item}"), out)?;
-        if out.len() as u64 > MAX_NAMES {
-            return Err(syntax(tok, format!("the range has more than {MAX_NAMES} names")));
-        }
-    }
-    Ok(())
+    Ok(items)
 }
 
 #[cfg(test)]
@@ -509,8 +599,23 @@ mod tests {
     fn exclusions_come_after_inclusions() {
         assert_eq!(ex("n1-n10,-n3-n5,n4"), "n1,n2,n6,n7,n8,n9,n10");
         assert_eq!(ex("compute,-rack1"), "n6,n7,n8,n9,n10");
-        assert_eq!(ex("rack1,-nosuch"), "n1,n2,n3,n4,n5");
         assert_eq!(ex("all,-/f.*|node.*"), (1..=20).map(|i| format!("n{i}")).collect::<Vec<_>>().join(","));
+    }
+
+    /// xCAT's NodeRange.pm expands an excluded atom exactly as an included one (`expandatom` with
+    /// verify on): a name that is no node or group is a missing node; a regex, a selection or a
+    /// defined group that matches nothing is not.
+    #[test]
+    fn an_exclusion_naming_nothing_is_an_unknown_name() {
+        assert_eq!(err("compute,-cn0l"), "Invalid nodes and/or groups in noderange: cn0l");
+        assert_eq!(err("compute,-nosuchgroup,-n3"), "Invalid nodes and/or groups in noderange: nosuchgroup");
+        assert_eq!(err("compute,-n[9-11],-(n12@x1)"), "Invalid nodes and/or groups in noderange: x1");
+        assert_eq!(err("compute,-n[19-22]"), "Invalid nodes and/or groups in noderange: n21,n22");
+        assert_eq!(err("bogus,-alsobogus"), "Invalid nodes and/or groups in noderange: bogus,alsobogus");
+        assert_eq!(ex("compute,-/nomatch.*"), "n1,n2,n3,n4,n5,n6,n7,n8,n9,n10");
+        assert_eq!(ex("compute,-empty"), "n1,n2,n3,n4,n5,n6,n7,n8,n9,n10");
+        assert_eq!(ex("compute,-nodehm.mgt==nosuch"), "n1,n2,n3,n4,n5,n6,n7,n8,n9,n10");
+        assert_eq!(ex("compute,-n[9-10]"), "n1,n2,n3,n4,n5,n6,n7,n8");
     }
 
     #[test]
@@ -545,7 +650,10 @@ mod tests {
         assert_eq!(err("(n1,n2"), "invalid noderange '(n1,n2': '(' without ')'");
         assert_eq!(err("n[3-1]"), "invalid noderange 'n[3-1]': the range runs backwards (3 > 1)");
         assert_eq!(err("n5-n1"), "invalid noderange 'n5-n1': the range runs backwards (5 > 1)");
-        assert_eq!(err("n[1-20000000]"), "invalid noderange 'n[1-20000000]': the range has more than 10000000 names");
+        assert_eq!(
+            err("n[1-20000000]"),
+            "invalid noderange 'n[1-20000000]': more than 1000000 names in all (raise site.noderangelimit if that is meant)"
+        );
         assert_eq!(err("n[a-b]"), "invalid noderange 'n[a-b]': 'a-b' is not a number range inside [...]");
         assert_eq!(err("/"), "invalid noderange '/': empty regex");
         assert_eq!(err("/n["), "invalid noderange '/n[': '[' without ']'");
@@ -587,6 +695,79 @@ mod tests {
         let got = expand("node[000001-100000]", &l).unwrap();
         assert_eq!(got.len(), 100_000);
         assert_eq!((got[0].as_str(), got[99_999].as_str()), ("node000001", "node100000"));
+    }
+
+    /// A lab whose ranges may produce at most `limit` names.
+    struct Limited(Lab, u64);
+
+    impl Universe for Limited {
+        fn is_node(&self, name: &str) -> bool {
+            self.0.is_node(name)
+        }
+        fn group_members(&self, name: &str) -> Option<Vec<String>> {
+            self.0.group_members(name)
+        }
+        fn all_nodes(&self) -> Vec<String> {
+            self.0.all_nodes()
+        }
+        fn column_values(&self, sel: &str) -> Result<Vec<(String, Option<String>)>, String> {
+            self.0.column_values(sel)
+        }
+        fn name_limit(&self) -> u64 {
+            self.1
+        }
+    }
+
+    #[test]
+    fn huge_ranges_fail_early_and_briefly() {
+        let too_many = |r: &str| {
+            format!(
+                "invalid noderange '{r}': more than 1000000 names in all (raise site.noderangelimit if that is meant)"
+            )
+        };
+        // Every range form, counted before a name is made (a product of brackets too), and the
+        // ranges of one noderange together.
+        for r in [
+            "node[1-10000000]",
+            "node1-node10000000",
+            "node1:node10000000",
+            "node1+1000000",
+            "1-1000001",
+            "f[1-1000]n[1-1001]",
+            "n[0-18446744073709551615]",
+            "f[0-18446744073709551615]n[0-18446744073709551615]",
+        ] {
+            assert_eq!(err(r), too_many(r), "{r}");
+            assert_eq!(expand_names(r).unwrap_err().to_string(), too_many(r), "{r}");
+        }
+        // The limit is the store's to set; it counts the names of all ranges (excluded ones too),
+        // not the members of groups.
+        let small = Limited(lab(), 10);
+        assert_eq!(expand("n[1-10]", &small).unwrap().len(), 10);
+        assert_eq!(expand("n[1-5],n[6-10],rack1,all", &small).unwrap().len(), 102);
+        let ten = |r: &str| {
+            format!("invalid noderange '{r}': more than 10 names in all (raise site.noderangelimit if that is meant)")
+        };
+        assert_eq!(expand("n[1-5],n[6-11]", &small).unwrap_err().to_string(), ten("n[6-11]"));
+        assert_eq!(expand("n[1-5],-n6-n11", &small).unwrap_err().to_string(), ten("n6-n11"));
+        assert_eq!(expand("f[1-2]n[1-6]", &small).unwrap_err().to_string(), ten("f[1-2]n[1-6]"));
+        assert_eq!(expand_names_within("x[1-11]", 11).unwrap().len(), 11);
+        assert!(expand_names_within("x[1-12]", 11).is_err());
+    }
+
+    #[test]
+    fn many_unknown_names_make_one_short_line() {
+        let e = err("n[1-100000]");
+        assert!(e.starts_with("Invalid nodes and/or groups in noderange: n21,n22,"), "{e}");
+        assert!(e.ends_with(",n40,... and 99960 more"), "{e}");
+        assert!(e.len() < 200, "{e}");
+        // Up to 20 all show, as xCAT shows them.
+        let twenty: Vec<String> = (21..=40).map(|i| format!("n{i}")).collect();
+        assert_eq!(err("n[1-40]"), format!("Invalid nodes and/or groups in noderange: {}", twenty.join(",")));
+        assert_eq!(
+            err("n[1-41]"),
+            format!("Invalid nodes and/or groups in noderange: {},... and 1 more", twenty.join(","))
+        );
     }
 
     #[test]

@@ -138,6 +138,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         servicenode: get(m, "servicenode"),
     };
     let range = get(m, "noderange");
+    let mut st = ctx.store()?;
     let specs: Vec<NodeSpec> = match get(m, "file") {
         Some(path) => {
             let mut d = defaults;
@@ -145,7 +146,8 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
             specs_from_file(&path, &d)?
         }
         None => {
-            let nodes = noderange::expand_names(range.as_deref().unwrap_or(""))?;
+            let limit = crate::store::view::name_limit(st.conn())?;
+            let nodes = noderange::expand_names_within(range.as_deref().unwrap_or(""), limit)?;
             if nodes.is_empty() {
                 return Err(Error::Usage("the noderange names no nodes".into()));
             }
@@ -156,7 +158,6 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
             nodes.into_iter().zip(macs).map(|(node, macs)| NodeSpec { node, macs, ..defaults.clone() }).collect()
         }
     };
-    let mut st = ctx.store()?;
     let args = ctx.redacted_args();
     let name = ctx.name;
     let force = flag(m, "force");

@@ -141,9 +141,9 @@ fn obj_type(m: &ArgMatches) -> Result<ObjType> {
 /// Expands object names: noderanges for nodes, comma lists otherwise.
 fn expand(view: &NodeView, t: ObjType, text: &str, creating: bool) -> Result<Vec<String>> {
     match t {
-        ObjType::Node if creating => Ok(noderange::expand_names(text)?),
+        ObjType::Node if creating => Ok(noderange::expand_names_within(text, view.name_limit())?),
         ObjType::Node => Ok(noderange::expand(text, view)?),
-        ObjType::Group if creating => Ok(noderange::expand_names(text)?),
+        ObjType::Group if creating => Ok(noderange::expand_names_within(text, view.name_limit())?),
         _ => Ok(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()),
     }
 }
@@ -318,6 +318,11 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         .get_one::<String>("attrs")
         .map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
     let wheres: Vec<Where> = values(m, "where").iter().map(|w| Where::parse(w)).collect::<Result<_>>()?;
+    if let Some(w) =
+        wheres.iter().find(|w| store::objects::attributes(t).iter().any(|a| a.name == w.attr && a.column().secret))
+    {
+        return Err(Error::Input(crate::store::view::secret_criterion(&w.attr)));
+    }
     let show_secrets = flag(m, "show-secrets");
     let json = flag(m, "json");
     let stanza = flag(m, "stanza");

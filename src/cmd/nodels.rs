@@ -39,7 +39,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     for spec in values(m, "columns") {
         if let Some(parsed) = Comparison::parse(&spec) {
             let (sel, cmp) = parsed.map_err(|e| Error::Usage(format!("{spec}: {e}")))?;
-            let (table, col) = NodeView::selector(&sel)?;
+            let (table, col) = NodeView::criterion(&sel)?;
             criteria.push((table, col, cmp));
         } else if let Some(t) = schema::table(&spec).filter(|t| t.owner == Owner::Node) {
             whole_table = true;

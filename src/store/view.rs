@@ -37,6 +37,8 @@ pub struct NodeView<'c> {
     /// When a command works on a few nodes: the row keys it can need (those nodes, their groups,
     /// `all`), so tables are read by key instead of whole.
     focus: RefCell<Option<HashSet<String>>>,
+    /// `site.noderangelimit`: the most names the ranges of one noderange may produce.
+    name_limit: u64,
 }
 
 /// Up to this many row keys, tables are read by key rather than whole.
@@ -72,6 +74,7 @@ impl<'c> NodeView<'c> {
         let nodegroup = schema::table("nodegroup").expect("nodegroup is in the schema");
         let defined: Vec<String> = all_rows(conn, nodegroup)?.into_iter().filter_map(|r| r[0].clone()).collect();
         let mut view = NodeView::from_rows(conn, rows, defined);
+        view.name_limit = name_limit(conn)?;
         if let Some(ex) = super::site_value(conn, "excludenodes")? {
             view.excluded = crate::noderange::expand(&ex, &view)
                 .map_err(|e| Error::Input(format!("site.excludenodes: {e}")))?
@@ -153,7 +156,13 @@ impl<'c> NodeView<'c> {
             regexes: RefCell::default(),
             excluded: HashSet::new(),
             focus: RefCell::new(None),
+            name_limit: crate::noderange::DEFAULT_NAME_LIMIT,
         }
+    }
+
+    /// The most names the ranges of one noderange may produce (`site.noderangelimit`).
+    pub fn name_limit(&self) -> u64 {
+        self.name_limit
     }
 
     pub fn nodes(&self) -> &[String] {
@@ -275,6 +284,31 @@ impl<'c> NodeView<'c> {
         let (col, _) = t.column(cname).filter(|(i, _)| *i > 0).ok_or_else(bad)?;
         Ok((t, col))
     }
+
+    /// [`NodeView::selector`] for selecting nodes by value (`ipmi.bmc==10.0.0.1`): secret columns
+    /// are refused, as a selection would confirm a guessed password without ever printing it.
+    pub fn criterion(name: &str) -> Result<(&'static Table, usize)> {
+        let (t, col) = NodeView::selector(name)?;
+        if t.columns[col].secret {
+            return Err(Error::Input(secret_criterion(&format!("{}.{}", t.name, t.columns[col].name))));
+        }
+        Ok((t, col))
+    }
+}
+
+/// The error for a selection on a secret column or attribute.
+pub fn secret_criterion(name: &str) -> String {
+    format!("{name} is secret: it cannot be used to select nodes (==, !=, =~, !~)")
+}
+
+/// `site.noderangelimit`, else [`crate::noderange::DEFAULT_NAME_LIMIT`].
+pub fn name_limit(conn: &Connection) -> Result<u64> {
+    match super::site_value(conn, "noderangelimit")? {
+        None => Ok(crate::noderange::DEFAULT_NAME_LIMIT),
+        Some(v) => v.trim().parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            Error::Input(format!("site.noderangelimit: '{v}' is not allowed (a number of names, at least 1)"))
+        }),
+    }
 }
 
 /// Noderanges see every node but those in `site.excludenodes`.
@@ -290,12 +324,20 @@ impl Universe for NodeView<'_> {
         self.nodes.iter().filter(|n| !self.excluded.contains(*n)).cloned().collect()
     }
     fn column_values(&self, selector: &str) -> std::result::Result<Vec<(String, Option<String>)>, String> {
-        let (t, col) = NodeView::selector(selector).map_err(|e| e.to_string())?;
+        // The message alone: the noderange error puts its own "Error: " in front.
+        let why = |e: Error| match e {
+            Error::Input(m) => m,
+            e => e.to_string(),
+        };
+        let (t, col) = NodeView::criterion(selector).map_err(why)?;
         self.nodes
             .iter()
             .filter(|n| !self.excluded.contains(*n))
-            .map(|n| Ok((n.clone(), self.value(n, t, col).map_err(|e| e.to_string())?.map(|r| r.value))))
+            .map(|n| Ok((n.clone(), self.value(n, t, col).map_err(why)?.map(|r| r.value))))
             .collect()
+    }
+    fn name_limit(&self) -> u64 {
+        self.name_limit
     }
 }
 

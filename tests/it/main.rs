@@ -14,6 +14,7 @@ mod mknb;
 mod multicall;
 mod netboot;
 mod nodels;
+mod noderange;
 mod nodeset;
 mod oxcatd;
 mod store;
