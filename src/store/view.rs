@@ -109,9 +109,11 @@ impl<'c> NodeView<'c> {
     /// The nodes of `range` and a view that can read their values. A range of a few plain node
     /// names (`n1,n2`, `node[001-010]`) reads only those nodes' rows, so one node among 10,000
     /// costs a few look-ups; anything else (groups, regexes, selectors, many nodes, or
-    /// site.excludenodes in force) is expanded against the whole cluster.
+    /// site.excludenodes in force) is expanded against the whole cluster, and so is any exclusion:
+    /// an excluded name must be checked too (`n1,n2,-n2l` is an error).
     pub fn for_range(conn: &'c Connection, range: &str) -> Result<(NodeView<'c>, Vec<String>)> {
-        if let Ok(names) = crate::noderange::expand_names(range) {
+        let excludes = range.split(',').any(|t| t.trim_start().starts_with('-'));
+        if let Some(names) = crate::noderange::expand_names(range).ok().filter(|_| !excludes) {
             if names.len() <= FOCUS_LIMIT && super::site_value(conn, "excludenodes")?.is_none() {
                 let view = NodeView::of_nodes(conn, &names)?;
                 if view.nodes.len() == names.len() {
@@ -437,6 +439,10 @@ mod tests {
         assert_eq!((v.nodes().len(), nodes), (2, vec!["n2".to_string(), "n10".to_string()]));
         let e = NodeView::for_range(s.conn(), "n2,n3").err().unwrap().to_string();
         assert_eq!(e, "Error: Invalid nodes and/or groups in noderange: n3");
+        // An excluded name is checked too, though the names left are all nodes.
+        let e = NodeView::for_range(s.conn(), "n2,n10,-n10x").err().unwrap().to_string();
+        assert_eq!(e, "Error: Invalid nodes and/or groups in noderange: n10x");
+        assert_eq!(NodeView::for_range(s.conn(), "n2,n10,-n10").unwrap().1, ["n2"]);
         // site.excludenodes applies to plain names too.
         s.write(|c| upsert(c, schema::table("site").unwrap(), &["excludenodes"], &[("value", Some("n2"))])).unwrap();
         assert!(NodeView::for_range(s.conn(), "n2").is_err());

@@ -32,6 +32,12 @@ fn an_exclusion_naming_nothing_stops_rpower_before_any_node_is_touched() {
         .fails(2)
         .stdout_is("")
         .stderr_is("Error: Invalid nodes and/or groups in noderange: n2l\n");
+    // Plain names with a mistyped exclusion too (rpower reads only the named nodes' rows).
+    lab.run("rpower", &["n1,n2,-n2l", "off"])
+        .fails(2)
+        .stdout_is("")
+        .stderr_is("Error: Invalid nodes and/or groups in noderange: n2l\n");
+    lab.run("nodeset", &["n1,n2,-n2l", "boot"]).fails(2);
     for b in &bmcs {
         assert!(b.ipmitool(&["chassis", "power", "status"]).contains("Chassis Power is on"));
     }
