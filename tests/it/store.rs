@@ -90,6 +90,22 @@ fn sqlite_clients_opening_and_closing_the_store_change_nothing_under_oxcatd() {
         let script = curl(&format!("http://{http}/tftpboot/ipxe/n1.ipxe"));
         assert!(script.starts_with(&format!("#!ipxe oxcat nodeset: netboot {image}\n")), "round {round}: {script}");
     }
+    // Now the clients come and go while status reports stream in: every one answered `ok` lands.
+    let token = lab.run("nodels", &["n1", "chain.token", "--show-secrets"]).ok().stdout;
+    let token = token.trim().rsplit(' ').next().unwrap().to_string();
+    let reporter = std::thread::spawn(move || {
+        for i in 0..40 {
+            let status = statuses[i % statuses.len()];
+            assert_eq!(curl(&format!("http://{http}/status?node=n1&token={token}&status={status}")), "ok\n");
+        }
+    });
+    for _ in 0..5 {
+        sqlite3_cli(&db, "SELECT count(*) FROM nodelist;");
+        python_sqlite3(&db, "SELECT count(*) FROM nodelist");
+    }
+    reporter.join().unwrap();
+    assert!(wal.exists() && shm.exists() && !locks_held(&db, pid).is_empty());
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: booted\n");
     drop(d);
     assert_eq!(sqlite3_cli(&db, "PRAGMA integrity_check;"), "ok");
     assert_eq!(python_sqlite3(&db, "PRAGMA integrity_check"), "ok");
