@@ -193,6 +193,9 @@ enum Expr {
     /// a2idx (base 1) / a2zidx (base 0).
     A2idx(Box<Expr>, i64),
     Ipadd(Vec<Expr>),
+    /// skip(index, 'start[:count],...').
+    Skip(Box<Expr>, Box<Expr>),
+    Dim2idx(Vec<Expr>),
     Mknum(Box<Expr>),
     Int(Box<Expr>),
     Abs(Box<Expr>),
@@ -747,7 +750,7 @@ impl Parser<'_> {
         if self.peek() != Some(&Tok::LParen) {
             return Err(format!(
                 "bare word '{name}' is not allowed (only integer arithmetic, captures, \
-                 quoted strings and the functions sprintf, a2idx, a2zidx, ipadd, mknum, int, abs)"
+                 quoted strings and the functions sprintf, a2idx, a2zidx, dim2idx, skip, ipadd, mknum, int, abs)"
             ));
         }
         self.pos += 1;
@@ -808,7 +811,16 @@ impl Parser<'_> {
                 arity("5 or 7", args.len() == 5 || args.len() == 7)?;
                 Expr::Ipadd(args)
             }
-            "skip" | "dim2idx" => return Err(format!("function '{name}' is not supported by oxcat")),
+            "skip" => {
+                arity("2", args.len() == 2)?;
+                let mut it = args.into_iter();
+                let (Some(idx), Some(skips)) = (it.next(), it.next()) else { return Err("missing argument".into()) };
+                Expr::Skip(Box::new(idx), Box::new(skips))
+            }
+            "dim2idx" => {
+                arity("at least 1", !args.is_empty())?;
+                Expr::Dim2idx(args)
+            }
             _ => return Err(format!("unknown function '{name}'")),
         };
         self.node(e)
@@ -1126,6 +1138,20 @@ fn eval_expr(e: &Expr, caps: &Captures) -> Result<Val, String> {
             }
             Val::Str(ipadd(&v)?)
         }
+        Expr::Skip(idx, skips) => {
+            let skips = match eval_expr(skips, caps)? {
+                Val::Int(i) => i.to_string(),
+                Val::Str(s) => s,
+            };
+            Val::Int(skip(eval_int(idx, caps)?, &skips)?)
+        }
+        Expr::Dim2idx(args) => {
+            let mut v = Vec::with_capacity(args.len());
+            for a in args {
+                v.push(eval_int(a, caps)?);
+            }
+            Val::Int(dim2idx(&v)?)
+        }
         Expr::Sprintf(fmt, args) => {
             let mut vals = Vec::with_capacity(args.len());
             for a in args {
@@ -1145,56 +1171,79 @@ fn eval_expr(e: &Expr, caps: &Captures) -> Result<Val, String> {
     })
 }
 
-/// `ipadd(o1,o2,o3,o4,toadd[,skipstart,skipend])`.
-///
-/// Without a skip range: the dotted form of `o1.o2.o3.o4 + toadd`.
-/// With one (oxcat's interpretation; xCAT's exact definition was not
-/// available): only addresses whose last octet lies in
-/// `skipstart..=skipend` are counted, so the result is the address `toadd`
-/// steps after the first usable address at or after `o1.o2.o3.o4`.
+/// `ipadd(b1,b2,b3,b4,toadd[,skipstart,skipend])`, as Table.pm computes it (`use integer`):
+/// `skipstart` and `skipend` are how many addresses to leave out at the start and at the end of
+/// every last octet (without them, none), the offset of `b4` past the skipped start plus `toadd`
+/// is spread over the third and fourth octets, and the third octet is never carried into the
+/// second. Where Perl would print an address with an octet outside 0..255 (such as `10.0.256.4`),
+/// or divide by zero, this is an error instead.
 fn ipadd(a: &[i64]) -> Result<String, String> {
-    let mut base: i64 = 0;
-    for (k, &o) in a.iter().take(4).enumerate() {
-        if !(0..=255).contains(&o) {
-            return Err(format!("ipadd(): octet {} = {o} is out of range 0..255", k + 1));
-        }
-        base = (base << 8) | o;
+    let (b1, b2, b3, b4, toadd) = (a[0], a[1], a[2], a[3], a[4]);
+    let (skipstart, skipend) = (a.get(5).copied().unwrap_or(0), a.get(6).copied().unwrap_or(0));
+    let overflow = || "ipadd(): integer overflow".to_string();
+    let per = 256i64.checked_sub(skipstart).and_then(|x| x.checked_sub(skipend)).ok_or_else(overflow)?;
+    if per == 0 {
+        return Err(format!("ipadd(): skipping {skipstart} + {skipend} addresses leaves none in an octet"));
     }
-    let add = a.get(4).copied().unwrap_or(0);
-    let overflow = || "ipadd(): result is outside the IPv4 address space".to_string();
-    let addr = if let (Some(&ss), Some(&se)) = (a.get(5), a.get(6)) {
-        if !(0..=255).contains(&ss) || !(0..=255).contains(&se) || ss > se {
-            return Err(format!("ipadd(): invalid last-octet range {ss}..{se} (need 0 <= start <= end <= 255)"));
-        }
-        let per = se - ss + 1;
-        let (mut prefix, mut last) = (base >> 8, base & 0xff);
-        if last < ss {
-            last = ss;
-        } else if last > se {
-            prefix += 1;
-            last = ss;
-        }
-        let idx = prefix
-            .checked_mul(per)
-            .and_then(|x| x.checked_add(last - ss))
-            .and_then(|x| x.checked_add(add))
-            .ok_or_else(overflow)?;
-        if idx < 0 {
-            return Err(overflow());
-        }
-        let (p, l) = (idx / per, idx % per + ss);
-        if p > 0xFF_FFFF {
-            return Err(overflow());
-        }
-        (p << 8) | l
-    } else {
-        let r = base.checked_add(add).ok_or_else(overflow)?;
-        if !(0..=0xFFFF_FFFF).contains(&r) {
-            return Err(overflow());
-        }
-        r
+    let offset = if b4 >= skipstart { b4 - skipstart } else { 0 };
+    let sum = offset.checked_add(toadd).ok_or_else(overflow)?;
+    let b3 = b3.checked_add(sum / per).ok_or_else(overflow)?;
+    let b4 = sum % per + skipstart;
+    let octets = [b1, b2, b3, b4];
+    if let Some(k) = octets.iter().position(|o| !(0..=255).contains(o)) {
+        return Err(format!(
+            "ipadd(): the result {}.{}.{}.{} has octet {} out of range 0..255 (xCAT's ipadd carries only into the third octet)",
+            b1, b2, b3, b4, k + 1
+        ));
+    }
+    Ok(format!("{b1}.{b2}.{b3}.{b4}"))
+}
+
+/// `skip(index, 'start[:count][,start[:count]...]')`, as Table.pm computes it: the index with
+/// the skipped values before it taken out, or -1 when it is one of them. The ranges are walked
+/// in order and the walk stops at the first one that starts after the index (so they must be
+/// given in ascending order, as in xCAT).
+fn skip(idx: i64, skips: &str) -> Result<i64, String> {
+    let num = |t: &str| {
+        t.trim().parse::<i64>().map_err(|_| format!("skip(): '{skips}' is not of the form start[:count][,start[:count]...]"))
     };
-    Ok(format!("{}.{}.{}.{}", (addr >> 24) & 0xff, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff))
+    let mut val = idx;
+    // Perl's split: trailing empty elements go; an empty one elsewhere is start 0, count 1;
+    // `3:` (an empty count) is count 0.
+    for element in skips.trim_end_matches(',').split(',') {
+        let (start, count) = match element.split_once(':') {
+            _ if element.is_empty() => (0, 1),
+            Some((s, c)) => {
+                let c = c.split(':').next().unwrap_or("");
+                (num(s)?, if c.is_empty() { 0 } else { num(c)? })
+            }
+            None => (num(element)?, 1),
+        };
+        if idx < start {
+            break;
+        }
+        if idx < start.saturating_add(count) {
+            return Ok(-1);
+        }
+        val = val.checked_sub(count).ok_or_else(|| "skip(): integer overflow".to_string())?;
+    }
+    Ok(val)
+}
+
+/// `dim2idx(value, size, value, size, ..., value)`, as Table.pm computes it: the 1-based index of
+/// an element given its 1-based position in each dimension, outermost first, each followed by
+/// the size of the next dimension.
+fn dim2idx(args: &[i64]) -> Result<i64, String> {
+    let overflow = || "dim2idx(): integer overflow".to_string();
+    let mut val: i64 = 0;
+    for (k, &element) in args.iter().enumerate() {
+        val = if k % 2 == 0 {
+            element.checked_sub(1).and_then(|e| val.checked_add(e)).ok_or_else(overflow)?
+        } else {
+            val.checked_mul(element).ok_or_else(overflow)?
+        };
+    }
+    val.checked_add(1).ok_or_else(overflow)
 }
 
 // ---------------------------------------------------------------------------
@@ -1293,9 +1342,34 @@ mod tests {
             ("|(\\w)(\\d+)|(a2zidx($1))|", "C07", Some("2")),
             ("|(\\w)(\\d+)|(a2idx(\"$1\"))|", "b1", Some("2")),
             ("|n(\\d+)|(ipadd(10,0,0,0,$1))|", "n300", Some("10.0.1.44")),
-            ("|n(\\d+)|(ipadd(10,0,0,0,$1,1,254))|", "n253", Some("10.0.0.254")),
-            ("|n(\\d+)|(ipadd(10,0,0,0,$1,1,254))|", "n254", Some("10.0.1.1")),
-            ("|n(\\d+)|(ipadd(10,0,0,1,$1-1,1,254))|", "n1", Some("10.0.0.1")),
+            // ipadd, skip and dim2idx: each expected value is what Table.pm's own subs print
+            // (perl, xcat-core 7733d16), including the doc examples of each.
+            ("|n(\\d+)|(ipadd(10,10,10,10,$1,0,0))|", "n0", Some("10.10.10.10")),
+            ("|n(\\d+)|(ipadd(10,10,10,10,$1,0,0))|", "n245", Some("10.10.10.255")),
+            ("|n(\\d+)|(ipadd(10,10,10,10,$1,0,0))|", "n246", Some("10.10.11.0")),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1,1,1))|", "n253", Some("10.0.0.254")),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1,1,1))|", "n254", Some("10.0.1.1")),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1,1,1))|", "n0", Some("10.0.0.1")),
+            ("|n(\\d+)|(ipadd(10,0,0,1,$1-1,1,1))|", "n1", Some("10.0.0.1")),
+            ("|n(\\d+)|(ipadd(10,0,0,1,$1,1,254))|", "n253", Some("10.0.253.1")),
+            ("|n(\\d+)|(ipadd(172,16,0,10,$1,2,3))|", "n500", Some("172.16.2.8")),
+            ("|n(\\d+)|(skip($1,'3'))|", "n10", Some("9")),
+            ("|n(\\d+)|(skip($1,'3:2'))|", "n10", Some("8")),
+            ("|n(\\d+)|(skip($1,'3:2,6'))|", "n10", Some("7")),
+            ("|n(\\d+)|(skip($1,'3:2,6'))|", "n4", Some("-1")),
+            ("|n(\\d+)|(skip($1,'3:2,6'))|", "n2", Some("2")),
+            ("|n(\\d+)|(skip($1,'6,3'))|", "n10", Some("8")),
+            ("|n(\\d+)|(skip($1,'12'))|", "n10", Some("10")),
+            ("|n(\\d+)|(skip($1,'3:'))|", "n6", Some("6")),
+            ("|n(\\d+)|(skip($1,3))|", "n10", Some("9")),
+            ("|n(\\d+)|(skip($1,'3,,6'))|", "n0", Some("0")),
+            ("|n(\\d+)|(skip($1,',3,'))|", "n7", Some("5")),
+            ("|n(\\d+)|(skip($1,'2:1:5'))|", "n7", Some("6")),
+            ("|n(\\d+)|n(skip($1,'3:2,6'))|", "n10", Some("n7")),
+            ("|r(\\d+)k(\\d+)c(\\d+)n(\\d+)|(dim2idx($1,10,$2,8,$3,8,$4))|", "r2k3c4n5", Some("797")),
+            ("|n(\\d+)|(dim2idx($1))|", "n7", Some("7")),
+            ("|n(\\d+)|(dim2idx($1,16))|", "n2", Some("17")),
+            ("|r(\\d+)n(\\d+)|(ipadd(10,1,0,0,dim2idx($1,16,$2)-1,0,0))|", "r3n4", Some("10.1.0.35")),
             ("|n(\\d+)|(mknum('ab')+$1)|", "n1", Some("196")),
             ("|n(\\d+)|(abs(1-$1))|", "n5", Some("4")),
             ("|n(\\d+)|(int($1))|", "n05", Some("5")),
@@ -1382,8 +1456,8 @@ mod tests {
             ("|n(\\d+)|($x)|", "only capture variables"),
             ("|n(\\d+)|(a2idx($1,2))|", "a2idx() takes 1 argument(s), got 2"),
             ("|n(\\d+)|(ipadd(1,2,3))|", "ipadd() takes 5 or 7 argument(s), got 3"),
-            ("|n(\\d+)|(skip($1))|", "function 'skip' is not supported"),
-            ("|n(\\d+)|(dim2idx($1))|", "function 'dim2idx' is not supported"),
+            ("|n(\\d+)|(skip($1))|", "skip() takes 2 argument(s), got 1"),
+            ("|n(\\d+)|(dim2idx())|", "dim2idx() takes at least 1 argument(s), got 0"),
             ("|n(\\d+)|($1 & 1)|", "unexpected character '&'"),
             ("||x|", "empty pattern"),
             ("/a/b/c/", "not of the form"),
@@ -1416,9 +1490,13 @@ mod tests {
             ("|n(\\d+)|(sprintf('%d %d',$1))|", "n1", "missing argument"),
             ("|n(\\d+)|(sprintf('%d','x'))|", "n1", "'x' is not an integer"),
             ("|(\\w+)|(a2idx($1))|", "ab", "needs a single letter, got 'ab'"),
-            ("|n(\\d+)|(ipadd(255,255,255,255,$1))|", "n1", "outside the IPv4"),
-            ("|n(\\d+)|(ipadd(256,0,0,0,$1))|", "n1", "octet 1 = 256"),
-            ("|n(\\d+)|(ipadd(10,0,0,0,$1,9,3))|", "n1", "invalid last-octet range"),
+            // Perl prints 10.0.256.44 and 10.0.1.-1 here.
+            ("|n(\\d+)|(ipadd(10,0,255,0,$1))|", "n300", "the result 10.0.256.44 has octet 3 out of range"),
+            ("|n(\\d+)|(ipadd(10,0,1,0,-$1,0,0))|", "n1", "the result 10.0.1.-1 has octet 4 out of range"),
+            ("|n(\\d+)|(ipadd(256,0,0,0,$1))|", "n1", "octet 1 out of range"),
+            ("|n(\\d+)|(ipadd(10,0,0,0,$1,128,128))|", "n1", "leaves none in an octet"),
+            ("|n(\\d+)|(skip($1,'a:2'))|", "n1", "skip(): 'a:2' is not of the form"),
+            ("|n(\\d+)|(dim2idx($1,9223372036854775807,2))|", "n3", "dim2idx(): integer overflow"),
             ("|n(\\d*)(x)?|($2+1)|", "n1", "$2 is not set"),
             ("|($1+1)|", "nodigits", "$1 is not set"),
         ];
