@@ -14,10 +14,12 @@ pub fn shown(value: &str, secret: bool, show_secrets: bool) -> &str {
     }
 }
 
-/// Writes one JSON Lines record.
+/// Writes one JSON Lines record. A write error is an I/O error like the text modes' (so a
+/// reader that stops early, `| head -1`, ends the command quietly as for them).
 pub fn json_line(out: &mut dyn Write, value: &serde_json::Value) -> Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(|e| Error::Io(format!("stdout: {e}")))?;
-    out.write_all(b"\n").map_err(|e| Error::io("stdout", e))
+    let mut line = value.to_string().into_bytes();
+    line.push(b'\n');
+    out.write_all(&line).map_err(io)
 }
 
 /// Maps a write error on stdout to an [`Error`] (a broken pipe is handled by the caller).

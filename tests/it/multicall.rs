@@ -34,18 +34,44 @@ fn unknown_command_and_bad_usage_exit_2() {
     lab.run("addbmnode", &[]).fails(2);
 }
 
+/// A reader that stops early (`| head -1`) ends every output mode the same way: exit 0, nothing
+/// on standard error. The outputs are larger than a pipe's buffer, so the writer does see EPIPE.
 #[test]
 fn broken_pipe_exits_quietly() {
     let lab = Lab::new();
     lab.enroll("n[1-2000]").ok();
     let o = Command::new("sh")
         .arg("-c")
-        .arg(format!("{} n[1-2000] | head -1; exit ${{PIPESTATUS:-0}}", lab.path("bin/lsdef").display()))
+        .arg(format!("{} n[1-2000] | head -1", lab.path("bin/lsdef").display()))
         .env("OXCAT_DB", lab.db())
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "Object name: n1\n");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    for cmd in [
+        "nodels all ipmi.bmc mac.mac nodelist.groups",
+        "nodels all ipmi.bmc mac.mac nodelist.groups --json",
+        "lsdef all",
+        "lsdef all --json",
+        "lsdef all -z",
+        "lsdef all -c",
+        "lsdef all --table -i bmc,mac",
+        "tabdump ipmi",
+    ] {
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(format!("{cmd} | head -1 >/dev/null; echo \"exit ${{PIPESTATUS[0]}}\""))
+            .env("PATH", format!("{}:{}", lab.path("bin").display(), std::env::var("PATH").unwrap_or_default()))
+            .env("OXCAT_DB", lab.db())
+            .current_dir(lab.dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            (String::from_utf8_lossy(&o.stdout).as_ref(), String::from_utf8_lossy(&o.stderr).as_ref()),
+            ("exit 0\n", ""),
+            "{cmd} | head -1"
+        );
+    }
 }
 
 #[test]
