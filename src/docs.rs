@@ -47,6 +47,47 @@ fn roff_escape(line: &str) -> String {
     s
 }
 
+/// The SYNOPSIS section: clap_mangen's drops the value an option takes (`[-t ]`); this one names
+/// it, as xCAT's pages do (`[\-t TYPE]`), and shows the optional values and repeated arguments.
+fn synopsis(applet: &Applet) -> String {
+    let mut command = cmd::build(applet);
+    command.build();
+    let value = |a: &clap::Arg| -> String {
+        let names: Vec<String> = match a.get_value_names() {
+            Some(v) => v.iter().map(|n| n.to_string()).collect(),
+            None => vec![a.get_id().as_str().to_uppercase()],
+        };
+        roff_escape(&names.join(" "))
+    };
+    let mut line = format!("\\fB{}\\fR", applet.name);
+    let (opts, positionals): (Vec<&clap::Arg>, Vec<&clap::Arg>) =
+        command.get_arguments().filter(|a| !a.is_hide_set()).partition(|a| !a.is_positional());
+    for a in opts {
+        let flag = match (a.get_short(), a.get_long()) {
+            (Some(s), Some(l)) => format!("\\fB\\-{s}\\fR|\\fB\\-\\-{}\\fR", roff_escape(l)),
+            (Some(s), None) => format!("\\fB\\-{s}\\fR"),
+            (None, Some(l)) => format!("\\fB\\-\\-{}\\fR", roff_escape(l)),
+            (None, None) => continue,
+        };
+        let range = a.get_num_args().unwrap_or_default();
+        let arg = if !range.takes_values() {
+            flag
+        } else if range.min_values() == 0 {
+            format!("{flag} [\\fI{}\\fR]", value(a))
+        } else {
+            format!("{flag} \\fI{}\\fR", value(a))
+        };
+        let (l, r) = if a.is_required_set() { ("", "") } else { ("[", "]") };
+        line.push_str(&format!(" {l}{arg}{r}"));
+    }
+    for a in positionals {
+        let many = a.get_num_args().is_some_and(|r| r.max_values() > 1);
+        let (l, r) = if a.is_required_set() { ("", "") } else { ("[", "]") };
+        line.push_str(&format!(" {l}\\fI{}\\fR{}{r}", value(a), if many { " ..." } else { "" }));
+    }
+    format!(".SH SYNOPSIS\n{line}\n")
+}
+
 /// The date on the man pages (fixed, so generating them twice gives the same bytes).
 const MAN_DATE: &str = "2026-11-24";
 
@@ -62,7 +103,7 @@ pub fn man_page(applet: &Applet) -> Result<String> {
     let render = |r: std::io::Result<()>| r.map_err(|e| Error::Io(format!("man page: {e}")));
     render(man.render_title(&mut buf))?;
     render(man.render_name_section(&mut buf))?;
-    render(man.render_synopsis_section(&mut buf))?;
+    buf.extend_from_slice(synopsis(applet).as_bytes());
     render(man.render_description_section(&mut buf))?;
     render(man.render_options_section(&mut buf))?;
     let mut page = String::from_utf8(buf).map_err(|e| Error::Io(e.to_string()))?;

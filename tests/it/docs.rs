@@ -41,7 +41,23 @@ fn committed_man_pages_and_completions_are_current() {
         let page =
             std::fs::read_to_string(repo.join(format!("man/man{}/{}.{}", a.section, a.name, a.section))).unwrap();
         assert!(page.contains(".SH EXAMPLES"), "{} has no EXAMPLES", a.name);
-        for arg in oxcat::cmd::build(a).get_arguments() {
+        let synopsis = page.split(".SH SYNOPSIS\n").nth(1).and_then(|r| r.lines().next()).unwrap_or("");
+        let mut command = oxcat::cmd::build(a);
+        command.build();
+        for arg in command.get_arguments() {
+            // An option that takes a value shows it in the SYNOPSIS (`[-t TYPE]`, not `[-t ]`).
+            let flag = match (arg.get_short(), arg.get_long()) {
+                (_, Some(l)) => format!("\\-\\-{}\\fR", l.replace('-', "\\-")),
+                (Some(s), None) => format!("\\-{s}\\fR"),
+                (None, None) => String::new(),
+            };
+            if !flag.is_empty() && !arg.is_hide_set() && arg.get_num_args().is_some_and(|r| r.takes_values()) {
+                assert!(
+                    synopsis.contains(&format!("{flag} \\fI")) || synopsis.contains(&format!("{flag} [\\fI")),
+                    "{}: the SYNOPSIS does not name the value of {flag}: {synopsis}",
+                    a.name
+                );
+            }
             if let Some(l) = arg.get_long() {
                 assert!(
                     page.contains(&format!("\\-\\-{}", l.replace('-', "\\-"))),
