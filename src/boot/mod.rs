@@ -3,3 +3,4 @@
 pub mod mknb;
 pub mod nodeset;
 pub mod render;
+pub mod servers;

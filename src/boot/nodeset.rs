@@ -7,7 +7,8 @@
 //! files (10,000 nodes: a store update); `--files` writes them for other TFTP servers.
 
 use super::render::{self, Template};
-use crate::error::{Error, Result};
+use super::servers::{self, LocalNets};
+use crate::error::Result;
 use crate::store::schema;
 use crate::store::view::NodeView;
 use crate::store::{self, get_row};
@@ -61,7 +62,10 @@ pub fn tftpdir(conn: &Connection) -> Result<PathBuf> {
 struct Ctx<'a> {
     view: &'a NodeView<'a>,
     conn: &'a Connection,
-    server: Option<String>,
+    /// site.master: a node's master when noderes.xcatmaster does not name one.
+    site_master: Option<String>,
+    /// This machine's addresses, read when some node's master is neither set nor site.master.
+    local: std::cell::OnceCell<LocalNets>,
     http_port: String,
     installdir: PathBuf,
     tftpdir: PathBuf,
@@ -105,18 +109,14 @@ fn plan_with(
         reuse_token,
         view,
         conn,
-        server: site("master")?,
+        site_master: site("master")?,
+        local: std::cell::OnceCell::new(),
         http_port: site("httpport")?.unwrap_or_else(|| "80".into()),
         installdir: PathBuf::from(site("installdir")?.unwrap_or_else(|| "/install".into())),
         tftpdir: tftpdir(conn)?,
         templatedir: Some(PathBuf::from(site("templatedir")?.unwrap_or_else(|| "/etc/oxcat/templates".into()))),
         cache: HashMap::new(),
     };
-    if ctx.server.is_none() && *req != Request::Offline {
-        return Err(Error::Input(
-            "site.master is not set: give the management node's address as the nodes see it (chdef -t site master=10.0.0.1)".into(),
-        ));
-    }
     let mut plans = Vec::with_capacity(nodes.len());
     let mut failed = Vec::new();
     for n in nodes {
@@ -156,12 +156,22 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         Request::Image(None) | Request::Shell => ctx.col(node, "nodetype", "provmethod")?,
         _ => None,
     };
+    let local = ctx.local.get_or_init(LocalNets::load);
+    let Some(servers) = servers::of_node(ctx.view, node, ip.parse().ok(), ctx.site_master.as_deref(), local)? else {
+        return Ok(Err(format!(
+            "no server for it: noderes.xcatmaster and site.master are not set and this machine has no address on the network of {ip} \
+             (chdef -t site master=ADDRESS, the management node's address as the nodes see it)"
+        )));
+    };
     let mut vars: HashMap<&str, String> = HashMap::new();
-    let server = ctx.server.clone().unwrap_or_default();
     vars.insert("node", node.to_string());
     vars.insert("mac", mac.clone());
     vars.insert("ip", ip);
-    vars.insert("server", server.clone());
+    // Templates fetch the kernel and initrd from {{server}}, the image server.
+    vars.insert("server", servers.image.clone());
+    vars.insert("xcatmaster", servers.master.clone());
+    vars.insert("tftpserver", servers.tftp.clone());
+    vars.insert("nfsserver", servers.image.clone());
     vars.insert("http_port", ctx.http_port.clone());
     let (state, kind, mut nodetype, token, profile, os, arch) = if *req == Request::Boot {
         vars.insert("image", String::new());
@@ -186,7 +196,8 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
             _ if ocol("provmethod").as_deref() == Some("install") => "install",
             _ => "netboot",
         };
-        let base = format!("http://{server}:{}", ctx.http_port);
+        let base = format!("http://{}:{}", servers.image, ctx.http_port);
+        let master = format!("http://{}:{}", servers.master, ctx.http_port);
         let (kpath, ipath) = match (ctx.url_path(&kernel), ctx.url_path(&initrd)) {
             (Ok(k), Ok(i)) => (k, i),
             (Err(e), _) | (_, Err(e)) => return Ok(Err(format!("osimage '{image}': {e}"))),
@@ -219,7 +230,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
                 Err(e) => return Ok(Err(format!("osimage '{image}': {e}"))),
             }
         }
-        args.push(format!("oxcat.node={node} oxcat.server={base} oxcat.token={token}"));
+        args.push(format!("oxcat.node={node} oxcat.server={master} oxcat.token={token}"));
         if kind == "shell" {
             args.push("oxcat.shell".into());
         }

@@ -118,7 +118,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
                 "{n}: ip-address = {}, hardware-address = {}, next-server = {}, filename = {} (BIOS), {} (UEFI), {} (iPXE)",
                 lease.ip,
                 hw.join(":"),
-                idx.server(),
+                idx.next_server(lease),
                 boot(b"PXEClient:Arch:00000", Some(0), None),
                 boot(b"PXEClient:Arch:00007", Some(7), None),
                 boot(b"PXEClient", None, Some(b"iPXE")),

@@ -11,8 +11,26 @@ use std::io::Write;
 
 pub const ABOUT: &str = "Set nodes' next network boot (osimage, boot, shell, offline) or show it (stat)";
 
+/// What `man nodeset` describes beyond the options.
+const LONG_ABOUT: &str = "\
+Set nodes' next network boot (osimage, boot, shell, offline) or show it (stat). Only the named \
+nodes are touched; each node's state is recorded in chain.currstate, and oxcatd renders its \
+pxelinux, iPXE and GRUB configs from it when the node asks.
+
+The servers a node is told about are decided as in xCAT: its master (the kernel argument \
+oxcat.server, where it fetches its postscripts and reports its status) is noderes.xcatmaster, \
+else site.master, else this machine's own address on the node's network; kernel, initrd and root \
+image come from noderes.nfsserver, else noderes.tftpserver, else its master; oxcatd's DHCP names \
+noderes.tftpserver, else its master, as next-server. The value <xcatmaster> means the node's \
+master. A host name is given to the node as the address it resolves to.
+
+Templates (site.templatedir, else the shipped ones) may use {{node}}, {{mac}}, {{ip}}, {{state}}, \
+{{image}}, {{server}} (the image server), {{xcatmaster}}, {{tftpserver}}, {{nfsserver}}, \
+{{http_port}}, {{kcmdline}}, {{kernel_url}}, {{initrd_url}}, {{kernel_path}} and {{initrd_path}}.";
+
 pub fn command() -> Command {
     Command::new("nodeset")
+        .long_about(LONG_ABOUT)
         .arg(Arg::new("noderange").required(true).value_name("NODERANGE").help("The nodes (only these are touched)"))
         .arg(
             Arg::new("state")

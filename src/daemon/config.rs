@@ -61,7 +61,8 @@ pub struct Config {
     pub tftp_root: Option<PathBuf>,
     /// Empty: no DHCP (the default).
     pub dhcp: Vec<SocketAddr>,
-    /// The address DHCP answers name as server (default: site.master).
+    /// The address DHCP answers name as server, and as next-server for nodes without
+    /// noderes.tftpserver or xcatmaster (default: site.master).
     pub dhcp_server: Option<std::net::Ipv4Addr>,
     pub dhcp_proxy: bool,
     /// Interfaces DHCP is tied to (empty: all).

@@ -7,6 +7,7 @@
 //! anything changed, and the store's change journal which nodes' entries to read again.
 
 use super::log::{Limiter, Log};
+use crate::boot::servers::{self, LocalNets};
 use crate::store::{self, view::NodeView, Store};
 use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};
@@ -25,6 +26,9 @@ pub struct Lease {
     pub domain: Option<String>,
     /// noderes.netboot: pxe (pxelinux), grub2, or iPXE (xnba, ipxe, unset).
     pub netboot: Option<String>,
+    /// The node's TFTP server (noderes.tftpserver, else its master: see boot::servers), named as
+    /// next-server and in boot URLs; None (discovery leases): this server.
+    pub next_server: Option<Ipv4Addr>,
 }
 
 /// A discovery range: addresses for MACs the store does not know (networks.dynamicrange).
@@ -127,9 +131,13 @@ fn node_lease(
     nets: &[Network],
     site_domain: &Option<String>,
     n: &str,
+    server: Ipv4Addr,
 ) -> crate::error::Result<Option<(Vec<[u8; 6]>, Lease)>> {
     let Some(ip) = view.get(n, "hosts", "ip")?.and_then(|i| i.parse::<Ipv4Addr>().ok()) else { return Ok(None) };
     let Some(macs) = view.get(n, "mac", "mac")? else { return Ok(None) };
+    // This server stands in for a node without xcatmaster, so the machine's addresses are not needed.
+    let next_server = servers::of_node(view, n, Some(ip), Some(&server.to_string()), &LocalNets::default())?
+        .and_then(|s| servers::resolve_v4(&s.tftp));
     let net = nets.iter().find(|w| u32::from(ip) & w.mask == w.net);
     let lease = Lease {
         node: n.to_string(),
@@ -139,6 +147,7 @@ fn node_lease(
         dns: net.map(|w| w.dns.clone()).unwrap_or_default(),
         domain: net.and_then(|w| w.domain.clone()).or(site_domain.clone()),
         netboot: view.get(n, "noderes", "netboot")?,
+        next_server,
     };
     let macs = crate::node::macs_of(&macs).filter_map(|m| mac_bytes(&m)).collect();
     Ok(Some((macs, lease)))
@@ -152,9 +161,17 @@ impl Index {
         let view = NodeView::load(conn)?;
         let nets = networks(conn)?;
         let site_domain = store::site_value(conn, "domain")?;
+        let resolved = match server {
+            Some(s) => s,
+            None => store::site_value(conn, "master")?.and_then(|m| m.parse().ok()).ok_or_else(|| {
+                crate::error::Error::Input(
+                    "DHCP needs the server's address: set site.master or dhcp.server in the config".into(),
+                )
+            })?,
+        };
         let mut entries = Vec::new();
         for n in view.nodes() {
-            if let Some(entry) = node_lease(&view, &nets, &site_domain, n)? {
+            if let Some(entry) = node_lease(&view, &nets, &site_domain, n, resolved)? {
                 entries.push(entry);
             }
         }
@@ -174,18 +191,11 @@ impl Index {
                         dns: w.dns.clone(),
                         domain: w.domain.clone().or(site_domain.clone()),
                         netboot: None,
+                        next_server: None,
                     },
                 })
             })
             .collect();
-        let resolved = match server {
-            Some(s) => s,
-            None => store::site_value(conn, "master")?.and_then(|m| m.parse().ok()).ok_or_else(|| {
-                crate::error::Error::Input(
-                    "DHCP needs the server's address: set site.master or dhcp.server in the config".into(),
-                )
-            })?,
-        };
         let mut index = Index {
             version,
             journal,
@@ -276,7 +286,7 @@ impl Index {
         }
         let mut fresh = Vec::new();
         for n in view.nodes() {
-            if let Some(entry) = node_lease(&view, &self.networks, &self.site_domain, n)? {
+            if let Some(entry) = node_lease(&view, &self.networks, &self.site_domain, n, self.server)? {
                 fresh.push(entry);
             }
         }
@@ -297,6 +307,11 @@ impl Index {
 
     pub fn server(&self) -> Ipv4Addr {
         self.server
+    }
+
+    /// The next-server `lease` is answered with: its node's TFTP server, else this server.
+    pub fn next_server(&self, lease: &Lease) -> Ipv4Addr {
+        lease.next_server.unwrap_or(self.server)
     }
 
     pub fn http_port(&self) -> u16 {
@@ -423,7 +438,7 @@ pub fn reply(req: &Message, lease: &Lease, idx: &Index) -> Option<(Message, Sock
         req.xid(),
         Ipv4Addr::UNSPECIFIED,
         Ipv4Addr::UNSPECIFIED,
-        idx.server,
+        idx.next_server(lease),
         req.giaddr(),
         req.chaddr(),
     );
@@ -453,7 +468,8 @@ pub fn reply(req: &Message, lease: &Lease, idx: &Index) -> Option<(Message, Sock
             opts.insert(DhcpOption::Hostname(lease.node.clone()));
         }
         // Discovery leases (no node yet) get an address only.
-        let boot = if lease.node.is_empty() { None } else { boot_answer(req, lease, idx.server, idx.http_port) };
+        let boot =
+            if lease.node.is_empty() { None } else { boot_answer(req, lease, idx.next_server(lease), idx.http_port) };
         if let Some((file, http_client)) = boot {
             // The file field holds 128 bytes (dhcproto panics beyond); option 67 carries any length.
             if file.len() < 128 {
@@ -575,9 +591,9 @@ pub fn proxy_answer(req: &Message, idx: &Index, from: SocketAddr) -> Option<(Mes
         MessageType::Request | MessageType::Inform => MessageType::Ack,
         _ => return None,
     };
-    let (file, http_client) = boot_answer(req, lease, idx.server, idx.http_port)?;
+    let (file, http_client) = boot_answer(req, lease, idx.next_server(lease), idx.http_port)?;
     let z = Ipv4Addr::UNSPECIFIED;
-    let mut r = Message::new_with_id(req.xid(), req.ciaddr(), z, idx.server, req.giaddr(), req.chaddr());
+    let mut r = Message::new_with_id(req.xid(), req.ciaddr(), z, idx.next_server(lease), req.giaddr(), req.chaddr());
     r.set_opcode(Opcode::BootReply).set_flags(req.flags());
     if file.len() < 128 {
         r.set_fname_str(&file);
@@ -770,6 +786,7 @@ mod tests {
             dns: vec![],
             domain: None,
             netboot: None,
+            next_server: None,
         }
     }
 

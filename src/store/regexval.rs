@@ -1205,7 +1205,9 @@ fn ipadd(a: &[i64]) -> Result<String, String> {
 /// given in ascending order, as in xCAT).
 fn skip(idx: i64, skips: &str) -> Result<i64, String> {
     let num = |t: &str| {
-        t.trim().parse::<i64>().map_err(|_| format!("skip(): '{skips}' is not of the form start[:count][,start[:count]...]"))
+        t.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("skip(): '{skips}' is not of the form start[:count][,start[:count]...]"))
     };
     let mut val = idx;
     // Perl's split: trailing empty elements go; an empty one elsewhere is start 0, count 1;

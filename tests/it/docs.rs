@@ -100,7 +100,7 @@ fn every_example_prints_what_its_man_page_shows() {
     // namespace of their own, so whatever holds those ports here does not matter. Held here to
     // prove it.
     let _held = (std::net::TcpListener::bind("127.0.0.1:18080"), std::net::UdpSocket::bind("127.0.0.1:18069"));
-    let netns = own_netns();
+    let netns = crate::harness::own_netns();
     let mut got = String::new();
     for line in source.lines() {
         let run = |cmd: &str| {
@@ -140,26 +140,6 @@ fn every_example_prints_what_its_man_page_shows() {
         assert_eq!(g, w, "man/examples.txt differs from what the commands print (OXCAT_BLESS=1 rewrites it)");
     }
     assert_eq!(got, want, "man/examples.txt differs from what the commands print (OXCAT_BLESS=1 rewrites it)");
-}
-
-/// How to run a command in a new network namespace (loopback only): `unshare -n` as root, else
-/// `unshare -rn` where user namespaces allow it. None (a developer's machine without either) runs
-/// the oxcatd examples in the machine's own namespace; under CI that is a failure.
-fn own_netns() -> Option<&'static str> {
-    use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
-    let unshare = if root { "unshare -n" } else { "unshare -rn" };
-    let works = Command::new("sh")
-        .arg("-c")
-        .arg(format!("{unshare} ip link set lo up"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(unshare);
-    }
-    assert!(std::env::var_os("CI").is_none(), "'{unshare}' does not work: the oxcatd examples need a network namespace");
-    eprintln!("note: '{unshare}' does not work here; the oxcatd examples run in this machine's namespace");
-    None
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! after every command pointing at the real binary, so each test also exercises busybox dispatch.
 
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -275,4 +276,26 @@ pub fn peers(programs: &[&str], packages: &str) -> bool {
     assert!(std::env::var_os("CI").is_none(), "{} missing: .ci/run must install {packages}", missing.join(", "));
     eprintln!("skipped: {} missing (install {packages})", missing.join(", "));
     false
+}
+
+/// How to run a command in a new network namespace (loopback only): `unshare -n` as root, else
+/// `unshare -rn` where user namespaces allow it. None (a developer's machine without either) runs
+/// such commands in the machine's own namespace; under CI that is a failure.
+pub fn own_netns() -> Option<&'static str> {
+    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let unshare = if root { "unshare -n" } else { "unshare -rn" };
+    let works = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{unshare} ip link set lo up"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if works {
+        return Some(unshare);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "'{unshare}' does not work: tests that must not see this machine's network need it"
+    );
+    eprintln!("note: '{unshare}' does not work here; running in this machine's network namespace");
+    None
 }

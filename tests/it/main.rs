@@ -17,5 +17,6 @@ mod nodels;
 mod noderange;
 mod nodeset;
 mod oxcatd;
+mod servers;
 mod store;
 mod tables;
