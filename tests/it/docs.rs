@@ -157,3 +157,53 @@ fn man_pages_pass_mandoc_lint() {
         assert!(o.status.success() && report.trim().is_empty(), "{}: {report}", page.display());
     }
 }
+
+/// The README's quick start runs as written, in a fresh store, and prints what it shows. Its
+/// files are the lab's (`/root/` is the lab directory, the image store shows as `/install`); a
+/// line of output the README shortens with `…` is compared up to its first `(`.
+#[test]
+fn readme_quick_start_runs_as_written() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("\n## Quick start\n").nth(1).expect("a Quick start section");
+    let block = section.split("```console\n").nth(1).and_then(|b| b.split("\n```").next()).expect("a console block");
+    // (command, the output the README shows)
+    let mut steps: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut continued = false;
+    for line in block.lines() {
+        if continued {
+            let (cmd, _) = steps.last_mut().unwrap();
+            cmd.push_str(line.trim_start());
+        } else if let Some(cmd) = line.strip_prefix("# ") {
+            steps.push((cmd.to_string(), Vec::new()));
+        } else {
+            steps.last_mut().expect("output before any command").1.push(line);
+        }
+        continued = line.ends_with('\\');
+        if continued {
+            let (cmd, _) = steps.last_mut().unwrap();
+            cmd.pop();
+        }
+    }
+    assert!(steps.iter().any(|(c, _)| c.starts_with("nodeset ")), "the quick start goes as far as nodeset");
+    let lab = Lab::new();
+    lab.write("vmlinuz", "kernel bytes");
+    lab.write("initrd.img", "initrd bytes");
+    let dir = lab.dir.path().display().to_string();
+    for (cmd, want) in steps {
+        let o = lab.sh(&cmd.replace("/root/", &format!("{dir}/"))).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && err.is_empty(), "README quick start: '{cmd}' failed: {err}");
+        let got = String::from_utf8_lossy(&o.stdout).replace(&format!("{dir}/install"), "/install");
+        let got: Vec<&str> = got.lines().collect();
+        assert_eq!(got.len(), want.len(), "README quick start: '{cmd}' printed:\n{}", got.join("\n"));
+        for (g, w) in got.iter().zip(&want) {
+            match w.split_once('…') {
+                Some(_) => {
+                    let head = &w[..w.find('(').unwrap_or(w.len())];
+                    assert!(g.starts_with(head), "README quick start: '{cmd}' printed '{g}', not '{w}'");
+                }
+                None => assert_eq!(g, w, "README quick start: '{cmd}'"),
+            }
+        }
+    }
+}
