@@ -6,13 +6,16 @@ set -eu
 cd "$(dirname "$0")"
 prefix=${PREFIX:-/usr/local}
 cargo build --release --locked
-install -d "$prefix/bin" "$prefix/share/man/man1" "$prefix/share/man/man8" \
+install -d "$prefix/bin" \
 	"$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions" \
 	"$prefix/share/fish/vendor_completions.d"
 install -m 0755 target/release/oxcat "$prefix/bin/oxcat"
 "$prefix/bin/oxcat" --install-links "$prefix/bin"
-install -m 0644 man/man1/*.1 "$prefix/share/man/man1/"
-install -m 0644 man/man8/*.8 "$prefix/share/man/man8/"
+# The generated pages (man1, man8) and the hand-written ones (noderange(3), xcatstanzafile(5)).
+for dir in man/man*; do
+	install -d "$prefix/share/$dir"
+	install -m 0644 "$dir"/* "$prefix/share/$dir/"
+done
 install -m 0644 share/completions/bash/* "$prefix/share/bash-completion/completions/"
 install -m 0644 share/completions/zsh/* "$prefix/share/zsh/site-functions/"
 install -m 0644 share/completions/fish/* "$prefix/share/fish/vendor_completions.d/"

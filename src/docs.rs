@@ -125,10 +125,13 @@ pub fn man_page(applet: &Applet) -> Result<String> {
             page.push_str(".RE\n.fi\n");
         }
     }
+    // The commands, then the hand-written pages (man/man3, man/man5) of the syntax they share.
     let see: Vec<String> = cmd::APPLETS
         .iter()
         .filter(|a| a.name != applet.name)
-        .map(|a| format!("\\fB{}\\fR({})", a.name, a.section))
+        .map(|a| (a.name, a.section))
+        .chain([("noderange", 3), ("xcatstanzafile", 5)])
+        .map(|(name, section)| format!("\\fB{name}\\fR({section})"))
         .collect();
     page.push_str(&format!(".SH \"SEE ALSO\"\n{}\n", see.join(", ")));
     Ok(page)

@@ -150,8 +150,11 @@ fn man_pages_pass_mandoc_lint() {
         eprintln!("skipped: mandoc not installed (apt-get install mandoc)");
         return;
     }
-    for a in oxcat::cmd::APPLETS {
-        let page = repo.join(format!("man/man{}/{}.{}", a.section, a.name, a.section));
+    let pages = oxcat::cmd::APPLETS
+        .iter()
+        .map(|a| repo.join(format!("man/man{}/{}.{}", a.section, a.name, a.section)))
+        .chain(HAND_WRITTEN.iter().map(|p| repo.join(p)));
+    for page in pages {
         let o = Command::new("mandoc").args(["-Tlint", "-W", "warning"]).arg(&page).output().unwrap();
         let report = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success() && report.trim().is_empty(), "{}: {report}", page.display());
@@ -206,4 +209,66 @@ fn readme_quick_start_runs_as_written() {
             }
         }
     }
+}
+
+/// The pages written by hand (the others are generated from the command registry).
+const HAND_WRITTEN: &[&str] = &["man/man3/noderange.3", "man/man5/xcatstanzafile.5"];
+
+/// The EXAMPLES of a roff page: `$ command` lines inside `.nf` blocks and the lines after each,
+/// roff escapes undone.
+fn roff_sessions(page: &str) -> Vec<(String, Vec<String>)> {
+    let examples = page.split(".SH EXAMPLES\n").nth(1).expect("an EXAMPLES section");
+    let examples = examples.split("\n.SH ").next().unwrap_or("");
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut literal = false;
+    for line in examples.lines() {
+        match line {
+            ".nf" => literal = true,
+            ".fi" => literal = false,
+            _ if !literal || line.starts_with('.') => {}
+            _ => {
+                let text = line.replace("\\-", "-").replace("\\&", "").replace("\\e", "\\");
+                match text.strip_prefix("$ ") {
+                    Some(cmd) => out.push((cmd.to_string(), Vec::new())),
+                    None => out.last_mut().expect("output before any command").1.push(text),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The examples of the hand-written pages print what the pages show (`$ cat FILE` shows a file
+/// the page's example reads: the test writes it with the lines shown).
+#[test]
+fn hand_written_pages_examples_print_what_they_show() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rel in HAND_WRITTEN {
+        let lab = Lab::new();
+        if rel.ends_with("noderange.3") {
+            for (range, groups) in [("node[1-6]", "rack1"), ("node[7-12]", "rack2"), ("user[1-2]", "users")] {
+                lab.run("mkdef", &[range, &format!("groups={groups}")]).ok();
+            }
+            lab.run("chdef", &["node[1-8]", "mgt=ipmi"]).ok();
+        }
+        let page = std::fs::read_to_string(repo.join(rel)).unwrap();
+        let sessions = roff_sessions(&page);
+        assert!(!sessions.is_empty(), "{rel}: no examples");
+        for (cmd, want) in sessions {
+            if let Some(file) = cmd.strip_prefix("cat ") {
+                lab.write(file, &(want.join("\n") + "\n"));
+            }
+            let o = lab.sh(&cmd).output().unwrap();
+            let got = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(
+                got.lines().collect::<Vec<_>>(),
+                want,
+                "{rel}: '{cmd}' (stderr: {})",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    // install.sh installs them with the generated pages.
+    let install = std::fs::read_to_string(repo.join("install.sh")).unwrap();
+    assert!(install.contains("for dir in man/man*"), "install.sh must install every man/manN directory");
 }
