@@ -3,6 +3,7 @@
 //! of postscripts and postbootscripts to run (the `xcatdefaults` row first, then the node's or its
 //! groups', then its image's).
 
+use crate::boot::servers;
 use crate::error::Result;
 use crate::store::{self, schema, view::NodeView};
 use rusqlite::Connection;
@@ -32,7 +33,15 @@ pub fn mypostscript(conn: &Connection, node: &str) -> Result<Option<String>> {
         return Ok(None);
     }
     let get = |t: &str, c: &str| view.get(node, t, c);
-    let master = get("noderes", "xcatmaster")?.or(store::site_value(conn, "master")?).unwrap_or_default();
+    // The node's master as nodeset names it (xcatmaster, else site.master, else this machine's
+    // address on its network); NFSSERVER is nfsserver, else the master (xCAT's mypostscript).
+    let ip = get("hosts", "ip")?.and_then(|i| i.parse().ok());
+    let site_master = store::site_value(conn, "master")?;
+    let servers = servers::of_node(&view, node, ip, site_master.as_deref(), &std::cell::OnceCell::new())?;
+    let master = servers.as_ref().map(|s| s.master.clone()).unwrap_or_default();
+    let nfsserver = get("noderes", "nfsserver")?
+        .filter(|v| !v.is_empty() && v != servers::XCATMASTER)
+        .unwrap_or_else(|| master.clone());
     let port = store::site_value(conn, "httpport")?.unwrap_or_else(|| "80".into());
     let image = get("nodetype", "provmethod")?;
     let osimage = schema::table("osimage").expect("osimage");
@@ -58,11 +67,11 @@ pub fn mypostscript(conn: &Connection, node: &str) -> Result<Option<String>> {
         ("NODESETSTATE", "chain", "currstate"),
         ("INSTALLNIC", "noderes", "installnic"),
         ("PRIMARYNIC", "noderes", "primarynic"),
-        ("NFSSERVER", "noderes", "nfsserver"),
         ("IPADDR", "hosts", "ip"),
     ] {
         vars.push((var.into(), get(table, column)?.unwrap_or_default()));
     }
+    vars.push(("NFSSERVER".into(), nfsserver));
     vars.push(("MACADDRESS".into(), mac.unwrap_or_default()));
     vars.push((
         "POSTSCRIPTS".into(),

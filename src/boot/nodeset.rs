@@ -156,8 +156,8 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         Request::Image(None) | Request::Shell => ctx.col(node, "nodetype", "provmethod")?,
         _ => None,
     };
-    let local = ctx.local.get_or_init(LocalNets::load);
-    let Some(servers) = servers::of_node(ctx.view, node, ip.parse().ok(), ctx.site_master.as_deref(), local)? else {
+    let Some(servers) = servers::of_node(ctx.view, node, ip.parse().ok(), ctx.site_master.as_deref(), &ctx.local)?
+    else {
         return Ok(Err(format!(
             "no server for it: noderes.xcatmaster and site.master are not set and this machine has no address on the network of {ip} \
              (chdef -t site master=ADDRESS, the management node's address as the nodes see it)"

@@ -16,6 +16,7 @@
 
 use crate::error::Result;
 use crate::store::view::NodeView;
+use std::cell::OnceCell;
 use std::net::{Ipv4Addr, ToSocketAddrs};
 
 /// The value that stands for the node's master (xCAT's templates and tables use it too).
@@ -90,13 +91,14 @@ fn as_given(name: &str) -> String {
 }
 
 /// The servers of `node`, whose address is `ip`; `fallback` is the master when the node has no
-/// `noderes.xcatmaster`. None when no master is known at all.
+/// `noderes.xcatmaster`; `local` (this machine's addresses) is read only when neither names one.
+/// None when no master is known at all.
 pub fn of_node(
     view: &NodeView,
     node: &str,
     ip: Option<Ipv4Addr>,
     fallback: Option<&str>,
-    local: &LocalNets,
+    local: &OnceCell<LocalNets>,
 ) -> Result<Option<Servers>> {
     let own = |column: &str| -> Result<Option<String>> {
         Ok(view.get(node, "noderes", column)?.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
@@ -105,7 +107,7 @@ pub fn of_node(
         Some(m) => as_given(&m),
         None => match fallback.filter(|f| !f.is_empty()) {
             Some(f) => as_given(f),
-            None => match ip.and_then(|ip| local.facing(ip)) {
+            None => match ip.and_then(|ip| local.get_or_init(LocalNets::load).facing(ip)) {
                 Some(a) => a.to_string(),
                 None => return Ok(None),
             },

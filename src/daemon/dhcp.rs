@@ -7,7 +7,7 @@
 //! anything changed, and the store's change journal which nodes' entries to read again.
 
 use super::log::{Limiter, Log};
-use crate::boot::servers::{self, LocalNets};
+use crate::boot::servers;
 use crate::store::{self, view::NodeView, Store};
 use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};
@@ -135,8 +135,8 @@ fn node_lease(
 ) -> crate::error::Result<Option<(Vec<[u8; 6]>, Lease)>> {
     let Some(ip) = view.get(n, "hosts", "ip")?.and_then(|i| i.parse::<Ipv4Addr>().ok()) else { return Ok(None) };
     let Some(macs) = view.get(n, "mac", "mac")? else { return Ok(None) };
-    // This server stands in for a node without xcatmaster, so the machine's addresses are not needed.
-    let next_server = servers::of_node(view, n, Some(ip), Some(&server.to_string()), &LocalNets::default())?
+    // This server stands in for a node without xcatmaster, so the machine's addresses are not read.
+    let next_server = servers::of_node(view, n, Some(ip), Some(&server.to_string()), &std::cell::OnceCell::new())?
         .and_then(|s| servers::resolve_v4(&s.tftp));
     let net = nets.iter().find(|w| u32::from(ip) & w.mask == w.net);
     let lease = Lease {

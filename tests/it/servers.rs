@@ -139,6 +139,11 @@ fn each_node_is_told_its_own_server_in_configs_and_dhcp_answers() {
     lab.run("chdef", &["b1", "nfsserver=10.78.0.9", "tftpserver=<xcatmaster>"]).ok();
     assert_eq!(nets.ipxe_answer(&lab, 1), ("10.78.0.1".into(), "http://10.78.0.1:80/tftpboot/ipxe/b1.ipxe".into()));
     assert_eq!(show(&lab, "b1"), ("http://10.78.0.1:80".into(), format!("http://10.78.0.9:80{kernel}")));
+    // The node's postscript environment names the same servers.
+    let store = oxcat::store::Store::open(&lab.db()).unwrap();
+    let env = oxcat::postscript::mypostscript(store.conn(), "b1").unwrap().unwrap();
+    assert!(env.contains("\nMASTER='10.78.0.1'\n") && env.contains("\nNFSSERVER='10.78.0.9'\n"), "{env}");
+    drop(store);
     // A node without xcatmaster falls back to site.master.
     lab.run("chdef", &["b1", "xcatmaster=", "nfsserver=", "tftpserver="]).ok();
     assert_eq!(nets.ipxe_answer(&lab, 1).0, "10.77.0.1");
