@@ -90,6 +90,33 @@ struct Network {
     dynamic: Option<String>,
 }
 
+/// This machine's address on a network, for `<xcatmaster>` in its gateway and nameservers (as
+/// xCAT's dhcp plugin reads them: the address facing the network; a gateway only where this
+/// machine forwards IPv4, else none; on a network it has no address on, none).
+struct Facing {
+    local: servers::LocalNets,
+    forwarding: bool,
+}
+
+impl Facing {
+    fn load() -> Facing {
+        let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1");
+        Facing { local: servers::LocalNets::load(), forwarding }
+    }
+
+    /// A gateway or nameserver value of network `net` (this machine's addresses are read once,
+    /// and only where some value is `<xcatmaster>`).
+    fn address(cell: &std::cell::OnceCell<Facing>, net: u32, value: &str, gateway: bool) -> Option<Ipv4Addr> {
+        match value.trim() {
+            servers::XCATMASTER => {
+                let f = cell.get_or_init(Facing::load);
+                f.local.facing(Ipv4Addr::from(net)).filter(|_| f.forwarding || !gateway)
+            }
+            v => v.parse().ok(),
+        }
+    }
+}
+
 fn networks(conn: &rusqlite::Connection) -> crate::error::Result<Vec<Network>> {
     let mut stmt = conn.prepare(
         "SELECT net, mask, gateway, nameservers, domain, dynamicrange FROM networks WHERE coalesce(disable, '') NOT IN ('yes', '1')",
@@ -105,14 +132,18 @@ fn networks(conn: &rusqlite::Connection) -> crate::error::Result<Vec<Network>> {
         ))
     })?;
     let mut out = Vec::new();
+    let facing = std::cell::OnceCell::new();
     for row in rows {
         let (net, mask, gateway, dns, domain, dynamic) = row?;
         let (Ok(net), Ok(mask)) = (net.parse::<Ipv4Addr>(), mask.parse::<Ipv4Addr>()) else { continue };
+        let net = u32::from(net);
         out.push(Network {
-            net: u32::from(net),
+            net,
             mask: u32::from(mask),
-            gateway: gateway.and_then(|g| g.parse().ok()),
-            dns: dns.map(|d| d.split(',').filter_map(|a| a.trim().parse().ok()).collect()).unwrap_or_default(),
+            gateway: gateway.and_then(|g| Facing::address(&facing, net, &g, true)),
+            dns: dns
+                .map(|d| d.split(',').filter_map(|a| Facing::address(&facing, net, a, false)).collect())
+                .unwrap_or_default(),
             domain,
             dynamic,
         });

@@ -62,6 +62,12 @@ impl TwoNets {
 
     /// busybox udhcpc once in client `k`'s namespace as an iPXE client: (siaddr, boot_file).
     fn ipxe_answer(&self, lab: &Lab, k: usize) -> (String, String) {
+        let env = self.answer(lab, k);
+        (value(&env, "siaddr"), value(&env, "boot_file"))
+    }
+
+    /// busybox udhcpc once in client `k`'s namespace as an iPXE client: what its script saw.
+    fn answer(&self, lab: &Lab, k: usize) -> String {
         let (ns, link) = &self.clients[k];
         let out = lab.path(&format!("lease-{}", ns.0));
         let _ = std::fs::remove_file(&out);
@@ -79,12 +85,13 @@ impl TwoNets {
             .status()
             .unwrap();
         assert!(st.success(), "client {k} got no answer");
-        let env = std::fs::read_to_string(&out).unwrap();
-        let value = |key: &str| {
-            env.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('='))).unwrap_or("").to_string()
-        };
-        (value("siaddr"), value("boot_file"))
+        std::fs::read_to_string(&out).unwrap()
     }
+}
+
+/// A variable of udhcpc's script environment ("" when unset).
+fn value(env: &str, key: &str) -> String {
+    env.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('='))).unwrap_or("").to_string()
 }
 
 fn available() -> bool {
@@ -124,8 +131,16 @@ fn each_node_is_told_its_own_server_in_configs_and_dhcp_answers() {
     // Boot configs: the kernel arguments and the image URLs name each node's own master.
     assert_eq!(show(&lab, "a1"), ("http://10.77.0.1:80".into(), format!("http://10.77.0.1:80{kernel}")));
     assert_eq!(show(&lab, "b1"), ("http://10.78.0.1:80".into(), format!("http://10.78.0.1:80{kernel}")));
+    // `<xcatmaster>` as a network's nameserver is the server's own address on that network; as
+    // its gateway, the same where the server forwards IPv4 (not in a new namespace), else none.
+    for (name, net) in [("neta", "10.77.0.0"), ("netb", "10.78.0.0")] {
+        let n = ["-t", "network", "-o", name, &format!("net={net}"), "mask=255.255.255.0"];
+        lab.run("mkdef", &[&n[..], &["gateway=<xcatmaster>", "nameservers=<xcatmaster>,10.9.9.53"]].concat()).ok();
+    }
     // DHCP: next-server and the iPXE script's URL too.
     let daemon = nets.dhcp(&lab);
+    let env = nets.answer(&lab, 1);
+    assert_eq!((value(&env, "dns"), value(&env, "router")), ("10.78.0.1 10.9.9.53".into(), String::new()));
     assert_eq!(nets.ipxe_answer(&lab, 0), ("10.77.0.1".into(), "http://10.77.0.1:80/tftpboot/ipxe/a1.ipxe".into()));
     assert_eq!(nets.ipxe_answer(&lab, 1), ("10.78.0.1".into(), "http://10.78.0.1:80/tftpboot/ipxe/b1.ipxe".into()));
     assert!(lab.run("makedhcp", &["-q", "b1"]).ok().stdout.contains("next-server = 10.78.0.1,"));
@@ -148,6 +163,12 @@ fn each_node_is_told_its_own_server_in_configs_and_dhcp_answers() {
     lab.run("chdef", &["b1", "xcatmaster=", "nfsserver=", "tftpserver="]).ok();
     assert_eq!(nets.ipxe_answer(&lab, 1).0, "10.77.0.1");
     assert_eq!(show(&lab, "b1").0, "http://10.77.0.1:80");
+    drop(daemon);
+    let st = nets.server.exec("sh").args(["-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"]).status().unwrap();
+    assert!(st.success());
+    let daemon = nets.dhcp(&lab);
+    assert_eq!(value(&nets.answer(&lab, 0), "router"), "10.77.0.1");
+    assert_eq!(value(&nets.answer(&lab, 1), "router"), "10.78.0.1");
     drop(daemon);
 
     // Without site.master, nodeset names the management node's own address on the node's
