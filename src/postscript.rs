@@ -33,8 +33,8 @@ pub fn mypostscript(conn: &Connection, node: &str) -> Result<Option<String>> {
         return Ok(None);
     }
     let get = |t: &str, c: &str| view.get(node, t, c);
-    // The node's master as nodeset names it (xcatmaster, else site.master, else this machine's
-    // address on its network); NFSSERVER is nfsserver, else the master (xCAT's mypostscript).
+    // The node's master as nodeset names it (boot::servers); NFSSERVER is nfsserver, else the
+    // master (xCAT's mypostscript).
     let ip = get("hosts", "ip")?.and_then(|i| i.parse().ok());
     let site_master = store::site_value(conn, "master")?;
     let servers = servers::of_node(&view, node, ip, site_master.as_deref(), &std::cell::OnceCell::new())?;

@@ -2,9 +2,11 @@
 //! kernel arguments and for oxcatd's DHCP answers):
 //!
 //! * its **master** (the server of its postscripts and status reports, xCAT's `XCAT=` kernel
-//!   argument): `noderes.xcatmaster`, else the fallback (`site.master`; for DHCP the server's
-//!   configured address first), else the management node's own address on the node's network
-//!   (xCAT's `my_ip_facing`);
+//!   argument): `noderes.xcatmaster`, else the management node's address on the node's network:
+//!   the fallback (`site.master`; for DHCP the server's configured address first) where it is on
+//!   that network, else this machine's own address there (xCAT's `my_ip_facing`, which xCAT's
+//!   Template.pm and boot plugins prefer to site.master, so a multi-homed management node names
+//!   the right address on each network), else the fallback;
 //! * its **TFTP server** (DHCP next-server, and where the boot loader fetches its config):
 //!   `noderes.tftpserver`, else its master;
 //! * its **image server** (kernel, initrd and root image URLs): `noderes.nfsserver`, else
@@ -56,7 +58,12 @@ impl LocalNets {
 
     /// The address this machine has on the network of `ip` (xCAT's `my_ip_facing`).
     pub fn facing(&self, ip: Ipv4Addr) -> Option<Ipv4Addr> {
-        self.0.iter().find(|(a, m)| *m != 0 && u32::from(*a) & m == u32::from(ip) & m).map(|(a, _)| *a)
+        self.facing_net(ip).map(|(a, _)| a)
+    }
+
+    /// That address and its netmask.
+    fn facing_net(&self, ip: Ipv4Addr) -> Option<(Ipv4Addr, u32)> {
+        self.0.iter().copied().find(|(a, m)| *m != 0 && u32::from(*a) & m == u32::from(ip) & m)
     }
 }
 
@@ -90,9 +97,10 @@ fn as_given(name: &str) -> String {
     resolve_v4(name).map(|a| a.to_string()).unwrap_or_else(|| name.to_string())
 }
 
-/// The servers of `node`, whose address is `ip`; `fallback` is the master when the node has no
-/// `noderes.xcatmaster`; `local` (this machine's addresses) is read only when neither names one.
-/// None when no master is known at all.
+/// The servers of `node`, whose address is `ip`; `fallback` (site.master) stands for the master
+/// when the node has no `noderes.xcatmaster`, unless this machine has an address on the node's
+/// network and the fallback is not on it; `local` (this machine's addresses) is read only for
+/// nodes without xcatmaster. None when no master is known at all.
 pub fn of_node(
     view: &NodeView,
     node: &str,
@@ -105,13 +113,20 @@ pub fn of_node(
     };
     let master = match own("xcatmaster")?.filter(|v| v != XCATMASTER) {
         Some(m) => as_given(&m),
-        None => match fallback.filter(|f| !f.is_empty()) {
-            Some(f) => as_given(f),
-            None => match ip.and_then(|ip| local.get_or_init(LocalNets::load).facing(ip)) {
-                Some(a) => a.to_string(),
-                None => return Ok(None),
-            },
-        },
+        None => {
+            let fallback = fallback.filter(|f| !f.is_empty());
+            let facing = ip.and_then(|ip| Some((ip, local.get_or_init(LocalNets::load).facing_net(ip)?)));
+            match (fallback, facing) {
+                (Some(f), Some((ip, (_, mask))))
+                    if resolve_v4(f).is_some_and(|a| u32::from(a) & mask == u32::from(ip) & mask) =>
+                {
+                    as_given(f)
+                }
+                (_, Some((_, (own, _)))) => own.to_string(),
+                (Some(f), None) => as_given(f),
+                (None, None) => return Ok(None),
+            }
+        }
     };
     let tftp = own("tftpserver")?.filter(|v| v != XCATMASTER).map(|v| as_given(&v));
     let image = own("nfsserver")?.filter(|v| v != XCATMASTER).map(|v| as_given(&v)).or(tftp.clone());
@@ -137,6 +152,7 @@ mod tests {
         assert_eq!(local.facing("10.1.7.3".parse().unwrap()), Some("10.1.0.254".parse().unwrap()));
         assert_eq!(local.facing("10.2.0.3".parse().unwrap()), None);
         assert_eq!(resolve_v4("10.3.0.1"), Some("10.3.0.1".parse().unwrap()));
+        assert_eq!(local.facing_net("10.0.0.17".parse().unwrap()), Some(("10.0.0.1".parse().unwrap(), 0xffff_ff00)));
         assert_eq!(resolve_v4("localhost"), Some("127.0.0.1".parse().unwrap()));
     }
 }

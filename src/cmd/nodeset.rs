@@ -19,7 +19,9 @@ pxelinux, iPXE and GRUB configs from it when the node asks.
 
 The servers a node is told about are decided as in xCAT: its master (the kernel argument \
 oxcat.server, where it fetches its postscripts and reports its status) is noderes.xcatmaster, \
-else site.master, else this machine's own address on the node's network; kernel, initrd and root \
+else the management node's address on the node's network: site.master where it is on that \
+network, else this machine's own address there (so a multi-homed management node names the right \
+one on each network), else site.master; kernel, initrd and root \
 image come from noderes.nfsserver, else noderes.tftpserver, else its master; oxcatd's DHCP names \
 noderes.tftpserver, else its master, as next-server. The value <xcatmaster> means the node's \
 master. A host name is given to the node as the address it resolves to.

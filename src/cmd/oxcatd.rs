@@ -23,8 +23,9 @@ postscripts = DIR: what /postscripts/ serves (default /usr/local/share/oxcat/pos
 [tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir).
 
 [dhcp] enable = false (on: answer the MACs of the mac table), listen = [\"0.0.0.0:67\"], \
-server = ADDRESS (this server's address in answers, and the next-server of nodes whose \
-noderes.tftpserver and xcatmaster are not set; default site.master), \
+server = ADDRESS (this server's address in answers, and for nodes whose noderes.tftpserver and \
+xcatmaster are not set the next-server on its network, where it has no other address on the \
+node's; default site.master), \
 interfaces = [\"eth1\"] (serve only these links, replies leave through them whatever the routes), \
 proxy = false (on: proxyDHCP beside another DHCP server, boot information only, ports 67 and 4011), \
 log = true (every answered exchange on standard error; problems are logged either way).

@@ -62,7 +62,7 @@ pub struct Config {
     /// Empty: no DHCP (the default).
     pub dhcp: Vec<SocketAddr>,
     /// The address DHCP answers name as server, and as next-server for nodes without
-    /// noderes.tftpserver or xcatmaster (default: site.master).
+    /// noderes.tftpserver or xcatmaster on its network (default: site.master).
     pub dhcp_server: Option<std::net::Ipv4Addr>,
     pub dhcp_proxy: bool,
     /// Interfaces DHCP is tied to (empty: all).

@@ -163,11 +163,11 @@ fn node_lease(
     site_domain: &Option<String>,
     n: &str,
     server: Ipv4Addr,
+    local: &std::cell::OnceCell<servers::LocalNets>,
 ) -> crate::error::Result<Option<(Vec<[u8; 6]>, Lease)>> {
     let Some(ip) = view.get(n, "hosts", "ip")?.and_then(|i| i.parse::<Ipv4Addr>().ok()) else { return Ok(None) };
     let Some(macs) = view.get(n, "mac", "mac")? else { return Ok(None) };
-    // This server stands in for a node without xcatmaster, so the machine's addresses are not read.
-    let next_server = servers::of_node(view, n, Some(ip), Some(&server.to_string()), &std::cell::OnceCell::new())?
+    let next_server = servers::of_node(view, n, Some(ip), Some(&server.to_string()), local)?
         .and_then(|s| servers::resolve_v4(&s.tftp));
     let net = nets.iter().find(|w| u32::from(ip) & w.mask == w.net);
     let lease = Lease {
@@ -201,8 +201,9 @@ impl Index {
             })?,
         };
         let mut entries = Vec::new();
+        let local = std::cell::OnceCell::new();
         for n in view.nodes() {
-            if let Some(entry) = node_lease(&view, &nets, &site_domain, n, resolved)? {
+            if let Some(entry) = node_lease(&view, &nets, &site_domain, n, resolved, &local)? {
                 entries.push(entry);
             }
         }
@@ -316,8 +317,9 @@ impl Index {
             }
         }
         let mut fresh = Vec::new();
+        let local = std::cell::OnceCell::new();
         for n in view.nodes() {
-            if let Some(entry) = node_lease(&view, &self.networks, &self.site_domain, n, self.server)? {
+            if let Some(entry) = node_lease(&view, &self.networks, &self.site_domain, n, self.server, &local)? {
                 fresh.push(entry);
             }
         }

@@ -31,7 +31,9 @@ fn start() -> Option<(Lab, Running)> {
     lab.write("initrd.img", "initrd");
     lab.run("addimage", &["img", "--kernel", "vmlinuz", "--initrd", "initrd.img"]).ok();
     lab.enroll("n1").ok();
-    lab.run("chdef", &["n1", "ip=10.0.0.1"]).ok();
+    // On loopback's network, as site.master: a node's master is the server's address on its
+    // network, so an address of this machine's own networks would make MASTER depend on it.
+    lab.run("chdef", &["n1", "ip=127.0.0.11"]).ok();
     lab.run("nodeset", &["n1", "osimage=img"]).ok();
     std::fs::create_dir_all(&tftp).unwrap();
     std::fs::write(tftp.join("big.bin"), &big).unwrap();
@@ -221,7 +223,7 @@ fn mypostscript_is_posix_sh_for_the_token_holder() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "n1|127.0.0.1|syslog,remoteshell,ntp|otherpkgs|it's.example|img|10.0.0.1\n",
+        "n1|127.0.0.1|syslog,remoteshell,ntp|otherpkgs|it's.example|img|127.0.0.11\n",
         "{body}"
     );
 }

@@ -159,11 +159,32 @@ fn each_node_is_told_its_own_server_in_configs_and_dhcp_answers() {
     let env = oxcat::postscript::mypostscript(store.conn(), "b1").unwrap().unwrap();
     assert!(env.contains("\nMASTER='10.78.0.1'\n") && env.contains("\nNFSSERVER='10.78.0.9'\n"), "{env}");
     drop(store);
-    // A node without xcatmaster falls back to site.master.
-    lab.run("chdef", &["b1", "xcatmaster=", "nfsserver=", "tftpserver="]).ok();
-    assert_eq!(nets.ipxe_answer(&lab, 1).0, "10.77.0.1");
-    assert_eq!(show(&lab, "b1").0, "http://10.77.0.1:80");
+    // Without xcatmaster, a node's master is the server's address on its network: site.master
+    // where that is on it (a1), else the server's own address there (b1: a multi-homed
+    // management node, xCAT's my_ip_facing), as DHCP answers...
+    lab.run("chdef", &["a1,b1", "xcatmaster=", "nfsserver=", "tftpserver="]).ok();
+    assert_eq!(nets.ipxe_answer(&lab, 0).0, "10.77.0.1");
+    assert_eq!(nets.ipxe_answer(&lab, 1).0, "10.78.0.1");
     drop(daemon);
+    // ...and nodeset, run where those addresses are (the server namespace)...
+    let in_ns = |ns: &Netns| {
+        let o = ns
+            .exec(lab.path("bin/nodeset"))
+            .args(["a1,b1", "osimage=rocky9", "--show"])
+            .env("OXCAT_DB", lab.db())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let server = |node: &str| {
+            let key = format!("oxcat.node={node} oxcat.server=");
+            text.split(key.as_str()).nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or("").to_string()
+        };
+        (server("a1"), server("b1"))
+    };
+    assert_eq!(in_ns(&nets.server), ("http://10.77.0.1:80".into(), "http://10.78.0.1:80".into()));
+    // ...where this machine has no address on the node's network, site.master.
+    assert_eq!(in_ns(&nets.clients[0].0), ("http://10.77.0.1:80".into(), "http://10.77.0.1:80".into()));
     let st = nets.server.exec("sh").args(["-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"]).status().unwrap();
     assert!(st.success());
     let daemon = nets.dhcp(&lab);
@@ -171,20 +192,9 @@ fn each_node_is_told_its_own_server_in_configs_and_dhcp_answers() {
     assert_eq!(value(&nets.answer(&lab, 1), "router"), "10.78.0.1");
     drop(daemon);
 
-    // Without site.master, nodeset names the management node's own address on the node's
-    // network (xCAT's my_ip_facing): run where that address is, the server namespace.
+    // Without site.master, the server's own address on each node's network.
     lab.run("chdef", &["-t", "site", "master="]).ok();
-    let o = nets
-        .server
-        .exec(lab.path("bin/nodeset"))
-        .args(["a1,b1", "osimage=rocky9", "--show"])
-        .env("OXCAT_DB", lab.db())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("oxcat.node=a1 oxcat.server=http://10.77.0.1:80 "), "{text}");
-    assert!(text.contains("oxcat.node=b1 oxcat.server=http://10.78.0.1:80 "), "{text}");
+    assert_eq!(in_ns(&nets.server), ("http://10.77.0.1:80".into(), "http://10.78.0.1:80".into()));
     // Where no address of this machine is on its network either, the node's error says what to set.
     let o = nets.clients[0]
         .0
