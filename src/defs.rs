@@ -6,6 +6,7 @@ use crate::node;
 use crate::store::objects::{attribute, attributes, Attr, ObjType};
 use crate::store::regexval::{is_regex_value, RegexValue};
 use crate::store::schema::{self, Kind, Table, TABLES};
+use crate::select::Comparison;
 use crate::store::view::{split_list, NodeView};
 use crate::store::{self, all_rows, delete_row, get_row, upsert};
 use rusqlite::Connection;
@@ -167,7 +168,8 @@ fn lookup_attrs(
 }
 
 /// mkdef / chdef for nodes. `create`: the nodes must not exist (unless `force`, which replaces
-/// them) and `groups` is required. Otherwise the nodes must exist.
+/// them) and `groups` is required. Otherwise (chdef) nodes that do not exist are created when
+/// `groups` is given, as xCAT's chdef does.
 pub fn write_nodes(
     conn: &Connection,
     names: &[String],
@@ -189,8 +191,11 @@ pub fn write_nodes(
             errors.push(format!("Error: {e}"));
         } else if create && view.is_node(n) && !force {
             errors.push(format!("Error: A definition for '{n}' already exists."));
-        } else if !create && !view.is_node(n) {
-            errors.push(format!("Error: {}", not_found(ObjType::Node, n)));
+        } else if !create && !view.is_node(n) && op == ListOp::Remove {
+            errors.push(format!("Error: The '-m' option is not valid since the '{n}' definition does not exist."));
+        } else if !create && !view.is_node(n) && !assign.iter().any(|(k, v)| k == "groups" && !v.is_empty()) {
+            // chdef creates a node that does not exist yet, as xCAT's does, but only with groups.
+            errors.push(format!("Error: Attribute 'groups' is not specified for node '{n}', which does not exist (chdef creates it only with groups=)."));
         }
     }
     if !errors.is_empty() {
@@ -286,11 +291,13 @@ pub fn write_groups(
             errors.push(format!("Error: '{g}' is a node; a group cannot have the same name."));
         } else if create && defined && !force {
             errors.push(format!("Error: A definition for '{g}' already exists."));
-        } else if !create && !defined {
-            errors.push(format!("Error: {}", not_found(ObjType::Group, g)));
+        } else if !create && !defined && op == ListOp::Remove {
+            errors.push(format!("Error: The '-m' option is not valid since the '{g}' definition does not exist."));
         }
     }
     let mut members: Option<Vec<String>> = None;
+    let given = |k: &str| assign.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+    let wherevals = given("wherevals").filter(|w| !w.is_empty());
     for (a, name, v) in &attrs {
         match a {
             Some(a) => {
@@ -304,10 +311,32 @@ pub fn write_groups(
                 Ok(m) => members = Some(m),
                 Err(e) => errors.push(format!("Error: members: {e}")),
             },
-            None if name == "grouptype" && !matches!(v.as_str(), "static" | "") => {
-                errors.push(format!("Error: grouptype: '{v}' is not allowed (allowed: static)"));
+            None if name == "grouptype" && !matches!(v.as_str(), "static" | "dynamic" | "") => {
+                errors.push(format!("Error: grouptype: '{v}' is not allowed (allowed: static, dynamic)"));
+            }
+            None if name == "wherevals" && !v.is_empty() => {
+                if let Err(e) = crate::store::view::parse_wherevals(v) {
+                    errors.push(format!("Error: wherevals: {e}"));
+                }
             }
             None => {}
+        }
+    }
+    for g in names {
+        // A group is dynamic when told so (grouptype=dynamic, mkdef/chdef -d) or already is.
+        let dynamic = match given("grouptype") {
+            Some("dynamic") => true,
+            Some(_) => false,
+            None => view.dynamic_criteria(g).is_some(),
+        };
+        if dynamic {
+            if attrs.iter().any(|(_, n, _)| !matches!(n.as_str(), "grouptype" | "wherevals")) {
+                errors.push(format!("Error: Can not assign attributes to dynamic node group '{g}'."));
+            } else if wherevals.is_none() && view.dynamic_criteria(g).is_none_or(str::is_empty) {
+                errors.push(format!("Error: dynamic group '{g}' needs criteria (-w attr==val, or wherevals=)."));
+            }
+        } else if wherevals.is_some() && members.is_some() {
+            errors.push("Error: Cannot use a list of members together with the '-w' option.".to_string());
         }
     }
     if !errors.is_empty() {
@@ -315,7 +344,36 @@ pub fn write_groups(
     }
     let nodelist = schema::table("nodelist").expect("nodelist");
     for g in names {
-        upsert(conn, nodegroup, &[g], &[("grouptype", Some("static"))])?;
+        let dynamic = match given("grouptype") {
+            Some(t) => t == "dynamic",
+            None => view.dynamic_criteria(g).is_some(),
+        };
+        if dynamic {
+            let mut cols = vec![("grouptype", Some("dynamic"))];
+            if let Some(w) = wherevals {
+                cols.push(("wherevals", Some(w)));
+            }
+            upsert(conn, nodegroup, &[g], &cols)?;
+            continue;
+        }
+        // A static group selected with -w gets the matching nodes as its members (xCAT's chdef -w).
+        let members = match (wherevals, &members) {
+            (Some(w), None) => {
+                let criteria = crate::store::view::parse_wherevals(w).map_err(Error::Input)?;
+                let mut m = Vec::new();
+                'nodes: for n in view.nodes() {
+                    for (a, cmp) in &criteria {
+                        if !cmp.matches(&view.value(n, a.table, a.col)?.map(|r| r.value).unwrap_or_default()) {
+                            continue 'nodes;
+                        }
+                    }
+                    m.push(n.clone());
+                }
+                Some(m)
+            }
+            _ => members.clone(),
+        };
+        upsert(conn, nodegroup, &[g], &[("grouptype", Some("static")), ("wherevals", None)])?;
         let values: Vec<(&'static Attr, String)> = attrs
             .iter()
             .filter_map(|(a, _, v)| a.map(|a| (a, v.clone())))
@@ -385,8 +443,8 @@ pub fn write_records(
             errors.push(format!("Error: {e}"));
         } else if create && exists && !force {
             errors.push(format!("Error: A definition for '{name}' already exists."));
-        } else if !create && !exists {
-            errors.push(format!("Error: {}", not_found(t, name)));
+        } else if !create && !exists && op == ListOp::Remove {
+            errors.push(format!("Error: The '-m' option is not valid since the '{name}' definition does not exist."));
         }
         for (a, attr, v) in &attrs {
             let a = a.expect("all attributes are mapped");
@@ -395,7 +453,9 @@ pub fn write_records(
             }
         }
     }
-    if t == ObjType::Network && create {
+    // A network chdef creates needs net and mask as much as one mkdef creates.
+    let creating = |name: &String| create || object_key(conn, t, name).ok().flatten().is_none();
+    if t == ObjType::Network && names.iter().any(creating) {
         for k in ["net", "mask"] {
             if !assign.iter().any(|(a, v)| a == k && !v.is_empty()) {
                 errors.push(format!("Error: the '{k}' attribute is required when creating network definitions."));
@@ -615,11 +675,20 @@ pub fn describe(
                 let v = view.rows(a.table)?.get(name).and_then(|r| r[a.col].clone());
                 out.push(Shown { attr: a.name.to_string(), value: v, secret: a.column().secret, from: None });
             }
+            let criteria = view.dynamic_criteria(name);
             if want("grouptype") {
-                out.push(Shown { attr: "grouptype".into(), value: Some("static".into()), secret: false, from: None });
+                let kind = if criteria.is_some() { "dynamic" } else { "static" };
+                out.push(Shown { attr: "grouptype".into(), value: Some(kind.into()), secret: false, from: None });
+            }
+            if want("wherevals") && criteria.is_some() {
+                let w = criteria.map(str::to_string);
+                out.push(Shown { attr: "wherevals".into(), value: w, secret: false, from: None });
             }
             if want("members") {
-                let m = view.members_of(name).unwrap_or(&[]).join(",");
+                let m = match criteria {
+                    Some(_) => view.dynamic_members(name)?.join(","),
+                    None => view.members_of(name).unwrap_or(&[]).join(","),
+                };
                 out.push(Shown {
                     attr: "members".into(),
                     value: Some(m).filter(|m| !m.is_empty()),
@@ -730,7 +799,7 @@ pub fn parse_stanzas(text: &str) -> Result<Vec<Stanza>> {
             current = Some((name.trim().to_string(), Vec::new()));
         } else if let Some((k, v)) = line.split_once('=') {
             match current.as_mut() {
-                Some((_, attrs)) => attrs.push((k.trim().to_string(), v.trim().to_string())),
+                Some((_, attrs)) => attrs.push((k.trim().to_string(), unquote(v.trim()).to_string())),
                 None => {
                     return Err(Error::Input(format!("stanza line {}: '{line}' comes before any 'name:' line", i + 1)))
                 }
@@ -741,4 +810,168 @@ pub fn parse_stanzas(text: &str) -> Result<Vec<Stanza>> {
     }
     finish(current.take(), &mut out, &mut defaults)?;
     Ok(out)
+}
+
+/// A stanza value without the double quotes around it (xCAT's readFileInput strips them).
+fn unquote(v: &str) -> &str {
+    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).map(str::trim).unwrap_or(v)
+}
+
+/// The object definition templates `lsdef --template` lists (xCAT ships them under
+/// share/xcat/templates/objects/TYPE/); oxcat's are built in.
+const TEMPLATES: &str = include_str!("../share/templates/node.stanza");
+
+/// The templates of a type, by name.
+pub fn templates(t: ObjType) -> Result<Vec<Stanza>> {
+    Ok(parse_stanzas(TEMPLATES)?.into_iter().filter(|s| s.objtype == t).collect())
+}
+
+/// `lsdef -t TYPE -h [-i ATTRS]`: the attributes of a type with their descriptions, in xCAT's
+/// layout (`attr:<tab><tab>description`, a blank line between). Unknown names in `only` are an error.
+pub fn attribute_help(t: ObjType, only: Option<&[String]>) -> Result<String> {
+    if t == ObjType::Site {
+        let site = schema::table("site").expect("site");
+        return Ok(format!(
+            "\nThere can only be one xCAT site definition. This definition consists \nof an unlimited list of user-defined attributes and values that represent \nglobal settings for the whole cluster. The following is a list \nof the attributes currently supported by xCAT.\n{}\n",
+            site.desc
+        ));
+    }
+    let mut entries: Vec<(&str, &str)> = attributes(t)
+        .iter()
+        .filter(|a| !(t == ObjType::Group && a.name == "groups"))
+        .map(|a| (a.name, a.column().desc))
+        .collect();
+    if t == ObjType::Group {
+        entries.extend(GROUP_ONLY_ATTRS.iter().copied());
+    }
+    if let Some(only) = only {
+        let unknown: Vec<String> = only
+            .iter()
+            .filter(|o| !entries.iter().any(|(n, _)| n == o))
+            .map(|o| format!("Error: '{o}' is not a valid attribute name for an object type of '{}'.", t.name()))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::Inputs(unknown));
+        }
+        entries.retain(|(n, _)| only.iter().any(|o| o == n));
+    }
+    entries.sort();
+    let mut text = String::new();
+    if only.is_none() {
+        text.push_str(&format!("The valid attribute names for object type '{}' are:\n", t.name()));
+    }
+    text.push_str("Attribute          Description\n\n");
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(n, d)| format!("{n}:{}{d}", if n.len() < 7 { "\t\t" } else { "\t" }))
+        .collect();
+    text.push_str(&body.join("\n\n"));
+    text.push('\n');
+    Ok(text)
+}
+
+/// Group attributes that live in the nodegroup table rather than in the node tables.
+const GROUP_ONLY_ATTRS: &[(&str, &str)] = &[
+    ("grouptype", "The type of the group: static (members listed in nodelist.groups) or dynamic (members selected by wherevals)."),
+    ("members", "The members of a static group (a noderange); they carry the group in nodelist.groups."),
+    ("wherevals", "The criteria of a dynamic group: attr==val, attr!=val, attr=~re or attr!~re, joined by '::'."),
+];
+
+/// A `-w` selection of lsdef and chdef: attr==val, attr!=val, attr=~re, attr!~re on object attributes.
+pub struct Selection {
+    pub attr: String,
+    cmp: Comparison,
+}
+
+impl Selection {
+    pub fn parse(text: &str) -> Result<Selection> {
+        match Comparison::parse(text) {
+            Some(Ok((attr, cmp))) => Ok(Selection { attr, cmp }),
+            Some(Err(e)) => Err(Error::Usage(format!("-w {text}: {e}"))),
+            None => Err(Error::Usage(format!("-w '{text}' is not attr==val, attr!=val, attr=~re or attr!~re"))),
+        }
+    }
+
+    pub fn matches(&self, attrs: &[Shown]) -> bool {
+        self.cmp.matches(attrs.iter().find(|s| s.attr == self.attr).and_then(|s| s.value.as_deref()).unwrap_or(""))
+    }
+}
+
+/// The objects among `names` whose attributes match every selection.
+pub fn select(
+    conn: &Connection,
+    view: &NodeView,
+    t: ObjType,
+    names: Vec<String>,
+    wheres: &[Selection],
+) -> Result<Vec<String>> {
+    if wheres.is_empty() {
+        return Ok(names);
+    }
+    // A selection on a password would answer questions about it.
+    if let Some(w) = wheres.iter().find(|w| attributes(t).iter().any(|a| a.name == w.attr && a.column().secret)) {
+        return Err(Error::Input(crate::store::view::secret_criterion(&w.attr)));
+    }
+    let want: HashSet<String> = wheres.iter().map(|w| w.attr.clone()).collect();
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        let attrs = describe(conn, view, t, &n, Some(&want))?;
+        if wheres.iter().all(|w| w.matches(&attrs)) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// Expands chdef's noderange: like any noderange, except that names which are no node or group
+/// stand for new nodes (xCAT's chdef creates a node that does not exist yet, given `groups=`).
+pub fn expand_for_change(view: &NodeView, text: &str) -> Result<Vec<String>> {
+    match crate::noderange::expand(text, view) {
+        Err(crate::noderange::NoderangeError::Unknown(new)) => {
+            let with_new = WithNewNodes { view, new: new.into_iter().collect() };
+            Ok(crate::noderange::expand(text, &with_new)?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The cluster plus nodes about to be created, for [`expand_for_change`].
+struct WithNewNodes<'a, 'c> {
+    view: &'a NodeView<'c>,
+    new: HashSet<String>,
+}
+
+impl crate::noderange::Universe for WithNewNodes<'_, '_> {
+    fn is_node(&self, name: &str) -> bool {
+        self.new.contains(name) || crate::noderange::Universe::is_node(self.view, name)
+    }
+    fn group_members(&self, name: &str) -> Option<Vec<String>> {
+        self.view.group_members(name)
+    }
+    fn all_nodes(&self) -> Vec<String> {
+        self.view.all_nodes()
+    }
+    fn column_values(&self, selector: &str) -> std::result::Result<Vec<(String, Option<String>)>, String> {
+        self.view.column_values(selector)
+    }
+    fn name_limit(&self) -> u64 {
+        crate::noderange::Universe::name_limit(self.view)
+    }
+}
+
+/// `rmdef -a -f`: removes every group, node, osimage and network (the site object stays). Returns
+/// the count and the image directories to delete once the rows are gone.
+pub fn remove_all(conn: &Connection) -> Result<(usize, Vec<std::path::PathBuf>)> {
+    let mut count = 0;
+    let mut images = Vec::new();
+    for t in [ObjType::Group, ObjType::Node, ObjType::Osimage, ObjType::Network] {
+        let view = NodeView::load(conn)?;
+        let names = names(conn, &view, t)?;
+        drop(view);
+        if t == ObjType::Osimage {
+            images = crate::image::files_of(conn, &names)?;
+        }
+        count += remove(conn, t, &names)?;
+    }
+    Ok((count, images))
 }

@@ -5,7 +5,6 @@ use crate::defs::{self, ListOp, Shown};
 use crate::error::{Error, Result};
 use crate::noderange;
 use crate::output::{self, shown};
-use crate::select::Comparison;
 use crate::store::objects::{ObjType, OBJ_TYPES};
 use crate::store::view::NodeView;
 use crate::store::{self, Store};
@@ -47,6 +46,8 @@ pub fn mkdef_command() -> Command {
                 .help("Read stanzas (lsdef -z format) from standard input"),
         )
         .arg(Arg::new("force").short('f').long("force").action(ArgAction::SetTrue).help("Replace existing definitions"))
+        .arg(where_arg().help("With -t group: select the group's members (with -d: its criteria)"))
+        .arg(dynamic_arg())
         .arg(rest_arg("The objects (a noderange for nodes), then attribute=value pairs"))
 }
 
@@ -76,13 +77,72 @@ pub fn chdef_command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Remove the values from list attributes"),
         )
+        .arg(where_arg().help(
+            "Change only the objects that match (all of the type when none are named); for a group, select its members",
+        ))
+        .arg(dynamic_arg())
         .arg(rest_arg("The objects (a noderange for nodes), then attribute=value pairs"))
+}
+
+fn where_arg() -> Arg {
+    Arg::new("where")
+        .short('w')
+        .value_name("ATTR==VAL")
+        .action(ArgAction::Append)
+        .help("Select objects: attr==val, attr!=val, attr=~regex, attr!~regex")
+}
+
+fn dynamic_arg() -> Arg {
+    Arg::new("dynamic")
+        .short('d')
+        .long("dynamic")
+        .action(ArgAction::SetTrue)
+        .requires("where")
+        .help("With -t group: a dynamic group, whose members are the nodes matching -w when it is used")
 }
 
 pub fn lsdef_command() -> Command {
     Command::new("lsdef")
-        .arg(type_arg())
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("type")
+                .short('t')
+                .value_name("TYPES")
+                .help("Object types, comma-separated: node, group, osimage, network, site (default: node)"),
+        )
         .arg(names_arg())
+        .arg(
+            Arg::new("all")
+                .short('a')
+                .long("all")
+                .action(ArgAction::SetTrue)
+                .conflicts_with_all(["objects", "table"])
+                .help("List the objects of every type"),
+        )
+        .arg(
+            Arg::new("short")
+                .short('s')
+                .long("short")
+                .action(ArgAction::SetTrue)
+                .conflicts_with_all(["long", "attrs", "table"])
+                .help("Print only the object names"),
+        )
+        .arg(Arg::new("hidden").short('S').action(ArgAction::SetTrue).help("Also list hidden nodes (nodelist.hidden=1)"))
+        .arg(
+            Arg::new("template")
+                .long("template")
+                .value_name("NAMES")
+                .num_args(0..=1)
+                .default_missing_value("")
+                .help("List the object definition templates oxcat ships (of -t's type, or these)"),
+        )
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::SetTrue)
+                .help("With -t: describe the type's attributes (-i: only these); otherwise print this help"),
+        )
         .arg(Arg::new("stanza").short('z').action(ArgAction::SetTrue).help("Print stanzas that mkdef -z reads back"))
         .arg(
             Arg::new("long")
@@ -97,13 +157,7 @@ pub fn lsdef_command() -> Command {
                 .help("Print only these attributes, comma-separated (unset ones as attr=)"),
         )
         .arg(Arg::new("compressed").short('c').action(ArgAction::SetTrue).help("Print 'name: attr=value' lines"))
-        .arg(
-            Arg::new("where")
-                .short('w')
-                .value_name("ATTR==VAL")
-                .action(ArgAction::Append)
-                .help("Select objects: attr==val, attr!=val, attr=~regex, attr!~regex"),
-        )
+        .arg(where_arg())
         .arg(
             Arg::new("table")
                 .long("table")
@@ -117,7 +171,30 @@ pub fn lsdef_command() -> Command {
 }
 
 pub fn rmdef_command() -> Command {
-    Command::new("rmdef").arg(type_arg()).arg(names_arg()).arg(rest_arg("The objects (a noderange for nodes)"))
+    Command::new("rmdef")
+        .arg(type_arg())
+        .arg(names_arg())
+        .arg(
+            Arg::new("all")
+                .short('a')
+                .long("all")
+                .action(ArgAction::SetTrue)
+                .conflicts_with_all(["objects", "args"])
+                .help("Remove every node, group, osimage and network (needs -f; the site object stays)"),
+        )
+        .arg(
+            Arg::new("force")
+                .short('f')
+                .long("force")
+                .action(ArgAction::SetTrue)
+                .help("Confirm -a; remove an osimage even while nodes are set to boot it"),
+        )
+        .arg(rest_arg("The objects (a noderange for nodes)"))
+}
+
+/// True when `id` was given on the command line (not a default).
+fn given(m: &ArgMatches, id: &str) -> bool {
+    m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
 }
 
 /// The objects named (by -o or the first positional) and the attribute=value arguments.
@@ -138,9 +215,19 @@ fn obj_type(m: &ArgMatches) -> Result<ObjType> {
     ObjType::parse(m.get_one::<String>("type").map(String::as_str).unwrap_or("node"))
 }
 
+/// How object names are read: for mkdef (new names), chdef (existing or new) or the others.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    Create,
+    Change,
+    Existing,
+}
+
 /// Expands object names: noderanges for nodes, comma lists otherwise.
-fn expand(view: &NodeView, t: ObjType, text: &str, creating: bool) -> Result<Vec<String>> {
+fn expand(view: &NodeView, t: ObjType, text: &str, naming: Naming) -> Result<Vec<String>> {
+    let creating = naming == Naming::Create;
     match t {
+        ObjType::Node if naming == Naming::Change => defs::expand_for_change(view, text),
         ObjType::Node if creating => Ok(noderange::expand_names_within(text, view.name_limit())?),
         ObjType::Node => Ok(noderange::expand(text, view)?),
         ObjType::Group if creating => Ok(noderange::expand_names_within(text, view.name_limit())?),
@@ -176,6 +263,24 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
     } else {
         jobs.push(Job { objtype: t, target: target.clone(), assign: defs::parse_assignments(&rest)? });
     }
+    let wheres: Vec<String> = values(m, "where");
+    if !wheres.is_empty() && !flag(m, "stanza") {
+        if t == ObjType::Group {
+            // A group's -w selects its members (-d: keeps the criteria, a dynamic group).
+            let job = jobs.last_mut().expect("one job from the command line");
+            job.assign.push(("wherevals".into(), wheres.join("::")));
+            if flag(m, "dynamic") {
+                job.assign.push(("grouptype".into(), "dynamic".into()));
+            }
+        } else if create {
+            return Err(Error::Usage("-w selects the members of a group (-t group); mkdef of other types names its objects".into()));
+        }
+    }
+    let selection: Vec<defs::Selection> = if t == ObjType::Group || create {
+        Vec::new()
+    } else {
+        wheres.iter().map(|w| defs::Selection::parse(w)).collect::<Result<_>>()?
+    };
     let newname = if create { None } else { m.get_one::<String>("newname").cloned() };
     let mut store = ctx.store()?;
     let args = ctx.redacted_args();
@@ -191,9 +296,15 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
                 count += defs::write_site(c, assign, op)?;
                 continue;
             }
-            let Some(target) = target else {
-                return Err(Error::Usage(format!("no {} names were given (a noderange, or -o NAMES)", t.name())));
+            let target = match target {
+                Some(target) => target.clone(),
+                // chdef -w with no names: the objects of the type that match.
+                None if !selection.is_empty() => defs::names(c, &view, *t)?.join(","),
+                None => {
+                    return Err(Error::Usage(format!("no {} names were given (a noderange, or -o NAMES)", t.name())))
+                }
             };
+            let target = &target;
             if let Some(new) = &newname {
                 defs::rename(c, *t, target, new)?;
                 count += 1;
@@ -202,7 +313,9 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
                 }
             }
             let target = newname.clone().unwrap_or_else(|| target.clone());
-            let names = expand(&view, *t, &target, create)?;
+            let naming = if create { Naming::Create } else { Naming::Change };
+            let names = expand(&view, *t, &target, naming)?;
+            let names = defs::select(c, &view, *t, names, &selection)?;
             if names.is_empty() {
                 continue;
             }
@@ -237,15 +350,29 @@ pub fn chdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
 pub fn rmdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let t = obj_type(m)?;
     let (target, _) = split_args(m);
-    let Some(target) = target else {
-        return Err(Error::Usage(format!("no {} names were given (a noderange, or -o NAMES)", t.name())));
+    let all = flag(m, "all");
+    if all && given(m, "type") {
+        return Err(Error::Usage("The flags '-a' and '-t' cannot be used together.".into()));
+    }
+    if all && !flag(m, "force") {
+        return Err(Error::Usage("You must use the '-f' option when using the '-a' option.".into()));
+    }
+    let target = match target {
+        Some(target) => target,
+        None if all => String::new(),
+        None => return Err(Error::Usage(format!("no {} names were given (a noderange, or -o NAMES)", t.name()))),
     };
     let mut store = ctx.store()?;
     let args = ctx.redacted_args();
     let name = ctx.name;
     let (count, images) = store.write(|c| {
+        if all {
+            let removed = defs::remove_all(c)?;
+            store::audit(c, name, "", &args)?;
+            return Ok(removed);
+        }
         let view = NodeView::load(c)?;
-        let names = expand(&view, t, &target, false)?;
+        let names = expand(&view, t, &target, Naming::Existing)?;
         let images = if t == ObjType::Osimage { crate::image::files_of(c, &names)? } else { Vec::new() };
         let n = defs::remove(c, t, &names)?;
         store::audit(c, name, &target, &args)?;
@@ -270,81 +397,107 @@ pub fn rmdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
 /// The columns of `lsdef --table` when -i does not name them.
 const TABLE_DEFAULT: &[&str] = &["groups", "mgt", "bmc", "mac", "ip", "arch", "status"];
 
-/// A `-w` selection: attr==val, attr!=val, attr=~re, attr!~re.
-struct Where {
-    attr: String,
-    cmp: Comparison,
-}
-
-impl Where {
-    fn parse(text: &str) -> Result<Where> {
-        match Comparison::parse(text) {
-            Some(Ok((attr, cmp))) => Ok(Where { attr, cmp }),
-            Some(Err(e)) => Err(Error::Usage(format!("-w {text}: {e}"))),
-            None => Err(Error::Usage(format!("-w '{text}' is not attr==val, attr!=val, attr=~re or attr!~re"))),
+/// The object types lsdef lists: -t's comma list (default node), or every type with -a.
+fn lsdef_types(m: &ArgMatches) -> Result<Vec<ObjType>> {
+    if flag(m, "all") {
+        if m.get_one::<String>("type").is_some() && m.get_one::<String>("template").is_none() {
+            return Err(Error::Usage("The flags '-a' and '-t' cannot be used together.".into()));
+        }
+        return OBJ_TYPES.iter().map(|t| ObjType::parse(t)).collect();
+    }
+    let text = m.get_one::<String>("type").map(String::as_str).unwrap_or("node");
+    let mut types = Vec::new();
+    for t in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let t = ObjType::parse(t)?;
+        if !types.contains(&t) {
+            types.push(t);
         }
     }
-
-    fn matches(&self, attrs: &[Shown]) -> bool {
-        self.cmp.matches(attrs.iter().find(|s| s.attr == self.attr).and_then(|s| s.value.as_deref()).unwrap_or(""))
+    if types.is_empty() {
+        return Err(Error::Usage("-t needs an object type".into()));
     }
+    Ok(types)
 }
 
 pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
-    let t = obj_type(m)?;
+    let only_list: Option<Vec<String>> = m
+        .get_one::<String>("attrs")
+        .map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
+    if flag(m, "help") {
+        // xCAT: -h with -t describes the type's attributes; -h alone is the usage.
+        let Some(types) = m.get_one::<String>("type").map(|_| lsdef_types(m)).transpose()? else {
+            let mut c = super::build(super::find("lsdef").expect("registered"));
+            write!(ctx.out, "{}", c.render_help()).map_err(output::io)?;
+            return Ok(Status::Ok);
+        };
+        for t in types {
+            write!(ctx.out, "{}", defs::attribute_help(t, only_list.as_deref())?).map_err(output::io)?;
+        }
+        return Ok(Status::Ok);
+    }
+    let types = lsdef_types(m)?;
+    let all = flag(m, "all");
     let (target, _) = split_args(m);
+    if types.len() > 1 && target.is_some() {
+        return Err(Error::Usage("object names can be given with one type only (-t TYPE)".into()));
+    }
+    let wheres: Vec<defs::Selection> =
+        values(m, "where").iter().map(|w| defs::Selection::parse(w)).collect::<Result<_>>()?;
+    let only: Option<HashSet<String>> = only_list.as_ref().map(|l| l.iter().cloned().collect());
+    let stanza = flag(m, "stanza");
+    let template = m.get_one::<String>("template");
+    // xCAT: the attributes are printed with -l, -i, -z, --template or when objects are named; -s
+    // (and a bare listing, also with -w) prints names only.
+    let long = !flag(m, "short")
+        && (flag(m, "long") || only.is_some() || target.is_some() || stanza || template.is_some()
+            || flag(m, "json") || flag(m, "compressed") || types == [ObjType::Site]);
+    if let Some(wanted) = template {
+        return list_templates(ctx, m, &types, wanted, long);
+    }
     let store: Store = ctx.store()?;
     let conn = store.conn();
     let view = NodeView::load(conn)?;
-    let names = match &target {
-        Some(r) => {
-            let names = expand(&view, t, r, false)?;
-            if t != ObjType::Node {
-                let known: HashSet<String> = defs::names(conn, &view, t)?.into_iter().collect();
-                let missing: Vec<String> = names
-                    .iter()
-                    .filter(|n| !known.contains(*n))
-                    .map(|n| format!("Error: Could not find an object named '{n}' of type '{}'.", t.name()))
-                    .collect();
-                if !missing.is_empty() {
-                    return Err(Error::Inputs(missing));
+    let mut listing: Vec<(ObjType, Vec<String>)> = Vec::new();
+    for &t in &types {
+        let names = match &target {
+            Some(r) => {
+                let names = expand(&view, t, r, Naming::Existing)?;
+                if t != ObjType::Node {
+                    let known: HashSet<String> = defs::names(conn, &view, t)?.into_iter().collect();
+                    let missing: Vec<String> = names
+                        .iter()
+                        .filter(|n| !known.contains(*n))
+                        .map(|n| format!("Error: Could not find an object named '{n}' of type '{}'.", t.name()))
+                        .collect();
+                    if !missing.is_empty() {
+                        return Err(Error::Inputs(missing));
+                    }
                 }
+                names
             }
-            names
-        }
-        None => defs::names(conn, &view, t)?,
-    };
-    let only: Option<HashSet<String>> = m
-        .get_one::<String>("attrs")
-        .map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
-    let wheres: Vec<Where> = values(m, "where").iter().map(|w| Where::parse(w)).collect::<Result<_>>()?;
-    if let Some(w) =
-        wheres.iter().find(|w| store::objects::attributes(t).iter().any(|a| a.name == w.attr && a.column().secret))
-    {
-        return Err(Error::Input(crate::store::view::secret_criterion(&w.attr)));
+            None => defs::names(conn, &view, t)?,
+        };
+        let names = if t == ObjType::Node && !flag(m, "hidden") { view.without_hidden(names)? } else { names };
+        listing.push((t, defs::select(conn, &view, t, names, &wheres)?));
     }
     let show_secrets = flag(m, "show-secrets");
     let json = flag(m, "json");
-    let stanza = flag(m, "stanza");
     let compressed = flag(m, "compressed");
-    let long =
-        flag(m, "long") || only.is_some() || target.is_some() || t == ObjType::Site || stanza || json || compressed;
+    // With several types, each name is followed by its type.
+    let several = types.len() > 1;
     let out = &mut ctx.out;
     if flag(m, "table") {
-        let columns: Vec<String> = match &only {
-            Some(_) => m
-                .get_one::<String>("attrs")
-                .map(|a| a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default(),
+        let [(t, names)] = listing.as_slice() else {
+            return Err(Error::Usage("--table lists one type at a time".into()));
+        };
+        let columns: Vec<String> = match &only_list {
+            Some(l) => l.clone(),
             None => TABLE_DEFAULT.iter().map(|s| s.to_string()).collect(),
         };
         let want: HashSet<String> = columns.iter().cloned().collect();
         let mut rows = Vec::new();
-        for n in &names {
-            let attrs = defs::describe(conn, &view, t, n, if wheres.is_empty() { Some(&want) } else { None })?;
-            if !wheres.iter().all(|w| w.matches(&attrs)) {
-                continue;
-            }
+        for n in names {
+            let attrs = defs::describe(conn, &view, *t, n, Some(&want))?;
             let cell = |c: &str| {
                 attrs
                     .iter()
@@ -358,9 +511,18 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         writeln!(out, "{}", output::table(header.collect(), rows)).map_err(output::io)?;
         return Ok(Status::Ok);
     }
-    if !long && wheres.is_empty() {
-        for n in &names {
-            writeln!(out, "{n}  ({})", t.name()).map_err(output::io)?;
+    if !long {
+        for (t, names) in &listing {
+            for n in names {
+                if stanza {
+                    writeln!(out, "\n{n}:").map_err(output::io)?;
+                } else if all {
+                    // xCAT prints -a's names with one space before the type, -t's with two.
+                    writeln!(out, "{n} ({})", t.name()).map_err(output::io)?;
+                } else {
+                    writeln!(out, "{n}  ({})", t.name()).map_err(output::io)?;
+                }
+            }
         }
         return Ok(Status::Ok);
     }
@@ -368,43 +530,99 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         writeln!(out, "# <xCAT data object stanza file>").map_err(output::io)?;
     }
     let mut first = true;
-    for n in &names {
-        let mut attrs = defs::describe(conn, &view, t, n, only.as_ref().filter(|_| wheres.is_empty()))?;
-        if !wheres.iter().all(|w| w.matches(&attrs)) {
-            continue;
+    for (t, names) in &listing {
+        for n in names {
+            let attrs = defs::describe(conn, &view, *t, n, only.as_ref())?;
+            let header = if several { format!("Object name: {n}  ({})", t.name()) } else { format!("Object name: {n}") };
+            print_object(out.as_mut(), *t, n, &header, &attrs, only.is_some(), show_secrets, json, stanza, compressed, first)?;
+            first = false;
         }
-        if !wheres.is_empty() {
-            if let Some(o) = &only {
-                attrs.retain(|a| o.contains(&a.attr));
-            }
-        }
-        // Unset attributes are left out unless asked for by name with -i.
-        let listed: Vec<&Shown> = attrs.iter().filter(|a| a.value.is_some() || only.is_some()).collect();
-        let text = |a: &Shown| shown(a.value.as_deref().unwrap_or(""), a.secret, show_secrets).to_string();
-        if json {
-            let map: serde_json::Map<String, serde_json::Value> =
-                listed.iter().map(|a| (a.attr.clone(), a.value.as_ref().map(|_| text(a)).into())).collect();
-            let rec = serde_json::json!({"name": n, "type": t.name(), "attrs": map});
-            output::json_line(out.as_mut(), &rec)?;
-        } else if stanza {
-            writeln!(out, "\n{n}:\n    objtype={}", t.name()).map_err(output::io)?;
-            for a in &listed {
-                writeln!(out, "    {}={}", a.attr, text(a)).map_err(output::io)?;
-            }
-        } else if compressed {
-            for a in &listed {
-                writeln!(out, "{n}: {}={}", a.attr, text(a)).map_err(output::io)?;
-            }
-        } else {
-            if !first {
-                writeln!(out).map_err(output::io)?;
-            }
-            writeln!(out, "Object name: {n}").map_err(output::io)?;
-            for a in &listed {
-                writeln!(out, "    {}={}", a.attr, text(a)).map_err(output::io)?;
-            }
-        }
-        first = false;
     }
     Ok(Status::Ok)
+}
+
+/// `lsdef --template [NAMES]`: the built-in templates, like objects.
+fn list_templates(ctx: &mut Ctx, m: &ArgMatches, types: &[ObjType], wanted: &str, long: bool) -> Result<Status> {
+    let mut found = Vec::new();
+    for &t in types {
+        found.extend(defs::templates(t)?);
+    }
+    if !wanted.is_empty() {
+        let mut picked = Vec::new();
+        for name in wanted.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match found.iter().position(|s| s.name == name) {
+                Some(i) => picked.push(found.remove(i)),
+                None => return Err(Error::Input(format!("Could not find {name} in xCAT templates."))),
+            }
+        }
+        found = picked;
+    }
+    let only: Option<HashSet<String>> = m
+        .get_one::<String>("attrs")
+        .map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
+    let out = &mut ctx.out;
+    let (stanza, json, compressed) = (flag(m, "stanza"), flag(m, "json"), flag(m, "compressed"));
+    if stanza {
+        writeln!(out, "# <xCAT data object stanza file>").map_err(output::io)?;
+    }
+    for (i, s) in found.iter().enumerate() {
+        if !long {
+            writeln!(out, "{}  ({})", s.name, s.objtype.name()).map_err(output::io)?;
+            continue;
+        }
+        let mut attrs: Vec<Shown> = s
+            .attrs
+            .iter()
+            .filter(|(k, _)| only.as_ref().is_none_or(|o| o.contains(k)))
+            .map(|(k, v)| Shown { attr: k.clone(), value: Some(v.clone()).filter(|v| !v.is_empty()), secret: false, from: None })
+            .collect();
+        attrs.sort_by(|a, b| a.attr.cmp(&b.attr));
+        let header = format!("Object name: {}", s.name);
+        print_object(out.as_mut(), s.objtype, &s.name, &header, &attrs, only.is_some(), true, json, stanza, compressed, i == 0)?;
+    }
+    Ok(Status::Ok)
+}
+
+/// Prints one object's attributes in lsdef's long, stanza, compressed or JSON form.
+#[allow(clippy::too_many_arguments)]
+fn print_object(
+    out: &mut dyn Write,
+    t: ObjType,
+    n: &str,
+    header: &str,
+    attrs: &[Shown],
+    asked: bool,
+    show_secrets: bool,
+    json: bool,
+    stanza: bool,
+    compressed: bool,
+    first: bool,
+) -> Result<()> {
+    // Unset attributes are left out unless asked for by name with -i.
+    let listed: Vec<&Shown> = attrs.iter().filter(|a| a.value.is_some() || asked).collect();
+    let text = |a: &Shown| shown(a.value.as_deref().unwrap_or(""), a.secret, show_secrets).to_string();
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> =
+            listed.iter().map(|a| (a.attr.clone(), a.value.as_ref().map(|_| text(a)).into())).collect();
+        let rec = serde_json::json!({"name": n, "type": t.name(), "attrs": map});
+        output::json_line(out, &rec)?;
+    } else if stanza {
+        writeln!(out, "\n{n}:\n    objtype={}", t.name()).map_err(output::io)?;
+        for a in &listed {
+            writeln!(out, "    {}={}", a.attr, text(a)).map_err(output::io)?;
+        }
+    } else if compressed {
+        for a in &listed {
+            writeln!(out, "{n}: {}={}", a.attr, text(a)).map_err(output::io)?;
+        }
+    } else {
+        if !first {
+            writeln!(out).map_err(output::io)?;
+        }
+        writeln!(out, "{header}").map_err(output::io)?;
+        for a in &listed {
+            writeln!(out, "    {}={}", a.attr, text(a)).map_err(output::io)?;
+        }
+    }
+    Ok(())
 }

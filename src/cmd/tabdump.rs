@@ -1,10 +1,10 @@
 //! tabdump: print a table in xCAT's CSV format (or list the tables).
 
-use super::{flag, secrets_arg, Ctx, Status};
+use super::{flag, secrets_arg, values, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::output::{self, shown};
 use crate::store::schema::{self, TABLES};
-use crate::store::{all_rows, tabcsv};
+use crate::store::{self, tabcsv};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
 
@@ -19,6 +19,22 @@ pub fn command() -> Command {
                 .help("Describe the table's columns (or, without a table, every table)"),
         )
         .arg(Arg::new("file").short('f').value_name("FILE").help("Write the CSV to FILE instead of standard output"))
+        .arg(
+            Arg::new("where")
+                .short('w')
+                .value_name("COL==VAL")
+                .action(ArgAction::Append)
+                .help("Only the rows that match: ==, !=, =~ and !~ (SQL LIKE: % is the wildcard), <, <=, >, >="),
+        )
+        .arg(
+            Arg::new("lines")
+                .short('n')
+                .long("lines")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u64).range(1..))
+                .conflicts_with_all(["describe", "where", "file"])
+                .help("The N newest records of the auditlog"),
+        )
         .arg(secrets_arg())
         .arg(Arg::new("table").value_name("TABLE").help("The table to dump"))
 }
@@ -48,7 +64,16 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let show = flag(m, "show-secrets");
     let mut text = tabcsv::header(&t.column_names().collect::<Vec<_>>());
     text.push('\n');
-    for row in all_rows(store.conn(), t)? {
+    let rows = match m.get_one::<u64>("lines") {
+        Some(_) if t.name != "auditlog" => {
+            return Err(Error::Input(format!(
+                "{name} table is not supported in tabdump -n. You may only use this option on the auditlog or the eventlog."
+            )))
+        }
+        Some(&n) => store::newest_audit_rows(store.conn(), n)?,
+        None => store::rows_where(store.conn(), t, &values(m, "where"))?,
+    };
+    for row in rows {
         let cells: Vec<Option<&str>> =
             row.iter().zip(t.columns).map(|(v, c)| v.as_deref().map(|v| shown(v, c.secret, show))).collect();
         text.push_str(&tabcsv::encode_row(&cells));

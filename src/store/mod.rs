@@ -329,6 +329,58 @@ fn cell(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<String>> {
     })
 }
 
+/// The rows of a table that match every `-w` selection of xCAT's tabdump (Table.pm's
+/// buildWhereClause): `col==val`, `col!=val`, `col=~pattern` (SQL LIKE, `%` is the wildcard),
+/// `col!~pattern` (NOT LIKE), `col<val`, `col<=val`, `col>val`, `col>=val`, compared as text.
+pub fn rows_where(conn: &Connection, t: &Table, wheres: &[String]) -> Result<Vec<Row>> {
+    let mut conds = Vec::with_capacity(wheres.len());
+    let mut params = Vec::with_capacity(wheres.len());
+    for w in wheres {
+        // The operators in buildWhereClause's order, each found left of any other '='.
+        let found = [("==", "="), ("=~", "LIKE"), ("!=", "!="), ("!~", "NOT LIKE"), ("<=", "<="), ("<", "<"), (">=", ">="), (">", ">")]
+            .into_iter()
+            .find_map(|(op, sql)| w.split_once(op).filter(|(c, _)| !c.contains('=')).map(|(c, v)| (c, v, op, sql)));
+        let Some((col, value, op, sql)) = found else {
+            return Err(Error::Usage(format!("Unsupported operator:{w} on -w flag input")));
+        };
+        if t.column(col).is_none() {
+            return Err(Error::Input(format!("No column \"{col}\" in table \"{}\"", t.name)));
+        }
+        let value = if op.ends_with('~') { value.trim_start_matches('/').trim_end_matches('/') } else { value };
+        // NULL is "" here, as in the text tabdump prints.
+        conds.push(format!("coalesce(\"{col}\", '') {sql} ?{}", params.len() + 1));
+        params.push(value.to_string());
+    }
+    let order: Vec<String> = t.keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let sql = format!(
+        "SELECT {} FROM \"{}\" WHERE {} ORDER BY {}",
+        quoted_columns(t),
+        t.name,
+        if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") },
+        order.join(", ")
+    );
+    let n = t.columns.len();
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(&params), |r| (0..n).map(|i| cell(r, i)).collect::<rusqlite::Result<Row>>())?;
+    Ok(rows.collect::<rusqlite::Result<Vec<Row>>>()?)
+}
+
+/// The newest `n` records of the audit log (tabdump -n): those whose recid is above the highest
+/// recid minus `n`, oldest first.
+pub fn newest_audit_rows(conn: &Connection, n: u64) -> Result<Vec<Row>> {
+    let t = schema::table("auditlog").expect("auditlog is in the schema");
+    let sql = format!(
+        "SELECT {} FROM auditlog WHERE recid > (SELECT coalesce(max(recid), 0) FROM auditlog) - ?1 ORDER BY recid",
+        quoted_columns(t)
+    );
+    let cols = t.columns.len();
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([i64::try_from(n).unwrap_or(i64::MAX)], |r| {
+        (0..cols).map(|i| cell(r, i)).collect::<rusqlite::Result<Row>>()
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<Row>>>()?)
+}
+
 /// The rows of a single-key table whose key is one of `keys`.
 pub fn rows_by_key(conn: &Connection, t: &Table, keys: &[String]) -> Result<Vec<Row>> {
     let mut out = Vec::with_capacity(keys.len());

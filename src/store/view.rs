@@ -7,7 +7,9 @@ use super::regexval::{is_regex_value, RegexValue};
 use super::schema::{self, Owner, Table};
 use super::{all_rows, is_disabled, Row};
 use crate::error::{Error, Result};
+use super::objects::{attribute, Attr, ObjType};
 use crate::noderange::{natural_cmp, Universe};
+use crate::select::Comparison;
 use rusqlite::Connection;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -39,6 +41,9 @@ pub struct NodeView<'c> {
     focus: RefCell<Option<HashSet<String>>>,
     /// `site.noderangelimit`: the most names the ranges of one noderange may produce.
     name_limit: u64,
+    /// Dynamic groups (`nodegroup.grouptype=dynamic`): group -> `nodegroup.wherevals`. Their
+    /// members are the nodes whose attributes match, worked out when a noderange names them.
+    dynamic: HashMap<String, String>,
 }
 
 /// Up to this many row keys, tables are read by key rather than whole.
@@ -60,6 +65,32 @@ pub fn is_group_name(conn: &Connection, name: &str) -> Result<bool> {
     Ok(found)
 }
 
+/// Parses a dynamic group's criteria: `attr==val`, `attr!=val`, `attr=~re`, `attr!~re` or
+/// `attr=val` (xCAT reads it as `==`), joined by `::`; the attributes are node attributes.
+pub fn parse_wherevals(text: &str) -> Result<Vec<(&'static Attr, Comparison)>, String> {
+    let mut out = Vec::new();
+    for part in text.split("::").map(str::trim).filter(|p| !p.is_empty()) {
+        let (attr, cmp) = match Comparison::parse(part) {
+            Some(parsed) => parsed.map_err(|e| format!("{part}: {e}"))?,
+            None => match part.split_once('=') {
+                Some((a, v)) if !a.is_empty() && !v.is_empty() => {
+                    Comparison::parse(&format!("{a}=={v}")).expect("has an operator").map_err(|e| format!("{part}: {e}"))?
+                }
+                _ => return Err(format!("'{part}' is not attr==val, attr!=val, attr=~re or attr!~re")),
+            },
+        };
+        let a = attribute(ObjType::Node, &attr).map_err(|_| format!("'{attr}' is not a node attribute"))?;
+        if a.column().secret {
+            return Err(secret_criterion(&attr));
+        }
+        out.push((a, cmp));
+    }
+    if out.is_empty() {
+        return Err("no criteria (a dynamic group needs -w attr==val)".into());
+    }
+    Ok(out)
+}
+
 pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
@@ -72,9 +103,18 @@ impl<'c> NodeView<'c> {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let nodegroup = schema::table("nodegroup").expect("nodegroup is in the schema");
-        let defined: Vec<String> = all_rows(conn, nodegroup)?.into_iter().filter_map(|r| r[0].clone()).collect();
+        let mut defined = Vec::new();
+        let mut dynamic = HashMap::new();
+        for r in all_rows(conn, nodegroup)?.into_iter().filter(|r| !is_disabled(nodegroup, r)) {
+            let Some(name) = r[0].clone() else { continue };
+            if r[1].as_deref() == Some("dynamic") {
+                dynamic.insert(name.clone(), r[4].clone().unwrap_or_default());
+            }
+            defined.push(name);
+        }
         let mut view = NodeView::from_rows(conn, rows, defined);
         view.name_limit = name_limit(conn)?;
+        view.dynamic = dynamic;
         if let Some(ex) = super::site_value(conn, "excludenodes")? {
             view.excluded = crate::noderange::expand(&ex, &view)
                 .map_err(|e| Error::Input(format!("site.excludenodes: {e}")))?
@@ -159,6 +199,7 @@ impl<'c> NodeView<'c> {
             excluded: HashSet::new(),
             focus: RefCell::new(None),
             name_limit: crate::noderange::DEFAULT_NAME_LIMIT,
+            dynamic: HashMap::new(),
         }
     }
 
@@ -185,6 +226,44 @@ impl<'c> NodeView<'c> {
 
     pub fn members_of(&self, group: &str) -> Option<&[String]> {
         self.members.get(group).map(Vec::as_slice)
+    }
+
+    /// The criteria of a dynamic group (`nodegroup.wherevals`), None for a static group.
+    pub fn dynamic_criteria(&self, group: &str) -> Option<&str> {
+        self.dynamic.get(group).map(String::as_str)
+    }
+
+    /// The members of a dynamic group: the nodes whose object attributes match every criterion of
+    /// its `wherevals` (`attr==val::attr=~re`, as xCAT's `mkdef -d -w` stores them). An unset
+    /// attribute compares as "".
+    pub fn dynamic_members(&self, group: &str) -> Result<Vec<String>> {
+        let Some(wherevals) = self.dynamic.get(group) else { return Ok(Vec::new()) };
+        let criteria = parse_wherevals(wherevals).map_err(|e| Error::Input(format!("group {group}: wherevals: {e}")))?;
+        let mut out = Vec::new();
+        'nodes: for n in self.nodes.iter().filter(|n| !self.excluded.contains(*n)) {
+            for (attr, cmp) in &criteria {
+                let v = self.value(n, attr.table, attr.col)?.map(|r| r.value).unwrap_or_default();
+                if !cmp.matches(&v) {
+                    continue 'nodes;
+                }
+            }
+            out.push(n.clone());
+        }
+        Ok(out)
+    }
+
+    /// `nodes` without the hidden ones (`nodelist.hidden=1`), which xCAT's nodels and lsdef list
+    /// only with `-S`.
+    pub fn without_hidden(&self, nodes: Vec<String>) -> Result<Vec<String>> {
+        let t = schema::table("nodelist").expect("nodelist is in the schema");
+        let (col, _) = t.column("hidden").expect("nodelist.hidden");
+        let mut out = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            if self.value(&n, t, col)?.is_none_or(|r| r.value.trim() != "1") {
+                out.push(n);
+            }
+        }
+        Ok(out)
     }
 
     /// Declares which nodes the command will read values of; for a few nodes, tables are then read
@@ -319,6 +398,10 @@ impl Universe for NodeView<'_> {
         NodeView::is_node(self, name) && !self.excluded.contains(name)
     }
     fn group_members(&self, name: &str) -> Option<Vec<String>> {
+        if self.dynamic.contains_key(name) {
+            // A criterion that no longer parses selects nothing (mkdef/chdef refuse to store one).
+            return Some(self.dynamic_members(name).unwrap_or_default());
+        }
         let members = self.members.get(name)?;
         Some(members.iter().filter(|n| !self.excluded.contains(*n)).cloned().collect())
     }

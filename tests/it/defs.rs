@@ -63,9 +63,9 @@ fn mkdef_refusals_change_nothing() {
          n3: Error: memory: 'lots' is not a whole number (allowed: 0, 1, 2, ...)\n\
          n3: Error: arch: 'i386' is not allowed (allowed: x86_64, aarch64, ppc64le, ppc64)\n",
     );
-    lab.run("chdef", &["n9", "arch=x86_64"])
-        .fails(2)
-        .stderr_is("Error: Invalid nodes and/or groups in noderange: n9\n");
+    lab.run("chdef", &["n9", "arch=x86_64"]).fails(2).stderr_is(
+        "Error: Attribute 'groups' is not specified for node 'n9', which does not exist (chdef creates it only with groups=).\n",
+    );
     assert_eq!(lab.snapshot(), before);
 }
 

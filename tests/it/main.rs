@@ -6,6 +6,7 @@ mod defs;
 mod dhcp;
 mod docs;
 mod enroll;
+mod flags;
 mod hardware;
 mod harness;
 mod images;

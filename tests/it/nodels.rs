@@ -33,9 +33,8 @@ fn one_column_is_unlabelled_several_are_labelled() {
     let lab = lab();
     lab.run("nodels", &["n2", "ipmi.bmc"]).ok().stdout_is("n2: 10.1.0.2\n");
     lab.run("nodels", &["n2", "-H", "ipmi.bmc"]).ok().stdout_is("n2: ipmi.bmc: 10.1.0.2\n");
-    lab.run("nodels", &["n2", "groups", "mgt"])
-        .ok()
-        .stdout_is("n2: nodelist.groups: compute,all\nn2: nodehm.mgt: ipmi\n");
+    // Labels are the names as typed (xCAT's nodels).
+    lab.run("nodels", &["n2", "groups", "mgt"]).ok().stdout_is("n2: groups: compute,all\nn2: mgt: ipmi\n");
     // A missing value prints with empty contents.
     lab.run("nodels", &["n2", "hosts.ip"]).ok().stdout_is("n2: \n");
     lab.run("nodels", &["n2", "ipmi.nope"])
@@ -60,7 +59,7 @@ fn group_rows_regex_values_and_blame() {
     lab.run("nodels", &["all", "hosts.ip==10.9.9.9"]).ok().stdout_is("n3\n");
     lab.run("nodels", &["all", "hosts.ip=~^10.0.0.11", "hosts.ip"])
         .ok()
-        .stdout_is("n10: 10.0.0.110\nn11: 10.0.0.111\nn12: 10.0.0.112\n");
+        .stdout_is("n10: hosts.ip: 10.0.0.110\nn11: hosts.ip: 10.0.0.111\nn12: hosts.ip: 10.0.0.112\n");
     // A selection is a noderange too.
     lab.run("nodels", &["hosts.ip==10.9.9.9"]).ok().stdout_is("n3\n");
 }
