@@ -20,3 +20,4 @@ pub mod output;
 pub mod postscript;
 pub mod select;
 pub mod store;
+pub mod tables;
