@@ -23,7 +23,48 @@ pub enum Request {
     Image(Option<String>),
     Boot,
     Shell,
+    /// `runcmd=CMD` or `runimage=URL` (the text as given): boot like `shell`, with the task on the
+    /// kernel command line as `oxcat.destiny=...` (xCAT boots genesis with `destiny=...`).
+    Run(String),
     Offline,
+    /// Like offline: the boot configs go (xCAT's destiny treats shutdown as offline), the state
+    /// recorded is `shutdown`.
+    Shutdown,
+}
+
+impl Request {
+    /// Parses a nodeset state other than `stat`; the error says what is allowed.
+    pub fn parse(state: &str) -> std::result::Result<Request, String> {
+        Ok(match state {
+            "boot" => Request::Boot,
+            "shell" => Request::Shell,
+            "offline" => Request::Offline,
+            "shutdown" => Request::Shutdown,
+            "osimage" => Request::Image(None),
+            s if s.contains(',') => {
+                return Err(format!("'{s}': chains of states (runimage=A,runimage=B,...) are not supported; give one state"))
+            }
+            s => {
+                if let Some(name) = s.strip_prefix("osimage=").filter(|n| !n.is_empty()) {
+                    return Ok(Request::Image(Some(name.to_string())));
+                }
+                let task = s.strip_prefix("runcmd=").or_else(|| s.strip_prefix("runimage="));
+                match task {
+                    Some("") if s.starts_with("runimage") => return Err("An image path should be specified to runimage.".into()),
+                    Some("") => return Err("runcmd= needs a command (e.g. runcmd=bmcsetup)".into()),
+                    Some(t) if t.chars().any(char::is_whitespace) => {
+                        return Err(format!("'{s}': the task goes on the kernel command line and cannot contain spaces"))
+                    }
+                    Some(_) => Request::Run(s.to_string()),
+                    None => {
+                        return Err(format!(
+                            "'{s}' is not a nodeset state (allowed: osimage=NAME, osimage, boot, shell, runcmd=CMD, runimage=URL, shutdown, offline, stat)"
+                        ))
+                    }
+                }
+            }
+        })
+    }
 }
 
 /// The boot loaders nodeset writes a config for.
@@ -132,13 +173,14 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
     let mac = ctx.col(node, "mac", "mac")?.and_then(|m| {
         m.split('|').next().and_then(|first| crate::node::parse_mac(first.split('!').next().unwrap_or(first)).ok())
     });
-    if *req == Request::Offline {
+    if matches!(req, Request::Offline | Request::Shutdown) {
+        let state = if *req == Request::Shutdown { "shutdown" } else { "offline" };
         let remove = mac
             .map(|m| paths(&ctx.tftpdir, node, &m))
             .unwrap_or_else(|| vec![ctx.tftpdir.join("ipxe").join(format!("{node}.ipxe"))]);
         return Ok(Ok(Plan {
             node: node.into(),
-            state: "offline".into(),
+            state: state.into(),
             files: vec![],
             remove,
             nodetype: vec![],
@@ -153,7 +195,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
     };
     let image = match req {
         Request::Image(Some(i)) => Some(i.clone()),
-        Request::Image(None) | Request::Shell => ctx.col(node, "nodetype", "provmethod")?,
+        Request::Image(None) | Request::Shell | Request::Run(_) => ctx.col(node, "nodetype", "provmethod")?,
         _ => None,
     };
     let Some(servers) = servers::of_node(ctx.view, node, ip.parse().ok(), ctx.site_master.as_deref(), &ctx.local)?
@@ -192,7 +234,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
             return Ok(Err(format!("osimage '{image}' has no kernel and initrd (register them with addimage)")));
         };
         let kind = match req {
-            Request::Shell => "shell",
+            Request::Shell | Request::Run(_) => "shell",
             _ if ocol("provmethod").as_deref() == Some("install") => "install",
             _ => "netboot",
         };
@@ -234,6 +276,9 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         if kind == "shell" {
             args.push("oxcat.shell".into());
         }
+        if let Request::Run(task) = req {
+            args.push(format!("oxcat.destiny={task}"));
+        }
         vars.insert("kcmdline", args.join(" "));
         vars.insert("kernel_url", format!("{base}{kpath}"));
         vars.insert("initrd_url", format!("{base}{ipath}"));
@@ -249,7 +294,11 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
                 }
             }
         }
-        let state = if kind == "shell" { "shell".to_string() } else { format!("{kind} {image}") };
+        let state = match req {
+            Request::Run(task) => task.clone(),
+            _ if kind == "shell" => "shell".to_string(),
+            _ => format!("{kind} {image}"),
+        };
         (state, kind, nodetype, Some(token), ocol("profile"), ocol("osvers"), ocol("osarch"))
     };
     let profile = profile.or(ctx.col(node, "nodetype", "profile")?);
@@ -322,6 +371,7 @@ fn request_of(state: &str) -> Option<Request> {
         _ => match state {
             "boot" => Some(Request::Boot),
             "shell" => Some(Request::Shell),
+            s if s.starts_with("runcmd=") || s.starts_with("runimage=") => Some(Request::Run(s.to_string())),
             _ => None,
         },
     }

@@ -9,7 +9,7 @@ use crate::store::{self, view::NodeView};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
 
-pub const ABOUT: &str = "Set nodes' next network boot (osimage, boot, shell, offline) or show it (stat)";
+pub const ABOUT: &str = "Set nodes' next network boot (osimage, boot, shell, runcmd, runimage, shutdown, offline) or show it (stat)";
 
 /// What `man nodeset` describes beyond the options.
 const LONG_ABOUT: &str = "\
@@ -38,7 +38,13 @@ pub fn command() -> Command {
             Arg::new("state")
                 .required(true)
                 .value_name("STATE")
-                .help("osimage=NAME (or osimage: the node's provmethod), boot (local disk), shell, offline, or stat"),
+                .help("osimage=NAME (or osimage: the node's provmethod), boot (local disk), shell, runcmd=CMD or runimage=URL (boot like shell, the task in oxcat.destiny=), shutdown or offline (no boot config), or stat"),
+        )
+        .arg(
+            Arg::new("all")
+                .short('a')
+                .action(ArgAction::SetTrue)
+                .help("With stat: the state on every server (oxcat has one: the same as stat)"),
         )
         .arg(
             Arg::new("show")
@@ -56,19 +62,12 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let state = m.get_one::<String>("state").cloned().unwrap_or_default();
     let req = match state.as_str() {
         "stat" => None,
-        "boot" => Some(Request::Boot),
-        "shell" => Some(Request::Shell),
-        "offline" => Some(Request::Offline),
-        "osimage" => Some(Request::Image(None)),
-        s => match s.strip_prefix("osimage=") {
-            Some(name) if !name.is_empty() => Some(Request::Image(Some(name.to_string()))),
-            _ => {
-                return Err(Error::Usage(format!(
-                    "'{s}' is not a nodeset state (allowed: osimage=NAME, osimage, boot, shell, offline, stat)"
-                )))
-            }
-        },
+        s => Some(Request::parse(s).map_err(Error::Usage)?),
     };
+    // xCAT's -a shows stat on every service node (disjointdhcps); oxcat has one server.
+    if flag(m, "all") && req.is_some() {
+        return Err(Error::Usage("'-a' could only be used with 'stat' subcommand.".into()));
+    }
     let mut st = ctx.store()?;
     let (nodes, plans, failed) = {
         let conn = st.conn();

@@ -170,3 +170,28 @@ fn site_templates_override_most_specific_first() {
     let o = lab.run("nodeset", &["n1", "osimage=rocky9"]).fails(1);
     assert!(o.stderr.ends_with("compute.rocky9.4.x86_64.netboot.tmpl:2: unknown variable 'nosuch'\n"), "{}", o.stderr);
 }
+
+#[test]
+fn runcmd_runimage_shutdown_and_stat_all() {
+    let lab = lab();
+    lab.run("chdef", &["n1,n2", "provmethod=rocky9"]).ok();
+    // runcmd= and runimage= boot like shell, with the task for the image to run (xCAT's genesis
+    // gets destiny=STATE); the state is recorded as given.
+    lab.run("nodeset", &["n1", "runcmd=bmcsetup", "--files"]).ok().stdout_is("n1: runcmd=bmcsetup\n");
+    let ipxe = std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap();
+    assert!(ipxe.starts_with("#!ipxe oxcat nodeset: runcmd=bmcsetup\n"), "{ipxe}");
+    assert!(ipxe.contains(" oxcat.shell oxcat.destiny=runcmd=bmcsetup "), "{ipxe}");
+    lab.run("nodeset", &["n2", "runimage=http://10.0.0.1/image.tgz"]).ok();
+    // -a: stat on every server; oxcat has one.
+    lab.run("nodeset", &["n[1-3]", "stat", "-a"])
+        .ok()
+        .stdout_is("n1: runcmd=bmcsetup\nn2: runimage=http://10.0.0.1/image.tgz\nn3: offline\n");
+    // shutdown takes the configs away like offline, and is recorded.
+    lab.run("nodeset", &["n1", "shutdown"]).ok().stdout_is("n1: shutdown\n");
+    assert!(!lab.path("tftp/ipxe/n1.ipxe").exists());
+    lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: shutdown\n");
+    lab.run("nodeset", &["n1", "runimage="]).fails(2).stderr_is("Error: An image path should be specified to runimage.\n");
+    lab.run("nodeset", &["n1", "boot", "-a"])
+        .fails(2)
+        .stderr_is("Error: '-a' could only be used with 'stat' subcommand.\n");
+}
