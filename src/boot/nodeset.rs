@@ -434,3 +434,21 @@ pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<String>> {
     let (plans, _) = plan_with(conn, &view, std::slice::from_ref(&node), &req, true)?;
     Ok(plans.into_iter().next().and_then(|p| p.files.into_iter().nth(loader)).map(|(_, text)| text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_states_parse_and_render_again_from_the_record() {
+        let run = Request::Run("runcmd=bmcsetup".into());
+        assert_eq!(Request::parse("runcmd=bmcsetup"), Ok(run.clone()));
+        // oxcatd renders a node's config from chain.currstate: a runcmd state stays one.
+        assert_eq!(request_of("runcmd=bmcsetup"), Some(run));
+        assert_eq!(request_of("runimage=http://h/i.tgz"), Some(Request::Run("runimage=http://h/i.tgz".into())));
+        assert_eq!(request_of("shutdown"), None);
+        assert_eq!(Request::parse("shutdown"), Ok(Request::Shutdown));
+        assert!(Request::parse("runcmd=a b").is_err());
+        assert!(Request::parse("runimage=a,runimage=b").is_err());
+    }
+}

@@ -35,6 +35,13 @@ fn table_named(name: &str) -> Result<&'static Table> {
 
 pub fn chtab_command() -> Command {
     Command::new("chtab")
+        .long_about(
+            "Sets table.column values on the rows whose key columns have the given values (key=value,...: any \
+             columns), or adds a row when none has them (the keys, or the values, must then include the table's \
+             key). table.column+=value adds to a comma list once. -d deletes the rows from the tables named. \
+             Values are checked as mkdef checks them and a ******** (a masked password) is refused; all of it is \
+             one transaction, recorded in the auditlog with passwords replaced.",
+        )
         .arg(
             Arg::new("delete")
                 .short('d')
@@ -68,6 +75,12 @@ pub fn chtab(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
 
 pub fn gettab_command() -> Command {
     Command::new("gettab")
+        .long_about(
+            "Prints table.column of the first row of each table whose key columns have the given values \
+             (key=value,...: any columns, as in xCAT). One column prints bare, several as 'table.column: value'. \
+             Unlike xCAT's gettab, a password column (ipmi.password, passwd.password, switches.password, ...) \
+             prints as ******** unless --show-secrets is given.",
+        )
         .arg(
             Arg::new("with-fieldname")
                 .short('H')
@@ -101,6 +114,13 @@ pub fn gettab(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
 
 pub fn tabedit_command() -> Command {
     Command::new("tabedit")
+        .long_about(
+            "Dumps the table as xCAT CSV into a private temporary directory, runs $TABEDITOR (else $EDITOR, \
+             else vi) on it, and when the file changed restores it as tabrestore does, in one transaction. \
+             Passwords show as ********; a ******** left in a row keeps the password stored under the same key, \
+             so editing other columns never loses a password (--show-secrets shows them to edit). \
+             The auditlog cannot be edited.",
+        )
         .arg(secrets_arg().help("Show passwords in the file instead of ******** (a ******** left in a row keeps its password)"))
         .arg(Arg::new("table").required(true).value_name("TABLE").help("The table to edit"))
 }
@@ -157,6 +177,14 @@ pub fn tabedit(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
 
 pub fn nodech_command() -> Command {
     Command::new("nodech")
+        .long_about(
+            "Sets table.column values in the nodes' own rows of node tables (groups, tags and mgt are \
+             shortnames). table.column,=value puts a value in front of a comma list and ^= takes it out, starting \
+             from the value as the node reads it (its groups' included); =@ is a plain =. An empty value clears the \
+             node's own value (xCAT writes |^.*$|| to hide a group's value instead). table.column==value (also \
+             !=, =~, !~) restricts the change to the nodes that match. -d deletes the nodes' rows from the tables \
+             named. Values are checked as chdef checks them; one transaction.",
+        )
         .arg(
             Arg::new("delete")
                 .short('d')
