@@ -3,10 +3,10 @@
 
 use crate::error::{Error, Result};
 use crate::node;
+use crate::select::Comparison;
 use crate::store::objects::{attribute, attributes, Attr, ObjType};
 use crate::store::regexval::{is_regex_value, RegexValue};
 use crate::store::schema::{self, Kind, Table, TABLES};
-use crate::select::Comparison;
 use crate::store::view::{split_list, NodeView};
 use crate::store::{self, all_rows, delete_row, get_row, upsert};
 use rusqlite::Connection;
@@ -861,10 +861,8 @@ pub fn attribute_help(t: ObjType, only: Option<&[String]>) -> Result<String> {
         text.push_str(&format!("The valid attribute names for object type '{}' are:\n", t.name()));
     }
     text.push_str("Attribute          Description\n\n");
-    let body: Vec<String> = entries
-        .iter()
-        .map(|(n, d)| format!("{n}:{}{d}", if n.len() < 7 { "\t\t" } else { "\t" }))
-        .collect();
+    let body: Vec<String> =
+        entries.iter().map(|(n, d)| format!("{n}:{}{d}", if n.len() < 7 { "\t\t" } else { "\t" })).collect();
     text.push_str(&body.join("\n\n"));
     text.push('\n');
     Ok(text)
@@ -872,7 +870,10 @@ pub fn attribute_help(t: ObjType, only: Option<&[String]>) -> Result<String> {
 
 /// Group attributes that live in the nodegroup table rather than in the node tables.
 const GROUP_ONLY_ATTRS: &[(&str, &str)] = &[
-    ("grouptype", "The type of the group: static (members listed in nodelist.groups) or dynamic (members selected by wherevals)."),
+    (
+        "grouptype",
+        "The type of the group: static (members listed in nodelist.groups) or dynamic (members selected by wherevals).",
+    ),
     ("members", "The members of a static group (a noderange); they carry the group in nodelist.groups."),
     ("wherevals", "The criteria of a dynamic group: attr==val, attr!=val, attr=~re or attr!~re, joined by '::'."),
 ];

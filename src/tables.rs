@@ -91,7 +91,8 @@ pub fn parse_change(arg: &str, append: bool, splice: bool, shortnames: bool, nod
 
 /// Applies `op` to a comma list.
 fn apply(op: Op, old: Option<&str>, value: &str) -> String {
-    let items = |v: &str| -> Vec<String> { v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect() };
+    let items =
+        |v: &str| -> Vec<String> { v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect() };
     let mut list = items(old.unwrap_or(""));
     match op {
         Op::Set => return value.to_string(),
@@ -304,7 +305,10 @@ pub fn nodech(conn: &Connection, nodes: &[String], changes: &[Change]) -> Result
 
 /// nodeadd: adds the nodes (or updates them, as xCAT's does) with their groups and values.
 pub fn nodeadd(conn: &Connection, nodes: &[String], changes: &[Change]) -> Result<usize> {
-    if !changes.iter().any(|c| c.table.name == "nodelist" && c.table.columns[c.col].name == "groups" && !c.value.is_empty()) {
+    if !changes
+        .iter()
+        .any(|c| c.table.name == "nodelist" && c.table.columns[c.col].name == "groups" && !c.value.is_empty())
+    {
         return Err(Error::Usage("nodeadd needs groups=GROUPS (every node belongs to a group)".into()));
     }
     let view = NodeView::load(conn)?;

@@ -42,7 +42,9 @@ impl Request {
             "shutdown" => Request::Shutdown,
             "osimage" => Request::Image(None),
             s if s.contains(',') => {
-                return Err(format!("'{s}': chains of states (runimage=A,runimage=B,...) are not supported; give one state"))
+                return Err(format!(
+                    "'{s}': chains of states (runimage=A,runimage=B,...) are not supported; give one state"
+                ))
             }
             s => {
                 if let Some(name) = s.strip_prefix("osimage=").filter(|n| !n.is_empty()) {

@@ -127,7 +127,9 @@ pub fn lsdef_command() -> Command {
                 .conflicts_with_all(["long", "attrs", "table"])
                 .help("Print only the object names"),
         )
-        .arg(Arg::new("hidden").short('S').action(ArgAction::SetTrue).help("Also list hidden nodes (nodelist.hidden=1)"))
+        .arg(
+            Arg::new("hidden").short('S').action(ArgAction::SetTrue).help("Also list hidden nodes (nodelist.hidden=1)"),
+        )
         .arg(
             Arg::new("template")
                 .long("template")
@@ -273,7 +275,9 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
                 job.assign.push(("grouptype".into(), "dynamic".into()));
             }
         } else if create {
-            return Err(Error::Usage("-w selects the members of a group (-t group); mkdef of other types names its objects".into()));
+            return Err(Error::Usage(
+                "-w selects the members of a group (-t group); mkdef of other types names its objects".into(),
+            ));
         }
     }
     let selection: Vec<defs::Selection> = if t == ObjType::Group || create {
@@ -449,8 +453,14 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     // xCAT: the attributes are printed with -l, -i, -z, --template or when objects are named; -s
     // (and a bare listing, also with -w) prints names only.
     let long = !flag(m, "short")
-        && (flag(m, "long") || only.is_some() || target.is_some() || stanza || template.is_some()
-            || flag(m, "json") || flag(m, "compressed") || types == [ObjType::Site]);
+        && (flag(m, "long")
+            || only.is_some()
+            || target.is_some()
+            || stanza
+            || template.is_some()
+            || flag(m, "json")
+            || flag(m, "compressed")
+            || types == [ObjType::Site]);
     if let Some(wanted) = template {
         return list_templates(ctx, m, &types, wanted, long);
     }
@@ -533,8 +543,21 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     for (t, names) in &listing {
         for n in names {
             let attrs = defs::describe(conn, &view, *t, n, only.as_ref())?;
-            let header = if several { format!("Object name: {n}  ({})", t.name()) } else { format!("Object name: {n}") };
-            print_object(out.as_mut(), *t, n, &header, &attrs, only.is_some(), show_secrets, json, stanza, compressed, first)?;
+            let header =
+                if several { format!("Object name: {n}  ({})", t.name()) } else { format!("Object name: {n}") };
+            print_object(
+                out.as_mut(),
+                *t,
+                n,
+                &header,
+                &attrs,
+                only.is_some(),
+                show_secrets,
+                json,
+                stanza,
+                compressed,
+                first,
+            )?;
             first = false;
         }
     }
@@ -574,11 +597,28 @@ fn list_templates(ctx: &mut Ctx, m: &ArgMatches, types: &[ObjType], wanted: &str
             .attrs
             .iter()
             .filter(|(k, _)| only.as_ref().is_none_or(|o| o.contains(k)))
-            .map(|(k, v)| Shown { attr: k.clone(), value: Some(v.clone()).filter(|v| !v.is_empty()), secret: false, from: None })
+            .map(|(k, v)| Shown {
+                attr: k.clone(),
+                value: Some(v.clone()).filter(|v| !v.is_empty()),
+                secret: false,
+                from: None,
+            })
             .collect();
         attrs.sort_by(|a, b| a.attr.cmp(&b.attr));
         let header = format!("Object name: {}", s.name);
-        print_object(out.as_mut(), s.objtype, &s.name, &header, &attrs, only.is_some(), true, json, stanza, compressed, i == 0)?;
+        print_object(
+            out.as_mut(),
+            s.objtype,
+            &s.name,
+            &header,
+            &attrs,
+            only.is_some(),
+            true,
+            json,
+            stanza,
+            compressed,
+            i == 0,
+        )?;
     }
     Ok(Status::Ok)
 }

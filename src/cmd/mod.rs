@@ -44,17 +44,47 @@ pub static APPLETS: &[Applet] = &[
     Applet { name: "addbmnode", section: 8, about: addbmnode::ABOUT, command: addbmnode::command, run: addbmnode::run },
     Applet { name: "addimage", section: 8, about: addimage::ABOUT, command: addimage::command, run: addimage::run },
     Applet { name: "chdef", section: 1, about: defs::CHDEF_ABOUT, command: defs::chdef_command, run: defs::chdef },
-    Applet { name: "chtab", section: 8, about: tabtools::CHTAB_ABOUT, command: tabtools::chtab_command, run: tabtools::chtab },
-    Applet { name: "gettab", section: 1, about: tabtools::GETTAB_ABOUT, command: tabtools::gettab_command, run: tabtools::gettab },
+    Applet {
+        name: "chtab",
+        section: 8,
+        about: tabtools::CHTAB_ABOUT,
+        command: tabtools::chtab_command,
+        run: tabtools::chtab,
+    },
+    Applet {
+        name: "gettab",
+        section: 1,
+        about: tabtools::GETTAB_ABOUT,
+        command: tabtools::gettab_command,
+        run: tabtools::gettab,
+    },
     Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
     Applet { name: "makedhcp", section: 8, about: makedhcp::ABOUT, command: makedhcp::command, run: makedhcp::run },
     Applet { name: "makehosts", section: 8, about: makehosts::ABOUT, command: makehosts::command, run: makehosts::run },
     Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
     Applet { name: "mknb", section: 8, about: mknb::ABOUT, command: mknb::command, run: mknb::run },
-    Applet { name: "nodeadd", section: 8, about: tabtools::NODEADD_ABOUT, command: tabtools::nodeadd_command, run: tabtools::nodeadd },
-    Applet { name: "nodech", section: 1, about: tabtools::NODECH_ABOUT, command: tabtools::nodech_command, run: tabtools::nodech },
+    Applet {
+        name: "nodeadd",
+        section: 8,
+        about: tabtools::NODEADD_ABOUT,
+        command: tabtools::nodeadd_command,
+        run: tabtools::nodeadd,
+    },
+    Applet {
+        name: "nodech",
+        section: 1,
+        about: tabtools::NODECH_ABOUT,
+        command: tabtools::nodech_command,
+        run: tabtools::nodech,
+    },
     Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
-    Applet { name: "noderm", section: 1, about: tabtools::NODERM_ABOUT, command: tabtools::noderm_command, run: tabtools::noderm },
+    Applet {
+        name: "noderm",
+        section: 1,
+        about: tabtools::NODERM_ABOUT,
+        command: tabtools::noderm_command,
+        run: tabtools::noderm,
+    },
     Applet { name: "nodeset", section: 8, about: nodeset::ABOUT, command: nodeset::command, run: nodeset::run },
     Applet { name: "oxcatd", section: 8, about: oxcatd::ABOUT, command: oxcatd::command, run: oxcatd::run },
     Applet {
@@ -88,7 +118,13 @@ pub static APPLETS: &[Applet] = &[
         run: hwctl::rvitals,
     },
     Applet { name: "tabdump", section: 8, about: tabdump::ABOUT, command: tabdump::command, run: tabdump::run },
-    Applet { name: "tabedit", section: 8, about: tabtools::TABEDIT_ABOUT, command: tabtools::tabedit_command, run: tabtools::tabedit },
+    Applet {
+        name: "tabedit",
+        section: 8,
+        about: tabtools::TABEDIT_ABOUT,
+        command: tabtools::tabedit_command,
+        run: tabtools::tabedit,
+    },
     Applet {
         name: "tabrestore",
         section: 8,
@@ -174,7 +210,10 @@ pub fn redact(args: &[String]) -> Vec<String> {
             // `--flag=`, `attr=`, and `table.column=` (also `+=`, `,=`, `^=`) of chtab and nodech.
             let bare = k.trim_start_matches('-').trim_end_matches(['+', ',', '^']);
             let column = bare.rsplit('.').next().unwrap_or(bare);
-            if SECRET_FLAGS.contains(&k) || SECRET_ATTRS.contains(&bare) || (bare.contains('.') && SECRET_ATTRS.contains(&column)) {
+            if SECRET_FLAGS.contains(&k)
+                || SECRET_ATTRS.contains(&bare)
+                || (bare.contains('.') && SECRET_ATTRS.contains(&column))
+            {
                 out.push(format!("{k}={}", crate::output::MASK));
             } else {
                 out.push(a.clone());
@@ -224,11 +263,19 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        let args: Vec<String> =
-            ["n1", "--bmc-password", "s3", "--bmc-password=s4", "bmcpassword=s5", "bmc=10.0.0.1", "password=x", "ipmi.password+=y"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+        let args: Vec<String> = [
+            "n1",
+            "--bmc-password",
+            "s3",
+            "--bmc-password=s4",
+            "bmcpassword=s5",
+            "bmc=10.0.0.1",
+            "password=x",
+            "ipmi.password+=y",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(
             redact(&args).join(" "),
             "n1 --bmc-password ******** --bmc-password=******** bmcpassword=******** bmc=10.0.0.1 password=******** ipmi.password+=********"

@@ -9,7 +9,8 @@ use crate::store::{self, view::NodeView};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
 
-pub const ABOUT: &str = "Set nodes' next network boot (osimage, boot, shell, runcmd, runimage, shutdown, offline) or show it (stat)";
+pub const ABOUT: &str =
+    "Set nodes' next network boot (osimage, boot, shell, runcmd, runimage, shutdown, offline) or show it (stat)";
 
 /// What `man nodeset` describes beyond the options.
 const LONG_ABOUT: &str = "\

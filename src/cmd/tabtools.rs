@@ -49,7 +49,12 @@ pub fn chtab_command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Delete the rows from the tables named after the keys"),
         )
-        .arg(Arg::new("keys").required(true).value_name("KEYCOL=VALUE[,...]").help("The key column values that pick the rows"))
+        .arg(
+            Arg::new("keys")
+                .required(true)
+                .value_name("KEYCOL=VALUE[,...]")
+                .help("The key column values that pick the rows"),
+        )
         .arg(
             Arg::new("changes")
                 .required(true)
@@ -89,7 +94,12 @@ pub fn gettab_command() -> Command {
                 .help("Always print 'table.column: value'"),
         )
         .arg(secrets_arg())
-        .arg(Arg::new("keys").required(true).value_name("KEYCOL=VALUE[,...]").help("The key column values that pick the row"))
+        .arg(
+            Arg::new("keys")
+                .required(true)
+                .value_name("KEYCOL=VALUE[,...]")
+                .help("The key column values that pick the row"),
+        )
         .arg(Arg::new("columns").required(true).num_args(1..).value_name("TABLE.COLUMN").help("What to print"))
 }
 
@@ -121,7 +131,10 @@ pub fn tabedit_command() -> Command {
              so editing other columns never loses a password (--show-secrets shows them to edit). \
              The auditlog cannot be edited.",
         )
-        .arg(secrets_arg().help("Show passwords in the file instead of ******** (a ******** left in a row keeps its password)"))
+        .arg(
+            secrets_arg()
+                .help("Show passwords in the file instead of ******** (a ******** left in a row keeps its password)"),
+        )
         .arg(Arg::new("table").required(true).value_name("TABLE").help("The table to edit"))
 }
 
@@ -257,10 +270,8 @@ pub fn nodeadd_command() -> Command {
 pub fn nodeadd(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let range = m.get_one::<String>("noderange").expect("required").clone();
     let nodes = noderange::expand_names(&range)?;
-    let changes: Vec<Change> = values(m, "changes")
-        .iter()
-        .map(|a| tables::parse_change(a, false, true, true, true))
-        .collect::<Result<_>>()?;
+    let changes: Vec<Change> =
+        values(m, "changes").iter().map(|a| tables::parse_change(a, false, true, true, true)).collect::<Result<_>>()?;
     store_write(ctx, &range, |c| tables::nodeadd(c, &nodes, &changes))?;
     Ok(Status::Ok)
 }

@@ -337,9 +337,18 @@ pub fn rows_where(conn: &Connection, t: &Table, wheres: &[String]) -> Result<Vec
     let mut params = Vec::with_capacity(wheres.len());
     for w in wheres {
         // The operators in buildWhereClause's order, each found left of any other '='.
-        let found = [("==", "="), ("=~", "LIKE"), ("!=", "!="), ("!~", "NOT LIKE"), ("<=", "<="), ("<", "<"), (">=", ">="), (">", ">")]
-            .into_iter()
-            .find_map(|(op, sql)| w.split_once(op).filter(|(c, _)| !c.contains('=')).map(|(c, v)| (c, v, op, sql)));
+        let found = [
+            ("==", "="),
+            ("=~", "LIKE"),
+            ("!=", "!="),
+            ("!~", "NOT LIKE"),
+            ("<=", "<="),
+            ("<", "<"),
+            (">=", ">="),
+            (">", ">"),
+        ]
+        .into_iter()
+        .find_map(|(op, sql)| w.split_once(op).filter(|(c, _)| !c.contains('=')).map(|(c, v)| (c, v, op, sql)));
         let Some((col, value, op, sql)) = found else {
             return Err(Error::Usage(format!("Unsupported operator:{w} on -w flag input")));
         };
@@ -361,7 +370,8 @@ pub fn rows_where(conn: &Connection, t: &Table, wheres: &[String]) -> Result<Vec
     );
     let n = t.columns.len();
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params_from_iter(&params), |r| (0..n).map(|i| cell(r, i)).collect::<rusqlite::Result<Row>>())?;
+    let rows =
+        stmt.query_map(params_from_iter(&params), |r| (0..n).map(|i| cell(r, i)).collect::<rusqlite::Result<Row>>())?;
     Ok(rows.collect::<rusqlite::Result<Vec<Row>>>()?)
 }
 

@@ -3,11 +3,11 @@
 //! are evaluated against the node name on read. Tables are loaded once per command and indexed, so
 //! reading every attribute of 10,000 nodes is a few hash lookups per value.
 
+use super::objects::{attribute, Attr, ObjType};
 use super::regexval::{is_regex_value, RegexValue};
 use super::schema::{self, Owner, Table};
 use super::{all_rows, is_disabled, Row};
 use crate::error::{Error, Result};
-use super::objects::{attribute, Attr, ObjType};
 use crate::noderange::{natural_cmp, Universe};
 use crate::select::Comparison;
 use rusqlite::Connection;
@@ -73,9 +73,9 @@ pub fn parse_wherevals(text: &str) -> Result<Vec<(&'static Attr, Comparison)>, S
         let (attr, cmp) = match Comparison::parse(part) {
             Some(parsed) => parsed.map_err(|e| format!("{part}: {e}"))?,
             None => match part.split_once('=') {
-                Some((a, v)) if !a.is_empty() && !v.is_empty() => {
-                    Comparison::parse(&format!("{a}=={v}")).expect("has an operator").map_err(|e| format!("{part}: {e}"))?
-                }
+                Some((a, v)) if !a.is_empty() && !v.is_empty() => Comparison::parse(&format!("{a}=={v}"))
+                    .expect("has an operator")
+                    .map_err(|e| format!("{part}: {e}"))?,
                 _ => return Err(format!("'{part}' is not attr==val, attr!=val, attr=~re or attr!~re")),
             },
         };
@@ -238,7 +238,8 @@ impl<'c> NodeView<'c> {
     /// attribute compares as "".
     pub fn dynamic_members(&self, group: &str) -> Result<Vec<String>> {
         let Some(wherevals) = self.dynamic.get(group) else { return Ok(Vec::new()) };
-        let criteria = parse_wherevals(wherevals).map_err(|e| Error::Input(format!("group {group}: wherevals: {e}")))?;
+        let criteria =
+            parse_wherevals(wherevals).map_err(|e| Error::Input(format!("group {group}: wherevals: {e}")))?;
         let mut out = Vec::new();
         'nodes: for n in self.nodes.iter().filter(|n| !self.excluded.contains(*n)) {
             for (attr, cmp) in &criteria {

@@ -31,7 +31,9 @@ fn lsdef_short_all_hidden_and_several_types() {
     lab.run("lsdef", &["-a"])
         .ok()
         .stdout_is("n1 (node)\nn2 (node)\ncompute (group)\nmgmt (network)\nclustersite (site)\n");
-    lab.run("lsdef", &["-a", "-t", "node"]).fails(2).stderr_is("Error: The flags '-a' and '-t' cannot be used together.\n");
+    lab.run("lsdef", &["-a", "-t", "node"])
+        .fails(2)
+        .stderr_is("Error: The flags '-a' and '-t' cannot be used together.\n");
     lab.run("lsdef", &["-s", "-l"]).fails(2);
 }
 
@@ -40,14 +42,19 @@ fn lsdef_where_prints_names_unless_attributes_are_asked_for() {
     let lab = lab();
     lab.run("lsdef", &["-w", "arch==x86_64"]).ok().stdout_is("n1  (node)\n");
     lab.run("lsdef", &["-S", "-t", "node", "-w", "arch==x86_64"]).ok().stdout_is("n1  (node)\nn3  (node)\n");
-    lab.run("lsdef", &["-w", "arch=~^aarch", "-l"]).ok().stdout_is("Object name: n2\n    arch=aarch64\n    groups=compute\n");
+    lab.run("lsdef", &["-w", "arch=~^aarch", "-l"])
+        .ok()
+        .stdout_is("Object name: n2\n    arch=aarch64\n    groups=compute\n");
 }
 
 #[test]
 fn lsdef_attribute_help_and_templates() {
     let lab = lab();
     let help = lab.run("lsdef", &["-t", "node", "-h"]).ok().stdout;
-    assert!(help.starts_with("The valid attribute names for object type 'node' are:\nAttribute          Description\n\n"), "{help}");
+    assert!(
+        help.starts_with("The valid attribute names for object type 'node' are:\nAttribute          Description\n\n"),
+        "{help}"
+    );
     assert!(help.contains("\n\nbmcpassword:\tBMC password.\n\n"), "{help}");
     lab.run("lsdef", &["-t", "node", "-h", "-i", "arch,bmc"]).ok().stdout_is(
         "Attribute          Description\n\narch:\t\tArchitecture of the OS (x86_64, aarch64, ppc64le).\n\nbmc:\t\tBMC host name or IP address.\n",
@@ -82,9 +89,9 @@ fn chdef_creates_missing_nodes_with_groups_and_selects_with_where() {
     lab.run("nodels", &["rack2"]).ok().stdout_is("n2\nn4\nn5\n");
     // -w changes only the matching objects; with no names, those of the whole type.
     lab.run("chdef", &["-w", "arch==x86_64", "netboot=xnba"]).ok();
-    lab.run("lsdef", &["-S", "-i", "netboot", "-c"]).ok().stdout_is(
-        "n1: netboot=xnba\nn2: netboot=\nn3: netboot=xnba\nn4: netboot=\nn5: netboot=\n",
-    );
+    lab.run("lsdef", &["-S", "-i", "netboot", "-c"])
+        .ok()
+        .stdout_is("n1: netboot=xnba\nn2: netboot=\nn3: netboot=xnba\nn4: netboot=\nn5: netboot=\n");
     lab.run("chdef", &["rack2", "-w", "arch!=x86_64", "mgt=ipmi"]).ok();
     lab.run("nodels", &["all", "mgt==ipmi"]).ok().stdout_is("n2\nn4\nn5\n");
 }
@@ -148,9 +155,9 @@ fn nodels_hidden_nodes_and_criteria_labels() {
 #[test]
 fn tabdump_where_and_newest_records() {
     let lab = lab();
-    lab.run("tabdump", &["-w", "arch==aarch64", "nodetype"])
-        .ok()
-        .stdout_is("#node,os,arch,profile,provmethod,supportedarchs,nodetype,comments,disable\n\"n2\",,\"aarch64\",,,,,,\n");
+    lab.run("tabdump", &["-w", "arch==aarch64", "nodetype"]).ok().stdout_is(
+        "#node,os,arch,profile,provmethod,supportedarchs,nodetype,comments,disable\n\"n2\",,\"aarch64\",,,,,,\n",
+    );
     // =~ is SQL LIKE; several -w must all match; an unset column compares as "".
     lab.run("tabdump", &["-w", "node=~n%", "-w", "hidden!=1", "nodelist"])
         .ok()
@@ -181,7 +188,9 @@ fn nodeadd_nodech_noderm() {
         .stdout_is("");
     lab.run("nodels", &["all", "ipmi.bmc"]).ok().stdout_is("n1: 10.0.0.1\nn2: 10.0.0.2\nn3: 10.0.0.3\n");
     lab.run("nodeadd", &["n4", "nodetype.os=rhels9"]).fails(2);
-    lab.run("nodeadd", &["compute", "groups=x"]).fails(2).stderr_is("Error: 'compute' is a group; a node cannot have the same name.\n");
+    lab.run("nodeadd", &["compute", "groups=x"])
+        .fails(2)
+        .stderr_is("Error: 'compute' is a group; a node cannot have the same name.\n");
     // ,= puts a value in front of the list, ^= takes it out; criteria pick the nodes.
     lab.run("nodech", &["n1", "groups,=gpu", "nodetype.arch=x86_64"]).ok().stdout_is("");
     lab.run("nodels", &["n1", "groups"]).ok().stdout_is("n1: gpu,compute,all\n");
@@ -197,16 +206,18 @@ fn nodeadd_nodech_noderm() {
          n2: Error: hosts.ip: '10.0.0.300' is not an IPv4 address (allowed: four numbers 0-255, as in 10.1.0.5)\n\
          n2: Error: ipmi.password: '********' is a masked value, not a password\n",
     );
-    lab.run("nodech", &["n1", "site.value=x"]).fails(2).stderr_is("Error: site.value: table site is not keyed by node\n");
+    lab.run("nodech", &["n1", "site.value=x"])
+        .fails(2)
+        .stderr_is("Error: site.value: table site is not keyed by node\n");
     assert_eq!(lab.snapshot(), before);
     // -d deletes the nodes' rows from the tables named; noderm removes nodes everywhere.
     lab.run("nodech", &["-d", "n1", "nodehm"]).ok();
     lab.run("nodels", &["n1", "nodehm.mgt"]).ok().stdout_is("n1: \n");
     lab.run("noderm", &["n[2-3]"]).ok().stdout_is("");
     lab.run("nodels", &[]).ok().stdout_is("n1\n");
-    lab.run("tabdump", &["-w", "node==n2", "ipmi"]).ok().stdout_is(
-        "#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,comments,disable\n",
-    );
+    lab.run("tabdump", &["-w", "node==n2", "ipmi"])
+        .ok()
+        .stdout_is("#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,comments,disable\n");
     // The audit log records the commands, passwords replaced.
     lab.run("nodech", &["n1", "ipmi.password=s3cret"]).ok();
     let audit = lab.run("tabdump", &["-n", "1", "auditlog"]).ok().stdout;
@@ -298,7 +309,9 @@ fn tabrestore_of_xcat_dumps_of_the_tables_sites_move() {
     lab.run("lsdef", &["cn1", "-i", "rack,unit,prescripts-end", "-c"])
         .ok()
         .stdout_is("cn1: prescripts-end=standby:cleanup\ncn1: rack=r1\ncn1: unit=10\n");
-    lab.run("gettab", &["node=cn1", "switch.switch", "switch.port"]).ok().stdout_is("switch.switch: sw1\nswitch.port: 1/0/1\n");
+    lab.run("gettab", &["node=cn1", "switch.switch", "switch.port"])
+        .ok()
+        .stdout_is("switch.switch: sw1\nswitch.port: 1/0/1\n");
     // rmdef removes a node's rows from the node tables, nics among them.
     lab.run("rmdef", &["cn1"]).ok();
     lab.run("tabdump", &["nics"]).ok().stdout_is(&format!("{}\n", dumps[0].1.lines().next().unwrap()));

@@ -190,7 +190,9 @@ fn runcmd_runimage_shutdown_and_stat_all() {
     lab.run("nodeset", &["n1", "shutdown"]).ok().stdout_is("n1: shutdown\n");
     assert!(!lab.path("tftp/ipxe/n1.ipxe").exists());
     lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: shutdown\n");
-    lab.run("nodeset", &["n1", "runimage="]).fails(2).stderr_is("Error: An image path should be specified to runimage.\n");
+    lab.run("nodeset", &["n1", "runimage="])
+        .fails(2)
+        .stderr_is("Error: An image path should be specified to runimage.\n");
     lab.run("nodeset", &["n1", "boot", "-a"])
         .fails(2)
         .stderr_is("Error: '-a' could only be used with 'stat' subcommand.\n");
