@@ -826,6 +826,51 @@ pub fn templates(t: ObjType) -> Result<Vec<Stanza>> {
     Ok(parse_stanzas(TEMPLATES)?.into_iter().filter(|s| s.objtype == t).collect())
 }
 
+/// `mkdef --template NAME`: the attributes given, plus those of the template the command line
+/// leaves out. NAME is a shipped template (its `MANDATORY:` attributes must be given, its
+/// `OPTIONAL:` ones are left unset) or else an existing object of the type, which is copied.
+pub fn with_template(
+    conn: &Connection,
+    view: &NodeView,
+    t: ObjType,
+    template: &str,
+    assign: &[(String, String)],
+    creating: &[String],
+) -> Result<Vec<(String, String)>> {
+    let given = |k: &str| assign.iter().any(|(a, v)| a == k && !v.is_empty());
+    let mut out = assign.to_vec();
+    if let Some(tpl) = templates(t)?.into_iter().find(|s| s.name == template) {
+        for (k, v) in tpl.attrs {
+            if v.starts_with("MANDATORY:") && !given(&k) {
+                return Err(Error::Input(format!("The attribute \"{k}\" must be specified!")));
+            }
+            if !given(&k) && !v.is_empty() && !v.starts_with("OPTIONAL:") && !v.starts_with("MANDATORY:") {
+                out.push((k, v));
+            }
+        }
+        return Ok(out);
+    }
+    if !names(conn, view, t)?.iter().any(|n| n == template) {
+        return Err(Error::Input(format!(
+            "Could not find the template object named '{template}' of type '{}'.",
+            t.name()
+        )));
+    }
+    if creating.iter().any(|n| n == template) {
+        return Err(Error::Input("The template node cannot be the same as the node to create.".into()));
+    }
+    for a in describe(conn, view, t, template, None)? {
+        // A group's members and type belong to it, not to a copy.
+        if t == ObjType::Group && matches!(a.attr.as_str(), "members" | "grouptype" | "wherevals") {
+            continue;
+        }
+        if let Some(v) = a.value.filter(|_| !given(&a.attr)) {
+            out.push((a.attr, v));
+        }
+    }
+    Ok(out)
+}
+
 /// `lsdef -t TYPE -h [-i ATTRS]`: the attributes of a type with their descriptions, in xCAT's
 /// layout (`attr:<tab><tab>description`, a blank line between). Unknown names in `only` are an error.
 pub fn attribute_help(t: ObjType, only: Option<&[String]>) -> Result<String> {

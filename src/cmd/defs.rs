@@ -47,6 +47,9 @@ pub fn mkdef_command() -> Command {
         )
         .arg(Arg::new("force").short('f').long("force").action(ArgAction::SetTrue).help("Replace existing definitions"))
         .arg(where_arg().help("With -t group: select the group's members (with -d: its criteria)"))
+        .arg(Arg::new("template").long("template").value_name("TEMPLATE").help(
+            "Start from a shipped template (lsdef --template; its MANDATORY attributes must be given) or an existing object of the type",
+        ))
         .arg(dynamic_arg())
         .arg(rest_arg("The objects (a noderange for nodes), then attribute=value pairs"))
 }
@@ -285,6 +288,10 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
     } else {
         wheres.iter().map(|w| defs::Selection::parse(w)).collect::<Result<_>>()?
     };
+    let template = if create { m.get_one::<String>("template").map(String::as_str) } else { None };
+    if template.is_some() && flag(m, "stanza") {
+        return Err(Error::Usage("The file input can not be used with --template option!".into()));
+    }
     let newname = if create { None } else { m.get_one::<String>("newname").cloned() };
     let mut store = ctx.store()?;
     let args = ctx.redacted_args();
@@ -326,6 +333,14 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
             if assign.is_empty() && !create {
                 return Err(Error::Usage("no attributes were specified".into()));
             }
+            let templated;
+            let assign = match template {
+                Some(tpl) => {
+                    templated = defs::with_template(c, &view, *t, tpl, assign, &names)?;
+                    &templated
+                }
+                None => assign,
+            };
             count += match t {
                 ObjType::Node => defs::write_nodes(c, &names, assign, op, create, force)?,
                 ObjType::Group => defs::write_groups(c, &names, assign, op, create, force)?,

@@ -316,3 +316,27 @@ fn tabrestore_of_xcat_dumps_of_the_tables_sites_move() {
     lab.run("rmdef", &["cn1"]).ok();
     lab.run("tabdump", &["nics"]).ok().stdout_is(&format!("{}\n", dumps[0].1.lines().next().unwrap()));
 }
+
+#[test]
+fn mkdef_from_a_template_or_an_existing_node() {
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    lab.run("mkdef", &["cn1", "--template", "x86_64-template", "ip=10.0.0.1"])
+        .fails(2)
+        .stderr_is("Error: The attribute \"bmc\" must be specified!\n");
+    lab.run("mkdef", &["cn1", "--template", "nosuch", "groups=all"])
+        .fails(2)
+        .stderr_is("Error: Could not find the template object named 'nosuch' of type 'node'.\n");
+    assert_eq!(lab.snapshot(), before);
+    // The template's values fill in what the command line leaves out; OPTIONAL ones stay unset.
+    lab.run("mkdef", &["cn1", "--template", "x86_64-template", "bmc=10.1.0.1", "ip=10.0.0.1", "serialspeed=9600"]).ok();
+    lab.run("lsdef", &["cn1"]).ok().stdout_is(
+        "Object name: cn1\n    arch=x86_64\n    bmc=10.1.0.1\n    cons=ipmi\n    getmac=ipmi\n    groups=all\n    ip=10.0.0.1\n    mgt=ipmi\n    netboot=xnba\n    serialport=0\n    serialspeed=9600\n    usercomment=the system X node definition\n",
+    );
+    // An existing node is a template too.
+    lab.run("mkdef", &["cn2", "--template", "cn1", "bmc=10.1.0.2", "ip=10.0.0.2"]).ok();
+    lab.run("lsdef", &["cn2", "-i", "bmc,netboot,serialspeed", "-c"])
+        .ok()
+        .stdout_is("cn2: bmc=10.1.0.2\ncn2: netboot=xnba\ncn2: serialspeed=9600\n");
+    lab.run("mkdef", &["cn1", "--template", "cn1"]).fails(2);
+}

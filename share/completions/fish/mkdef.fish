@@ -5,6 +5,7 @@ network\t''
 site\t''"
 complete -c mkdef -s o -d 'Object names, comma-separated (instead of a noderange)' -r
 complete -c mkdef -s w -d 'With -t group: select the group\'s members (with -d: its criteria)' -r
+complete -c mkdef -l template -d 'Start from a shipped template (lsdef --template; its MANDATORY attributes must be given) or an existing object of the type' -r
 complete -c mkdef -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)' -r
 complete -c mkdef -s z -d 'Read stanzas (lsdef -z format) from standard input'
 complete -c mkdef -s f -l force -d 'Replace existing definitions'
