@@ -483,6 +483,7 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let conn = store.conn();
     let view = NodeView::load(conn)?;
     let mut listing: Vec<(ObjType, Vec<String>)> = Vec::new();
+    let mut candidates = 0;
     for &t in &types {
         let names = match &target {
             Some(r) => {
@@ -503,7 +504,13 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
             None => defs::names(conn, &view, t)?,
         };
         let names = if t == ObjType::Node && !flag(m, "hidden") { view.without_hidden(names)? } else { names };
+        candidates += names.len();
         listing.push((t, defs::select(conn, &view, t, names, &wheres)?));
+    }
+    if candidates > 0 && listing.iter().all(|(_, names)| names.is_empty()) {
+        // xCAT's defls says so when -w left nothing of the objects it looked at.
+        writeln!(ctx.out, "No object definitions have been found").map_err(output::io)?;
+        return Ok(Status::Ok);
     }
     let show_secrets = flag(m, "show-secrets");
     let json = flag(m, "json");

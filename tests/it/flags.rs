@@ -45,6 +45,7 @@ fn lsdef_where_prints_names_unless_attributes_are_asked_for() {
     lab.run("lsdef", &["-w", "arch=~^aarch", "-l"])
         .ok()
         .stdout_is("Object name: n2\n    arch=aarch64\n    groups=compute\n");
+    lab.run("lsdef", &["-w", "arch==ppc64le"]).ok().stdout_is("No object definitions have been found\n");
 }
 
 #[test]
