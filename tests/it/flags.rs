@@ -118,6 +118,13 @@ fn dynamic_groups_work_in_noderanges() {
     lab.run("mkdef", &["-t", "group", "-o", "bad", "-d", "-w", "colour==red"])
         .fails(2)
         .stderr_is("Error: wherevals: 'colour' is not a node attribute\n");
+    // Passwords select nothing, in any form.
+    lab.run("mkdef", &["-t", "group", "-o", "bad", "-d", "-w", "bmcpassword==x"])
+        .fails(2)
+        .stderr_is("Error: wherevals: bmcpassword is secret: it cannot be used to select nodes (==, !=, =~, !~)\n");
+    lab.run("chdef", &["-w", "bmcpassword=~^a", "netboot=xnba"])
+        .fails(2)
+        .stderr_is("Error: bmcpassword is secret: it cannot be used to select nodes (==, !=, =~, !~)\n");
     assert_eq!(lab.snapshot(), before);
     // A static group made with -w gets the matching nodes as members.
     lab.run("mkdef", &["-t", "group", "-o", "x86", "-w", "arch==x86_64"]).ok();
