@@ -331,7 +331,8 @@ fn cell(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<String>> {
 
 /// The rows of a table that match every `-w` selection of xCAT's tabdump (Table.pm's
 /// buildWhereClause): `col==val`, `col!=val`, `col=~pattern` (SQL LIKE, `%` is the wildcard),
-/// `col!~pattern` (NOT LIKE), `col<val`, `col<=val`, `col>val`, `col>=val`, compared as text.
+/// `col!~pattern` (NOT LIKE), `col<val`, `col<=val`, `col>val`, `col>=val`, compared as text
+/// (auditlog.recid as a number); an unset column matches none of them, as in xCAT's SQL.
 pub fn rows_where(conn: &Connection, t: &Table, wheres: &[String]) -> Result<Vec<Row>> {
     let mut conds = Vec::with_capacity(wheres.len());
     let mut params = Vec::with_capacity(wheres.len());
@@ -356,8 +357,9 @@ pub fn rows_where(conn: &Connection, t: &Table, wheres: &[String]) -> Result<Vec
             return Err(Error::Input(format!("No column \"{col}\" in table \"{}\"", t.name)));
         }
         let value = if op.ends_with('~') { value.trim_start_matches('/').trim_end_matches('/') } else { value };
-        // NULL is "" here, as in the text tabdump prints.
-        conds.push(format!("coalesce(\"{col}\", '') {sql} ?{}", params.len() + 1));
+        // The column itself, as xCAT's SQL: an unset value matches no selection (not even !=), and
+        // auditlog's integer recid compares as a number.
+        conds.push(format!("\"{col}\" {sql} ?{}", params.len() + 1));
         params.push(value.to_string());
     }
     let order: Vec<String> = t.keys.iter().map(|k| format!("\"{k}\"")).collect();

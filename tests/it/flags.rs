@@ -166,13 +166,18 @@ fn tabdump_where_and_newest_records() {
     lab.run("tabdump", &["-w", "arch==aarch64", "nodetype"]).ok().stdout_is(
         "#node,os,arch,profile,provmethod,supportedarchs,nodetype,comments,disable\n\"n2\",,\"aarch64\",,,,,,\n",
     );
-    // =~ is SQL LIKE; several -w must all match; an unset column compares as "".
-    lab.run("tabdump", &["-w", "node=~n%", "-w", "hidden!=1", "nodelist"])
+    // =~ is SQL LIKE; several -w must all match; an unset column matches nothing, != included
+    // (xCAT's SQL where clause).
+    let header = "#node,groups,status,statustime,appstatus,appstatustime,primarysn,hidden,updatestatus,updatestatustime,zonename,comments,disable\n";
+    lab.run("tabdump", &["-w", "node=~n%", "-w", "node!=n2", "nodelist"])
         .ok()
-        .stdout_is(&format!(
-            "#node,groups,status,statustime,appstatus,appstatustime,primarysn,hidden,updatestatus,updatestatustime,zonename,comments,disable\n{}{}",
-            "\"n1\",\"compute\",,,,,,,,,,,\n", "\"n2\",\"compute\",,,,,,,,,,,\n"
-        ));
+        .stdout_is(&format!("{header}\"n1\",\"compute\",,,,,,,,,,,\n\"n3\",\"compute\",,,,,,\"1\",,,,,\n"));
+    lab.run("tabdump", &["-w", "hidden!=0", "nodelist"])
+        .ok()
+        .stdout_is(&format!("{header}\"n3\",\"compute\",,,,,,\"1\",,,,,\n"));
+    // auditlog's recid compares as a number.
+    let audit = lab.run("tabdump", &["-w", "recid>3", "auditlog"]).ok().stdout;
+    assert_eq!(audit.lines().count(), 2, "{audit}");
     lab.run("tabdump", &["-w", "colour==red", "nodelist"])
         .fails(2)
         .stderr_is("Error: No column \"colour\" in table \"nodelist\"\n");
