@@ -2,16 +2,24 @@
 //! extension (RFC 2347): blksize (2348), timeout and tsize (2349), windowsize (7440). Every path is
 //! resolved and refused when it is absolute, has `..`, or its real path (symlinks followed) leaves
 //! the root; writes are refused. A node's boot config that no file holds is rendered from the
-//! store (see `boot::nodeset::render_path`). Each transfer runs on its own socket (its own TID),
-//! with the file in memory: boot files are small, and kernels are better fetched over HTTP.
+//! store (see `boot::nodeset::render_path`). Each transfer runs on its own socket (its own TID)
+//! and reads its file as it sends it, one window at a time: the kernel's page cache holds the one
+//! copy of a file that every transfer shares, whatever block size each asked for.
+//!
+//! Sources of UDP requests can be forged, so a request costs little until its client answers:
+//! transfers are bounded per client address and in total, and one whose first packet (OACK or
+//! block 1) is never acknowledged ends after the ordinary retries at the default timeout, not
+//! at the (up to 255 s) timeout the request asked for.
 
 use super::log::{Log, Problems};
 use crate::store::Store;
 use nix::sys::socket::{setsockopt, sockopt};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::io::IoSliceMut;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
@@ -24,8 +32,15 @@ const ERROR: u16 = 5;
 const OACK: u16 = 6;
 /// Sends of one packet or window before a transfer is abandoned.
 const RETRIES: u32 = 5;
+/// The wait for each answer until the client has acknowledged its first packet (RFC 1350's
+/// usual second): a client that asks for a long timeout gets it once it has shown it is there.
+const FIRST_WAIT: Duration = Duration::from_secs(1);
 const MAX_BLKSIZE: usize = 65464;
 const MAX_WINDOW: usize = 64;
+/// Transfers at once from one client address (a booting node fetches one file at a time) and in
+/// all: each holds a socket, so the total also bounds the descriptors TFTP can take.
+pub const MAX_PER_CLIENT: usize = 8;
+pub const MAX_TRANSFERS: usize = 256;
 
 /// The TFTP error codes used.
 const ENOTFOUND: u16 = 1;
@@ -41,85 +56,116 @@ pub enum Refusal {
 pub struct ReadOnlyRoot {
     root: PathBuf,
     store: Option<Arc<Mutex<Store>>>,
-    /// DATA packets already laid out, shared by the transfers of the same file at the same block
-    /// size (16 nodes fetching one kernel read and frame it once); kept while a transfer uses them.
-    framed: Mutex<HashMap<(PathBuf, std::time::SystemTime, usize), Weak<Framed>>>,
 }
 
-/// A file cut into DATA packets: packet i (block i + 1) is `bytes[offsets[i]..offsets[i + 1]]`.
-pub struct Framed {
-    bytes: Vec<u8>,
-    offsets: Vec<usize>,
+/// What a transfer sends: an open file (read as it goes), or a rendered boot config. The size is
+/// taken once, when the request is answered (tsize, and where the last block ends).
+pub struct Content {
+    source: Source,
+    size: usize,
 }
 
-impl Framed {
-    fn new(data: &[u8], blksize: usize) -> Framed {
-        let blocks = data.len() / blksize + 1;
-        let mut bytes = Vec::with_capacity(data.len() + 4 * blocks);
-        let mut offsets = Vec::with_capacity(blocks + 1);
-        for i in 0..blocks {
-            offsets.push(bytes.len());
-            bytes.extend(DATA.to_be_bytes());
-            bytes.extend((((i + 1) & 0xffff) as u16).to_be_bytes());
-            bytes.extend(&data[(i * blksize).min(data.len())..((i + 1) * blksize).min(data.len())]);
+enum Source {
+    File(std::fs::File),
+    Text(Vec<u8>),
+}
+
+impl Content {
+    pub fn text(t: Vec<u8>) -> Content {
+        Content { size: t.len(), source: Source::Text(t) }
+    }
+
+    /// Number of DATA packets at `blksize`: a file that fills its last block ends with an empty one.
+    fn blocks(&self, blksize: usize) -> usize {
+        self.size / blksize + 1
+    }
+
+    /// Lays packets `a..b` (block a + 1 onwards) out in `buf` as DATA packets, back to back.
+    fn frame(&self, buf: &mut Vec<u8>, a: usize, b: usize, blksize: usize) -> std::io::Result<()> {
+        let len = |i: usize| self.size.saturating_sub(i * blksize).min(blksize);
+        buf.clear();
+        buf.resize((a..b).map(|i| 4 + len(i)).sum(), 0);
+        let mut slices = Vec::with_capacity(b - a);
+        let mut rest: &mut [u8] = buf;
+        for i in a..b {
+            let (packet, tail) = std::mem::take(&mut rest).split_at_mut(4 + len(i));
+            let (head, data) = packet.split_at_mut(4);
+            head[..2].copy_from_slice(&DATA.to_be_bytes());
+            head[2..].copy_from_slice(&(((i + 1) & 0xffff) as u16).to_be_bytes());
+            slices.push(IoSliceMut::new(data));
+            rest = tail;
         }
-        offsets.push(bytes.len());
-        Framed { bytes, offsets }
-    }
-
-    fn blocks(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    fn packet(&self, i: usize) -> &[u8] {
-        &self.bytes[self.offsets[i]..self.offsets[i + 1]]
-    }
-
-    /// Packets `a..b`, back to back.
-    fn packets(&self, a: usize, b: usize) -> &[u8] {
-        &self.bytes[self.offsets[a]..self.offsets[b]]
+        let want = self.size.min(b * blksize).saturating_sub(a * blksize);
+        let offset = a * blksize;
+        match &self.source {
+            Source::Text(t) => {
+                let mut at = offset;
+                for s in &mut slices {
+                    let n = s.len();
+                    s.copy_from_slice(&t[at..at + n]);
+                    at += n;
+                }
+                Ok(())
+            }
+            // One read for the window (it is one run of the file); a short one (a file cut
+            // while it is sent) is finished, or failed, block by block.
+            Source::File(f) => {
+                let got = nix::sys::uio::preadv(f, &mut slices, offset as i64).map_err(std::io::Error::from)?;
+                if got < want {
+                    let mut at = offset;
+                    for s in &mut slices {
+                        f.read_exact_at(s, at as u64)?;
+                        at += s.len();
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 }
 
 /// At most this many bytes go to one segmented send (the kernel takes up to 64 KiB).
 const GSO_BYTES: usize = 60_000;
 
-/// Sends packets `a..b` of `data`. With UDP segmentation offload set on the socket (all packets
-/// but the file's last are `seg` bytes long), the kernel cuts one buffer into the datagrams: one
-/// system call per window instead of one per block. Without it, one packet at a time; a kernel or
-/// link that refuses a segmented send (EIO; EMSGSIZE or EINVAL when a segment exceeds the MTU) turns it off
-/// for the rest of the transfer.
+/// Sends packets `a..b` of `data`, read a send's worth at a time into `buf`. With UDP
+/// segmentation offload set on the socket (all packets but the file's last are `seg` bytes long),
+/// the kernel cuts one buffer into the datagrams: one system call per send instead of one per
+/// block. Without it, one packet at a time; a kernel or link that refuses a segmented send (EIO;
+/// EMSGSIZE or EINVAL when a segment exceeds the MTU) turns it off for the rest of the transfer.
 async fn send_window(
     sock: &UdpSocket,
-    data: &Framed,
-    a: usize,
-    b: usize,
-    seg: usize,
+    data: &Content,
+    buf: &mut Vec<u8>,
+    (a, b): (usize, usize),
+    blksize: usize,
     gso: &mut bool,
 ) -> std::io::Result<()> {
-    if *gso {
-        match send_segmented(sock, data, a, b, seg).await {
-            Ok(()) => return Ok(()),
-            Err(e) if matches!(e.raw_os_error(), Some(nix::libc::EIO | nix::libc::EINVAL | nix::libc::EMSGSIZE)) => {
-                // The option applies to every send on the socket: clear it for the plain ones.
-                setsockopt(sock, sockopt::UdpGsoSegment, &0)?;
-                *gso = false;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    for i in a..b {
-        sock.send(data.packet(i)).await?;
-    }
-    Ok(())
-}
-
-async fn send_segmented(sock: &UdpSocket, data: &Framed, a: usize, b: usize, seg: usize) -> std::io::Result<()> {
+    let seg = 4 + blksize;
     let per_send = (GSO_BYTES / seg).max(1);
     let mut i = a;
     while i < b {
         let j = (i + per_send).min(b);
-        sock.send(data.packets(i, j)).await?;
+        data.frame(buf, i, j, blksize)?;
+        if *gso {
+            match sock.send(buf).await {
+                Ok(_) => {
+                    i = j;
+                    continue;
+                }
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(nix::libc::EIO | nix::libc::EINVAL | nix::libc::EMSGSIZE)) =>
+                {
+                    // The option applies to every send on the socket: clear it for the plain ones.
+                    setsockopt(sock, sockopt::UdpGsoSegment, &0)?;
+                    *gso = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // `frame` laid the packets out back to back, each `seg` long but the file's last.
+        for p in buf.chunks(seg) {
+            sock.send(p).await?;
+        }
         i = j;
     }
     Ok(())
@@ -127,7 +173,7 @@ async fn send_segmented(sock: &UdpSocket, data: &Framed, a: usize, b: usize, seg
 
 impl ReadOnlyRoot {
     pub fn new(root: &Path) -> std::io::Result<ReadOnlyRoot> {
-        Ok(ReadOnlyRoot { root: std::fs::canonicalize(root)?, store: None, framed: Mutex::default() })
+        Ok(ReadOnlyRoot { root: std::fs::canonicalize(root)?, store: None })
     }
 
     pub fn with_store(root: &Path, store: Arc<Mutex<Store>>) -> std::io::Result<ReadOnlyRoot> {
@@ -149,32 +195,19 @@ impl ReadOnlyRoot {
         Ok(real)
     }
 
-    /// What a request gets, cut into packets: a file (shared with concurrent transfers of it), or
-    /// a node's rendered boot config. The size is needed first, for tsize, so options come in.
-    fn content(&self, asked: &str, options: &[(String, String)]) -> Result<(Arc<Framed>, Granted), Refusal> {
+    /// What a request gets: a file, opened, or a node's rendered boot config.
+    pub fn content(&self, asked: &str) -> Result<Content, Refusal> {
         match self.resolve(Path::new(asked)) {
             Ok(real) => {
-                let meta = std::fs::metadata(&real).map_err(|_| Refusal::NotFound)?;
-                let g = negotiate(options, meta.len() as usize);
-                let key = (real.clone(), meta.modified().map_err(|_| Refusal::NotFound)?, g.blksize);
-                let mut cache = self.framed.lock().expect("cache lock");
-                if let Some(f) = cache.get(&key).and_then(Weak::upgrade) {
-                    return Ok((f, g));
-                }
-                cache.retain(|_, w| w.strong_count() > 0);
-                let data = std::fs::read(&real).map_err(|_| Refusal::NotFound)?;
-                let f = Arc::new(Framed::new(&data, g.blksize));
-                cache.insert(key, Arc::downgrade(&f));
-                Ok((f, g))
+                let f = std::fs::File::open(&real).map_err(|_| Refusal::NotFound)?;
+                let meta = f.metadata().map_err(|_| Refusal::NotFound)?;
+                Ok(Content { size: meta.len() as usize, source: Source::File(f) })
             }
             Err(Refusal::NotFound) => {
                 let store = self.store.as_ref().ok_or(Refusal::NotFound)?;
                 let st = store.lock().expect("store lock");
                 match crate::boot::nodeset::render_path(st.conn(), asked) {
-                    Ok(Some(text)) => {
-                        let g = negotiate(options, text.len());
-                        Ok((Arc::new(Framed::new(text.as_bytes(), g.blksize)), g))
-                    }
+                    Ok(Some(text)) => Ok(Content::text(text.into_bytes())),
                     _ => Err(Refusal::NotFound),
                 }
             }
@@ -193,12 +226,14 @@ fn error_packet(code: u16, msg: &str) -> Vec<u8> {
 }
 
 /// A read request: file name and the options asked for (lower-case names).
-struct Request {
-    file: String,
-    options: Vec<(String, String)>,
+#[derive(Debug)]
+pub struct Request {
+    pub file: String,
+    pub options: Vec<(String, String)>,
 }
 
-fn parse_request(p: &[u8]) -> Option<Request> {
+/// Parses an RRQ packet (opcode included) as received.
+pub fn parse_request(p: &[u8]) -> Option<Request> {
     let mut fields = p.get(2..)?.split(|b| *b == 0).map(|f| String::from_utf8_lossy(f).into_owned());
     let file = fields.next().filter(|f| !f.is_empty())?;
     let _mode = fields.next()?;
@@ -212,17 +247,20 @@ fn parse_request(p: &[u8]) -> Option<Request> {
 }
 
 /// The options granted: blksize, timeout, windowsize, and the OACK to send (None: no options).
-struct Granted {
-    blksize: usize,
-    timeout: Duration,
-    window: usize,
-    oack: Option<Vec<u8>>,
+#[derive(Debug)]
+pub struct Granted {
+    pub blksize: usize,
+    pub timeout: Duration,
+    pub window: usize,
+    pub oack: Option<Vec<u8>>,
 }
 
-fn negotiate(options: &[(String, String)], size: usize) -> Granted {
+/// Grants what the server does of the options asked for, for a file of `size` bytes. An option
+/// asked for twice is taken (and answered) once, at its first value.
+pub fn negotiate(options: &[(String, String)], size: usize) -> Granted {
     let mut g = Granted { blksize: 512, timeout: Duration::from_secs(1), window: 1, oack: None };
     let mut oack = OACK.to_be_bytes().to_vec();
-    let mut any = false;
+    let mut answered: Vec<&str> = Vec::new();
     let grant = |oack: &mut Vec<u8>, k: &str, v: String| {
         oack.extend(k.as_bytes());
         oack.push(0);
@@ -230,128 +268,226 @@ fn negotiate(options: &[(String, String)], size: usize) -> Granted {
         oack.push(0);
     };
     for (k, v) in options {
+        if answered.contains(&k.as_str()) {
+            continue;
+        }
         let n: Option<usize> = v.parse().ok();
         match (k.as_str(), n) {
             ("blksize", Some(b)) if b >= 8 => {
                 g.blksize = b.min(MAX_BLKSIZE);
                 grant(&mut oack, k, g.blksize.to_string());
-                any = true;
             }
             ("timeout", Some(t)) if (1..=255).contains(&t) => {
                 g.timeout = Duration::from_secs(t as u64);
                 grant(&mut oack, k, t.to_string());
-                any = true;
             }
-            ("tsize", Some(_)) => {
-                grant(&mut oack, k, size.to_string());
-                any = true;
-            }
+            ("tsize", Some(_)) => grant(&mut oack, k, size.to_string()),
             ("windowsize", Some(w)) if w >= 1 => {
                 g.window = w.min(MAX_WINDOW);
                 grant(&mut oack, k, g.window.to_string());
-                any = true;
             }
-            _ => {}
+            _ => continue,
         }
+        answered.push(k);
     }
-    if any {
+    if !answered.is_empty() {
         g.oack = Some(oack);
     }
     g
 }
 
+/// What a client sent to a transfer's socket.
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    /// ACK of this (wire) block number.
+    Ack(u16),
+    /// ERROR: the client gave up.
+    Error,
+    /// Anything else: ignored.
+    Other,
+}
+
+pub fn parse_reply(p: &[u8]) -> Reply {
+    match *p {
+        [a, b, hi, lo, ..] if u16::from_be_bytes([a, b]) == ACK => Reply::Ack(u16::from_be_bytes([hi, lo])),
+        [a, b, ..] if u16::from_be_bytes([a, b]) == ERROR => Reply::Error,
+        _ => Reply::Other,
+    }
+}
+
+/// Why a transfer ended before its last block was acknowledged.
+enum Ended {
+    /// The client sent an ERROR (a PXE ROM asking only for tsize does): not a problem.
+    ByClient,
+    /// Abandoned: the reason, for the log.
+    Abandoned(String),
+}
+
+/// The log's words for a socket error: a client whose port is gone shows as ECONNREFUSED (the
+/// ICMP port unreachable its host answered our packet with).
+fn socket_problem(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        "the client's port is closed (ICMP port unreachable)".into()
+    } else {
+        e.to_string()
+    }
+}
+
 /// Waits for the ACK of one of `expect` (wire block numbers); Ok(Some(i)) its index.
-async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> std::io::Result<Option<usize>> {
+async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> Result<Option<usize>, Ended> {
     let mut buf = [0u8; 1024];
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
             Err(_) => return Ok(None),
-            Ok(r) => r?,
+            Ok(r) => r.map_err(|e| Ended::Abandoned(socket_problem(&e)))?,
         };
-        if n >= 4 && u16::from_be_bytes([buf[0], buf[1]]) == ACK {
-            let block = u16::from_be_bytes([buf[2], buf[3]]);
-            if let Some(i) = expect.iter().position(|b| *b == block) {
-                return Ok(Some(i));
+        match parse_reply(&buf[..n]) {
+            Reply::Ack(block) => {
+                if let Some(i) = expect.iter().position(|b| *b == block) {
+                    return Ok(Some(i));
+                }
             }
-        } else if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == ERROR {
-            return Err(std::io::Error::other("the client gave up"));
+            Reply::Error => return Err(Ended::ByClient),
+            Reply::Other => {}
         }
     }
 }
 
-/// Serves one read request from its own socket.
-async fn transfer(
-    local: SocketAddr,
-    peer: SocketAddr,
-    req: Request,
-    root: Arc<ReadOnlyRoot>,
-    problems: Arc<Problems>,
-) -> std::io::Result<()> {
-    let sock = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await?;
-    sock.connect(peer).await?;
-    let file = req.file.clone();
-    let content = tokio::task::spawn_blocking(move || root.content(&req.file, &req.options))
-        .await
-        .map_err(std::io::Error::other)?;
-    let problem = |what: &str| {
-        problems
-            .report(format!("{} {file}", peer.ip()), || format!("oxcatd: TFTP: {} asked for {file}: {what}", peer.ip()))
-    };
-    let (data, g) = match content {
-        Ok(d) => d,
-        Err(Refusal::NotFound) => {
-            if !super::log::config_search(&file) {
-                problem("not found");
-            }
-            return sock.send(&error_packet(ENOTFOUND, "file not found")).await.map(|_| ());
-        }
-        Err(Refusal::Denied) => {
-            problem("refused (outside the TFTP root)");
-            return sock.send(&error_packet(EACCESS, "access violation")).await.map(|_| ());
-        }
-    };
+/// Serves one read request from `sock` (connected to the client).
+async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), Ended> {
+    let sent = |e: std::io::Error| Ended::Abandoned(socket_problem(&e));
+    // Until the client has acknowledged something, its source may be forged: the default wait.
+    let mut wait = g.timeout.min(FIRST_WAIT);
     if let Some(oack) = &g.oack {
         let mut acked = false;
         for _ in 0..RETRIES {
-            sock.send(oack).await?;
-            if wait_ack(&sock, g.timeout, &[0]).await?.is_some() {
+            sock.send(oack).await.map_err(sent)?;
+            if wait_ack(sock, wait, &[0]).await?.is_some() {
                 acked = true;
                 break;
             }
         }
         if !acked {
-            problem(&format!("abandoned: the options were not acknowledged ({RETRIES} tries)"));
-            return Ok(());
+            return Err(Ended::Abandoned(format!("the options were not acknowledged ({RETRIES} tries)")));
         }
+        wait = g.timeout;
     }
-    // Blocks are numbered from 1; a file that fills its last block ends with an empty one.
-    let blocks = data.blocks();
+    let blocks = data.blocks(g.blksize);
     let seg = 4 + g.blksize;
     // Segmentation pays off only for windows; a kernel without UDP_SEGMENT refuses the option.
     let mut gso = g.window > 1
-        && u16::try_from(seg).is_ok_and(|s| setsockopt(&sock, sockopt::UdpGsoSegment, &i32::from(s)).is_ok());
+        && u16::try_from(seg).is_ok_and(|s| setsockopt(sock, sockopt::UdpGsoSegment, &i32::from(s)).is_ok());
+    let mut buf = Vec::new();
     let mut base = 0usize;
     let mut tries = 0;
     while base < blocks {
         let end = (base + g.window).min(blocks);
-        send_window(&sock, &data, base, end, seg, &mut gso).await?;
+        let at = |why: String| Ended::Abandoned(format!("at block {}: {why}", base + 1));
+        send_window(sock, &data, &mut buf, (base, end), g.blksize, &mut gso)
+            .await
+            .map_err(|e| at(socket_problem(&e)))?;
         let expect: Vec<u16> = (base..end).map(|i| ((i + 1) & 0xffff) as u16).collect();
-        match wait_ack(&sock, g.timeout, &expect).await? {
-            Some(k) => {
+        match wait_ack(sock, wait, &expect).await {
+            Ok(Some(k)) => {
                 base += k + 1;
                 tries = 0;
+                wait = g.timeout;
             }
-            None => {
+            Ok(None) => {
                 tries += 1;
                 if tries >= RETRIES {
-                    problem(&format!("abandoned at block {}: no acknowledgement ({RETRIES} tries)", base + 1));
-                    return Ok(());
+                    return Err(at(format!("no acknowledgement ({RETRIES} tries)")));
                 }
             }
+            Err(Ended::Abandoned(why)) => return Err(at(why)),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Answers one read request from its own socket; problems go to the log.
+async fn serve(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<ReadOnlyRoot>, problems: Arc<Problems>) {
+    let file = req.file.clone();
+    let problem = |what: &str| {
+        problems
+            .report(format!("{} {file}", peer.ip()), || format!("oxcatd: TFTP: {} asked for {file}: {what}", peer.ip()))
+    };
+    let sock = match UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await {
+        Ok(s) => s,
+        Err(e) => return problem(&format!("no socket for the transfer: {e}")),
+    };
+    if let Err(e) = sock.connect(peer).await {
+        return problem(&format!("cannot answer: {e}"));
+    }
+    let asked = req.file.clone();
+    let content = match tokio::task::spawn_blocking(move || root.content(&asked)).await {
+        Ok(c) => c,
+        Err(e) => return problem(&format!("cannot read: {e}")),
+    };
+    let data = match content {
+        Ok(d) => d,
+        Err(Refusal::NotFound) => {
+            if !super::log::config_search(&file) {
+                problem("not found");
+            }
+            let _ = sock.send(&error_packet(ENOTFOUND, "file not found")).await;
+            return;
+        }
+        Err(Refusal::Denied) => {
+            problem("refused (outside the TFTP root)");
+            let _ = sock.send(&error_packet(EACCESS, "access violation")).await;
+            return;
+        }
+    };
+    let g = negotiate(&req.options, data.size);
+    match timeout(Duration::from_secs(3600), transfer(&sock, data, g)).await {
+        Ok(Ok(())) | Ok(Err(Ended::ByClient)) => {}
+        Ok(Err(Ended::Abandoned(why))) => problem(&format!("abandoned {why}")),
+        Err(_) => problem("abandoned: not done after an hour"),
+    }
+}
+
+/// Transfers running, per client address and in all. A slot is given back when its transfer ends.
+#[derive(Default)]
+struct Slots {
+    running: Mutex<(HashMap<IpAddr, usize>, usize)>,
+}
+
+struct Slot {
+    slots: Arc<Slots>,
+    client: IpAddr,
+}
+
+impl Slots {
+    /// A slot for a transfer to `client`, or why there is none.
+    fn take(self: &Arc<Self>, client: IpAddr) -> Result<Slot, String> {
+        let mut r = self.running.lock().expect("slots lock");
+        if r.1 >= MAX_TRANSFERS {
+            return Err(format!("{MAX_TRANSFERS} transfers running, the most at once"));
+        }
+        let n = r.0.entry(client).or_default();
+        if *n >= MAX_PER_CLIENT {
+            return Err(format!("{MAX_PER_CLIENT} transfers to this client running, the most at once"));
+        }
+        *n += 1;
+        r.1 += 1;
+        Ok(Slot { slots: self.clone(), client })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut r = self.slots.running.lock().expect("slots lock");
+        r.1 -= 1;
+        if let Some(n) = r.0.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                r.0.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// Binds (so that a port in use is a startup error); returns the bound address and the server future.
@@ -366,6 +502,7 @@ pub async fn bind(
         Arc::new(ReadOnlyRoot::with_store(root, store).map_err(|e| format!("TFTP root {}: {e}", root.display()))?);
     let sock = UdpSocket::bind(addr).await.map_err(|e| format!("cannot listen on {addr} for TFTP: {e}"))?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
+    let slots = Arc::new(Slots::default());
     Ok((bound, async move {
         let mut buf = vec![0u8; 1500];
         loop {
@@ -374,9 +511,21 @@ pub async fn bind(
             match op {
                 RRQ => {
                     let Some(req) = parse_request(&buf[..n]) else { continue };
+                    // Past a limit the request is dropped unanswered (its source may be forged):
+                    // a real client asks again.
+                    let slot = match slots.take(peer.ip()) {
+                        Ok(s) => s,
+                        Err(why) => {
+                            problems.report(format!("{} busy", peer.ip()), || {
+                                format!("oxcatd: TFTP: {} asked for {}: not answered ({why})", peer.ip(), req.file)
+                            });
+                            continue;
+                        }
+                    };
                     let (root, problems) = (root.clone(), problems.clone());
                     tokio::spawn(async move {
-                        let _ = timeout(Duration::from_secs(3600), transfer(bound, peer, req, root, problems)).await;
+                        serve(bound, peer, req, root, problems).await;
+                        drop(slot);
                     });
                 }
                 WRQ => {
@@ -416,14 +565,30 @@ mod tests {
     }
 
     #[test]
-    fn files_are_framed_into_numbered_blocks() {
-        let f = Framed::new(b"abcdefgh", 4);
-        assert_eq!(f.blocks(), 3, "a file that fills its last block ends with an empty one");
-        assert_eq!(f.packet(0), b"\x00\x03\x00\x01abcd");
-        assert_eq!(f.packet(1), b"\x00\x03\x00\x02efgh");
-        assert_eq!(f.packet(2), b"\x00\x03\x00\x03");
-        let f = Framed::new(b"abcde", 4);
-        assert_eq!((f.blocks(), f.packet(1)), (2, &b"\x00\x03\x00\x02e"[..]));
+    fn content_is_framed_into_numbered_blocks() {
+        let framed = |c: &Content, a, b, blksize| {
+            let mut buf = vec![9; 3];
+            c.frame(&mut buf, a, b, blksize).unwrap();
+            buf
+        };
+        let c = Content::text(b"abcdefgh".to_vec());
+        assert_eq!(c.blocks(4), 3, "a file that fills its last block ends with an empty one");
+        assert_eq!(framed(&c, 0, 3, 4), b"\x00\x03\x00\x01abcd\x00\x03\x00\x02efgh\x00\x03\x00\x03");
+        assert_eq!(framed(&c, 1, 2, 4), b"\x00\x03\x00\x02efgh");
+        // A file is read at the window's offset, in one read, the same bytes as a text.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("r")).unwrap();
+        std::fs::write(dir.path().join("r/f"), b"abcde").unwrap();
+        let f = ReadOnlyRoot::new(&dir.path().join("r")).unwrap().content("f").unwrap();
+        assert_eq!((f.size, f.blocks(4)), (5, 2));
+        assert_eq!(framed(&f, 0, 2, 4), b"\x00\x03\x00\x01abcd\x00\x03\x00\x02e");
+        assert_eq!(framed(&f, 1, 2, 4), b"\x00\x03\x00\x02e");
+        // Cut while it is sent: the window fails instead of sending what is not there.
+        std::fs::write(dir.path().join("r/f"), b"ab").unwrap();
+        assert!(f.frame(&mut Vec::new(), 0, 2, 4).is_err());
+        // Block numbers wrap past 65535.
+        let big = Content::text(vec![7; 65_536]);
+        assert_eq!(&framed(&big, 65_535, 65_536, 1)[..4], b"\x00\x03\x00\x00");
     }
 
     #[test]
@@ -438,5 +603,15 @@ mod tests {
         assert!(g.oack.is_none());
         assert_eq!(g.blksize, 512);
         assert!(parse_request(b"\x00\x01\x00octet\x00").is_none());
+        // An option asked for twice is answered once, at its first value.
+        let r =
+            parse_request(b"\x00\x01f\x00octet\x00blksize\x00512\x00BLKSIZE\x001024\x00tsize\x000\x00tsize\x000\x00")
+                .unwrap();
+        let g = negotiate(&r.options, 7);
+        assert_eq!(g.blksize, 512);
+        assert_eq!(g.oack.unwrap(), b"\x00\x06blksize\x00512\x00tsize\x007\x00");
+        assert_eq!(parse_reply(b"\x00\x04\x01\x02"), Reply::Ack(258));
+        assert_eq!(parse_reply(b"\x00\x05\x00\x00x\x00"), Reply::Error);
+        assert_eq!(parse_reply(b"\x00\x04\x01"), Reply::Other);
     }
 }

@@ -79,6 +79,13 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Its resident memory (VmRSS), in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("oxcatd runs");
+        let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).expect("VmRSS");
+        kb.trim().trim_end_matches("kB").trim().parse::<u64>().expect("VmRSS in kB") * 1024
+    }
+
     /// Its log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()

@@ -21,3 +21,4 @@ mod oxcatd;
 mod servers;
 mod store;
 mod tables;
+mod tftp;
