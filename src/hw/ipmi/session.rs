@@ -78,7 +78,7 @@ fn plain_packet(payload_type: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The payload of an RMCP+ packet of the wanted type, checked and (when sealed) decrypted.
-fn open_packet(buf: &[u8], want: u8, sealed: Option<(Suite, &Keys)>) -> Option<Vec<u8>> {
+pub fn open_packet(buf: &[u8], want: u8, sealed: Option<(Suite, &Keys)>) -> Option<Vec<u8>> {
     if buf.len() < 16 || buf[..4] != RMCP_HEADER || buf[4] != 0x06 || buf[5] & 0x3f != want {
         return None;
     }
@@ -155,20 +155,7 @@ impl Session {
             open_packet(b, PAYLOAD_OPEN_RESP, None).filter(|p| p.len() >= 2 && p[0] == tag)
         })
         .await?;
-        match resp[1] {
-            0 => {}
-            // Invalid authentication/integrity/confidentiality algorithm, no matching payload or
-            // no cipher suite match: the BMC does not do this suite; try the next one.
-            code @ (0x04..=0x07 | 0x10 | 0x11) => {
-                return Err(IpmiError::CipherRefused(format!("cipher suite {} refused ({code:02x}h)", suite.number())))
-            }
-            code => return Err(rakp_status(code)),
-        }
-        if resp.len() < 36 || u32::from_le_bytes(resp[4..8].try_into().expect("4 bytes")) != sid_m {
-            return Err(IpmiError::Protocol("malformed Open Session response".into()));
-        }
-        // ipmi_sim answers with maximum privilege 0; the privilege is asked for again below.
-        let sid_c = u32::from_le_bytes(resp[8..12].try_into().expect("4 bytes"));
+        let sid_c = open_session_reply(&resp, sid_m, suite)?;
         let rm = random::<16>();
         let user = t.user.as_bytes();
         if user.len() > 16 {
@@ -183,25 +170,9 @@ impl Session {
             open_packet(b, PAYLOAD_RAKP2, None).filter(|p| p.len() >= 2 && p[0] == tag)
         })
         .await?;
-        if r2[1] != 0 {
-            return Err(rakp_status(r2[1]));
-        }
-        let n = suite.rakp_code_len();
-        if r2.len() < 40 + n {
-            return Err(IpmiError::Protocol("malformed RAKP 2".into()));
-        }
-        let rakp = Rakp {
-            suite,
-            password: t.password.as_bytes(),
-            sid_m,
-            sid_c,
-            rm,
-            rc: r2[8..24].try_into().expect("16 bytes"),
-            guid: r2[24..40].try_into().expect("16 bytes"),
-            role: ROLE,
-            user,
-        };
-        if r2[40..40 + n] != rakp.rakp2_code()[..] {
+        let (rc, guid, code) = rakp2_reply(&r2, suite)?;
+        let rakp = Rakp { suite, password: t.password.as_bytes(), sid_m, sid_c, rm, rc, guid, role: ROLE, user };
+        if code != rakp.rakp2_code() {
             return Err(IpmiError::Auth("invalid user name or password".into()));
         }
         let keys = rakp.keys(None);
@@ -212,13 +183,7 @@ impl Session {
             open_packet(b, PAYLOAD_RAKP4, None).filter(|p| p.len() >= 2 && p[0] == tag)
         })
         .await?;
-        if r4[1] != 0 {
-            return Err(rakp_status(r4[1]));
-        }
-        let icv = rakp.rakp4_icv(&keys.sik);
-        if r4.len() < 8 + icv.len() || r4[8..8 + icv.len()] != icv[..] {
-            return Err(IpmiError::Protocol("RAKP 4 integrity check failed".into()));
-        }
+        rakp4_reply(&r4, &rakp.rakp4_icv(&keys.sik))?;
         Ok((keys, sid_c))
     }
 
@@ -250,15 +215,10 @@ impl Session {
                     Ok(Ok(n)) => n,
                 };
                 let Some(p) = open_packet(&buf[..n], PAYLOAD_IPMI, Some((self.suite, &self.keys))) else { continue };
-                // rqAddr, netFn/LUN, chk, rsAddr, rqSeq/LUN, cmd, completion code, data..., chk
-                if p.len() < 8 || p[1] >> 2 != netfn + 1 || p[4] >> 2 != seq || p[5] != cmd {
-                    continue;
+                match ipmi_reply(&p, netfn, seq, cmd) {
+                    Some(answer) => return answer,
+                    None => continue,
                 }
-                let cc = p[6];
-                if cc != 0 {
-                    return Err(IpmiError::Completion { netfn, cmd, code: cc });
-                }
-                return Ok(p[7..p.len() - 1].to_vec());
             }
             if tries >= self.target.tries {
                 return Err(self.timeout_error());
@@ -313,21 +273,84 @@ async fn channel_auth_capabilities(sock: &UdpSocket, t: &Target) -> Result<(), I
     let mut p = RMCP_HEADER.to_vec();
     p.extend([0x00, 0, 0, 0, 0, 0, 0, 0, 0, msg.len() as u8]);
     p.extend(&msg);
-    let resp = exchange(sock, t, &p, |b| {
-        (b.len() >= 14 + 8 && b[..4] == RMCP_HEADER && b[4] == 0x00 && b[14 + 5] == 0x38).then(|| b[14..].to_vec())
-    })
-    .await?;
-    match resp.get(6) {
-        Some(0) => Ok(()),
-        Some(&code) => Err(IpmiError::Completion { netfn: 0x06, cmd: 0x38, code }),
-        None => Err(IpmiError::Protocol("short channel capabilities answer".into())),
+    exchange(sock, t, &p, channel_auth_reply).await?
+}
+
+/// The answer to Get Channel Authentication Capabilities (IPMI 1.5 framing): None when the packet
+/// is not that answer, else whether it completed normally.
+pub fn channel_auth_reply(b: &[u8]) -> Option<Result<(), IpmiError>> {
+    if b.len() < 14 + 8 || b[..4] != RMCP_HEADER || b[4] != 0x00 || b[14 + 5] != 0x38 {
+        return None;
     }
+    Some(match b[14 + 6] {
+        0 => Ok(()),
+        code => Err(IpmiError::Completion { netfn: 0x06, cmd: 0x38, code }),
+    })
+}
+
+/// The Open Session response's payload, checked: the BMC's session id.
+pub fn open_session_reply(resp: &[u8], sid_m: u32, suite: Suite) -> Result<u32, IpmiError> {
+    match resp.get(1) {
+        Some(0) => {}
+        // Invalid authentication/integrity/confidentiality algorithm, no matching payload or
+        // no cipher suite match: the BMC does not do this suite; try the next one.
+        Some(&code @ (0x04..=0x07 | 0x10 | 0x11)) => {
+            return Err(IpmiError::CipherRefused(format!("cipher suite {} refused ({code:02x}h)", suite.number())))
+        }
+        Some(&code) => return Err(rakp_status(code)),
+        None => return Err(IpmiError::Protocol("malformed Open Session response".into())),
+    }
+    if resp.len() < 36 || u32::from_le_bytes(resp[4..8].try_into().expect("4 bytes")) != sid_m {
+        return Err(IpmiError::Protocol("malformed Open Session response".into()));
+    }
+    // ipmi_sim answers with maximum privilege 0; the privilege is asked for again later.
+    Ok(u32::from_le_bytes(resp[8..12].try_into().expect("4 bytes")))
+}
+
+/// RAKP message 2's payload, checked: the BMC's random number, its GUID and its key exchange code.
+pub fn rakp2_reply(r2: &[u8], suite: Suite) -> Result<([u8; 16], [u8; 16], &[u8]), IpmiError> {
+    match r2.get(1) {
+        Some(0) => {}
+        Some(&code) => return Err(rakp_status(code)),
+        None => return Err(IpmiError::Protocol("malformed RAKP 2".into())),
+    }
+    let n = suite.rakp_code_len();
+    if r2.len() < 40 + n {
+        return Err(IpmiError::Protocol("malformed RAKP 2".into()));
+    }
+    Ok((r2[8..24].try_into().expect("16 bytes"), r2[24..40].try_into().expect("16 bytes"), &r2[40..40 + n]))
+}
+
+/// RAKP message 4's payload, checked against the integrity check value it must carry.
+pub fn rakp4_reply(r4: &[u8], icv: &[u8]) -> Result<(), IpmiError> {
+    match r4.get(1) {
+        Some(0) => {}
+        Some(&code) => return Err(rakp_status(code)),
+        None => return Err(IpmiError::Protocol("malformed RAKP 4".into())),
+    }
+    if r4.len() < 8 + icv.len() || r4[8..8 + icv.len()] != icv[..] {
+        return Err(IpmiError::Protocol("RAKP 4 integrity check failed".into()));
+    }
+    Ok(())
+}
+
+/// An opened IPMI response message: None when it answers another request, else the data after
+/// the completion code, or the completion code as an error.
+pub fn ipmi_reply(p: &[u8], netfn: u8, seq: u8, cmd: u8) -> Option<Result<Vec<u8>, IpmiError>> {
+    // rqAddr, netFn/LUN, chk, rsAddr, rqSeq/LUN, cmd, completion code, data..., chk
+    if p.len() < 8 || p[1] >> 2 != netfn.wrapping_add(1) || p[4] >> 2 != seq || p[5] != cmd {
+        return None;
+    }
+    Some(match p[6] {
+        0 => Ok(p[7..p.len() - 1].to_vec()),
+        code => Err(IpmiError::Completion { netfn, cmd, code }),
+    })
 }
 
 /// Sends `packet` and waits for an answer `accept` takes, resending on timeout.
-async fn exchange<F>(sock: &UdpSocket, t: &Target, packet: &[u8], accept: F) -> Result<Vec<u8>, IpmiError>
+async fn exchange<F, T>(sock: &UdpSocket, t: &Target, packet: &[u8], accept: F) -> Result<T, IpmiError>
 where
-    F: Fn(&[u8]) -> Option<Vec<u8>>,
+    F: Fn(&[u8]) -> Option<T>,
 {
     let mut buf = [0u8; 1024];
     for _ in 0..t.tries.max(1) {
