@@ -20,7 +20,9 @@ postscripts = DIR: what /postscripts/ serves (default /usr/local/share/oxcat/pos
 
 [http] listen = [\"0.0.0.0:80\"], enable = true.
 
-[tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir).
+[tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir). At most 8 transfers \
+per client address and 256 in all run at once (further requests go unanswered; clients ask \
+again), and a transfer whose first packet is not acknowledged ends after 5 tries a second apart.
 
 [dhcp] enable = false (on: answer the MACs of the mac table), listen = [\"0.0.0.0:67\"], \
 server = ADDRESS (this server's address in answers, and for nodes whose noderes.tftpserver and \
@@ -34,7 +36,10 @@ Everything else comes from the site, networks, nodes' and osimage tables. Log li
 error (the journal under systemd): one per DHCP exchange, and one per problem (each client and \
 request at most once in five minutes): a client whose MAC no node has, a DHCP reply that cannot be \
 sent, an HTTP or TFTP request refused (a wrong token, a path outside the root, a write) or for a \
-file that is not there, a TFTP transfer the client abandoned. Tokens are never logged.";
+file that is not there, a TFTP transfer the client abandoned (no acknowledgement, or its port \
+closed). Tokens are never logged. Control characters clients sent are logged as escapes (\\x0a, \\x1b); \
+past 2,000 lines at once or 200 a second, lines are counted instead, and every 5 s a line says how \
+many were suppressed.";
 
 pub fn command() -> Command {
     Command::new("oxcatd").long_about(LONG_ABOUT).arg(
