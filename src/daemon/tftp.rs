@@ -127,15 +127,40 @@ impl Content {
 /// At most this many bytes go to one segmented send (the kernel takes up to 64 KiB).
 const GSO_BYTES: usize = 60_000;
 
-/// Sends packets `a..b` of `data`, read a send's worth at a time into `buf`. With UDP
-/// segmentation offload set on the socket (all packets but the file's last are `seg` bytes long),
-/// the kernel cuts one buffer into the datagrams: one system call per send instead of one per
-/// block. Without it, one packet at a time; a kernel or link that refuses a segmented send (EIO;
-/// EMSGSIZE or EINVAL when a segment exceeds the MTU) turns it off for the rest of the transfer.
+/// The DATA packets of one transfer read so far: blocks `first..first + count`, framed back to
+/// back in `buf` (a send's worth, at most GSO_BYTES or one block). Block-by-block transfers (window
+/// 1) and resent windows take their packets from here without reading again.
+#[derive(Default)]
+struct ReadAhead {
+    buf: Vec<u8>,
+    first: usize,
+    count: usize,
+}
+
+impl ReadAhead {
+    /// Packets `a..b` (at most a send's worth), back to back.
+    fn packets(&mut self, data: &Content, a: usize, b: usize, blksize: usize) -> std::io::Result<&[u8]> {
+        let seg = 4 + blksize;
+        if a < self.first || b > self.first + self.count {
+            let end = (a + (GSO_BYTES / seg).max(b - a)).min(data.blocks(blksize));
+            data.frame(&mut self.buf, a, end, blksize)?;
+            (self.first, self.count) = (a, end - a);
+        }
+        // Every packet is `seg` long but the file's last, which ends the buffer.
+        let end = ((b - self.first) * seg).min(self.buf.len());
+        Ok(&self.buf[(a - self.first) * seg..end])
+    }
+}
+
+/// Sends packets `a..b` of `data`, a send's worth at a time. With UDP segmentation offload set on
+/// the socket (all packets but the file's last are `seg` bytes long), the kernel cuts one buffer
+/// into the datagrams: one system call per send instead of one per block. Without it, one packet
+/// at a time; a kernel or link that refuses a segmented send (EIO; EMSGSIZE or EINVAL when a
+/// segment exceeds the MTU) turns it off for the rest of the transfer.
 async fn send_window(
     sock: &UdpSocket,
     data: &Content,
-    buf: &mut Vec<u8>,
+    read: &mut ReadAhead,
     (a, b): (usize, usize),
     blksize: usize,
     gso: &mut bool,
@@ -145,9 +170,9 @@ async fn send_window(
     let mut i = a;
     while i < b {
         let j = (i + per_send).min(b);
-        data.frame(buf, i, j, blksize)?;
+        let packets = read.packets(data, i, j, blksize)?;
         if *gso {
-            match sock.send(buf).await {
+            match sock.send(packets).await {
                 Ok(_) => {
                     i = j;
                     continue;
@@ -162,8 +187,7 @@ async fn send_window(
                 Err(e) => return Err(e),
             }
         }
-        // `frame` laid the packets out back to back, each `seg` long but the file's last.
-        for p in buf.chunks(seg) {
+        for p in packets.chunks(seg) {
             sock.send(p).await?;
         }
         i = j;
@@ -378,13 +402,13 @@ async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), End
     // Segmentation pays off only for windows; a kernel without UDP_SEGMENT refuses the option.
     let mut gso = g.window > 1
         && u16::try_from(seg).is_ok_and(|s| setsockopt(sock, sockopt::UdpGsoSegment, &i32::from(s)).is_ok());
-    let mut buf = Vec::new();
+    let mut read = ReadAhead::default();
     let mut base = 0usize;
     let mut tries = 0;
     while base < blocks {
         let end = (base + g.window).min(blocks);
         let at = |why: String| Ended::Abandoned(format!("at block {}: {why}", base + 1));
-        send_window(sock, &data, &mut buf, (base, end), g.blksize, &mut gso)
+        send_window(sock, &data, &mut read, (base, end), g.blksize, &mut gso)
             .await
             .map_err(|e| at(socket_problem(&e)))?;
         let expect: Vec<u16> = (base..end).map(|i| ((i + 1) & 0xffff) as u16).collect();
@@ -586,6 +610,14 @@ mod tests {
         // Cut while it is sent: the window fails instead of sending what is not there.
         std::fs::write(dir.path().join("r/f"), b"ab").unwrap();
         assert!(f.frame(&mut Vec::new(), 0, 2, 4).is_err());
+        // A transfer reads a send's worth ahead and takes later packets from what it read.
+        let c = Content::text((0..100u8).collect());
+        let mut read = ReadAhead::default();
+        assert_eq!(read.packets(&c, 0, 1, 10).unwrap(), framed(&c, 0, 1, 10));
+        assert_eq!((read.first, read.count), (0, 11));
+        assert_eq!(read.packets(&c, 3, 5, 10).unwrap(), framed(&c, 3, 5, 10));
+        assert_eq!(read.packets(&c, 10, 11, 10).unwrap(), b"\x00\x03\x00\x0b");
+        assert_eq!(read.first, 0, "not read again");
         // Block numbers wrap past 65535.
         let big = Content::text(vec![7; 65_536]);
         assert_eq!(&framed(&big, 65_535, 65_536, 1)[..4], b"\x00\x03\x00\x00");
