@@ -170,9 +170,10 @@ impl Session {
             open_packet(b, PAYLOAD_RAKP2, None).filter(|p| p.len() >= 2 && p[0] == tag)
         })
         .await?;
-        let (rc, guid, code) = rakp2_reply(&r2, suite)?;
+        let r2 = rakp2_reply(&r2, suite)?;
+        let (rc, guid) = (r2.rc, r2.guid);
         let rakp = Rakp { suite, password: t.password.as_bytes(), sid_m, sid_c, rm, rc, guid, role: ROLE, user };
-        if code != rakp.rakp2_code() {
+        if r2.code != rakp.rakp2_code() {
             return Err(IpmiError::Auth("invalid user name or password".into()));
         }
         let keys = rakp.keys(None);
@@ -307,8 +308,15 @@ pub fn open_session_reply(resp: &[u8], sid_m: u32, suite: Suite) -> Result<u32, 
     Ok(u32::from_le_bytes(resp[8..12].try_into().expect("4 bytes")))
 }
 
-/// RAKP message 2's payload, checked: the BMC's random number, its GUID and its key exchange code.
-pub fn rakp2_reply(r2: &[u8], suite: Suite) -> Result<([u8; 16], [u8; 16], &[u8]), IpmiError> {
+/// What RAKP message 2 carries: the BMC's random number, its GUID and its key exchange code.
+pub struct Rakp2<'a> {
+    pub rc: [u8; 16],
+    pub guid: [u8; 16],
+    pub code: &'a [u8],
+}
+
+/// RAKP message 2's payload, checked.
+pub fn rakp2_reply(r2: &[u8], suite: Suite) -> Result<Rakp2<'_>, IpmiError> {
     match r2.get(1) {
         Some(0) => {}
         Some(&code) => return Err(rakp_status(code)),
@@ -318,7 +326,11 @@ pub fn rakp2_reply(r2: &[u8], suite: Suite) -> Result<([u8; 16], [u8; 16], &[u8]
     if r2.len() < 40 + n {
         return Err(IpmiError::Protocol("malformed RAKP 2".into()));
     }
-    Ok((r2[8..24].try_into().expect("16 bytes"), r2[24..40].try_into().expect("16 bytes"), &r2[40..40 + n]))
+    Ok(Rakp2 {
+        rc: r2[8..24].try_into().expect("16 bytes"),
+        guid: r2[24..40].try_into().expect("16 bytes"),
+        code: &r2[40..40 + n],
+    })
 }
 
 /// RAKP message 4's payload, checked against the integrity check value it must carry.
