@@ -124,8 +124,15 @@ impl Content {
     }
 }
 
-/// At most this many bytes go to one segmented send (the kernel takes up to 64 KiB).
+/// At most this many bytes go to one segmented send (the kernel takes up to 64 KiB), in at most
+/// this many segments (the kernel's UDP_MAX_SEGMENTS; also well under a read's IOV_MAX).
 const GSO_BYTES: usize = 60_000;
+const GSO_SEGMENTS: usize = 128;
+
+/// Packets in one send (and one read) at `blksize`.
+fn per_send(blksize: usize) -> usize {
+    (GSO_BYTES / (4 + blksize)).clamp(1, GSO_SEGMENTS)
+}
 
 /// The DATA packets of one transfer read so far: blocks `first..first + count`, framed back to
 /// back in `buf` (a send's worth, at most GSO_BYTES or one block). Block-by-block transfers (window
@@ -142,7 +149,7 @@ impl ReadAhead {
     fn packets(&mut self, data: &Content, a: usize, b: usize, blksize: usize) -> std::io::Result<&[u8]> {
         let seg = 4 + blksize;
         if a < self.first || b > self.first + self.count {
-            let end = (a + (GSO_BYTES / seg).max(b - a)).min(data.blocks(blksize));
+            let end = (a + per_send(blksize).max(b - a)).min(data.blocks(blksize));
             data.frame(&mut self.buf, a, end, blksize)?;
             (self.first, self.count) = (a, end - a);
         }
@@ -166,10 +173,9 @@ async fn send_window(
     gso: &mut bool,
 ) -> std::io::Result<()> {
     let seg = 4 + blksize;
-    let per_send = (GSO_BYTES / seg).max(1);
     let mut i = a;
     while i < b {
-        let j = (i + per_send).min(b);
+        let j = (i + per_send(blksize)).min(b);
         let packets = read.packets(data, i, j, blksize)?;
         if *gso {
             match sock.send(packets).await {
@@ -343,8 +349,8 @@ pub fn parse_reply(p: &[u8]) -> Reply {
 enum Ended {
     /// The client sent an ERROR (a PXE ROM asking only for tsize does): not a problem.
     ByClient,
-    /// Abandoned: the reason, for the log.
-    Abandoned(String),
+    /// Abandoned at a block (None: at the OACK), for a reason the log gives.
+    Abandoned(Option<usize>, String),
 }
 
 /// The log's words for a socket error: a client whose port is gone shows as ECONNREFUSED (the
@@ -364,7 +370,7 @@ async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> Result<Op
     loop {
         let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
             Err(_) => return Ok(None),
-            Ok(r) => r.map_err(|e| Ended::Abandoned(socket_problem(&e)))?,
+            Ok(r) => r.map_err(|e| Ended::Abandoned(None, socket_problem(&e)))?,
         };
         match parse_reply(&buf[..n]) {
             Reply::Ack(block) => {
@@ -380,7 +386,7 @@ async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> Result<Op
 
 /// Serves one read request from `sock` (connected to the client).
 async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), Ended> {
-    let sent = |e: std::io::Error| Ended::Abandoned(socket_problem(&e));
+    let sent = |e: std::io::Error| Ended::Abandoned(None, socket_problem(&e));
     // Until the client has acknowledged something, its source may be forged: the default wait.
     let mut wait = g.timeout.min(FIRST_WAIT);
     if let Some(oack) = &g.oack {
@@ -393,7 +399,7 @@ async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), End
             }
         }
         if !acked {
-            return Err(Ended::Abandoned(format!("the options were not acknowledged ({RETRIES} tries)")));
+            return Err(Ended::Abandoned(None, format!("the options were not acknowledged ({RETRIES} tries)")));
         }
         wait = g.timeout;
     }
@@ -407,7 +413,7 @@ async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), End
     let mut tries = 0;
     while base < blocks {
         let end = (base + g.window).min(blocks);
-        let at = |why: String| Ended::Abandoned(format!("at block {}: {why}", base + 1));
+        let at = |why: String| Ended::Abandoned(Some(base + 1), why);
         send_window(sock, &data, &mut read, (base, end), g.blksize, &mut gso)
             .await
             .map_err(|e| at(socket_problem(&e)))?;
@@ -424,7 +430,7 @@ async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), End
                     return Err(at(format!("no acknowledgement ({RETRIES} tries)")));
                 }
             }
-            Err(Ended::Abandoned(why)) => return Err(at(why)),
+            Err(Ended::Abandoned(_, why)) => return Err(at(why)),
             Err(e) => return Err(e),
         }
     }
@@ -468,7 +474,8 @@ async fn serve(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<Read
     let g = negotiate(&req.options, data.size);
     match timeout(Duration::from_secs(3600), transfer(&sock, data, g)).await {
         Ok(Ok(())) | Ok(Err(Ended::ByClient)) => {}
-        Ok(Err(Ended::Abandoned(why))) => problem(&format!("abandoned {why}")),
+        Ok(Err(Ended::Abandoned(None, why))) => problem(&format!("abandoned: {why}")),
+        Ok(Err(Ended::Abandoned(Some(block), why))) => problem(&format!("abandoned at block {block}: {why}")),
         Err(_) => problem("abandoned: not done after an hour"),
     }
 }
@@ -618,6 +625,12 @@ mod tests {
         assert_eq!(read.packets(&c, 3, 5, 10).unwrap(), framed(&c, 3, 5, 10));
         assert_eq!(read.packets(&c, 10, 11, 10).unwrap(), b"\x00\x03\x00\x0b");
         assert_eq!(read.first, 0, "not read again");
+        // Small blocks: a read and a send take at most the segments a send may have.
+        std::fs::write(dir.path().join("r/small"), vec![5u8; 20_000]).unwrap();
+        let f = ReadOnlyRoot::new(&dir.path().join("r")).unwrap().content("small").unwrap();
+        let mut read = ReadAhead::default();
+        assert_eq!(read.packets(&f, 0, 1, 8).unwrap(), b"\x00\x03\x00\x01\x05\x05\x05\x05\x05\x05\x05\x05");
+        assert_eq!(read.count, GSO_SEGMENTS);
         // Block numbers wrap past 65535.
         let big = Content::text(vec![7; 65_536]);
         assert_eq!(&framed(&big, 65_535, 65_536, 1)[..4], b"\x00\x03\x00\x00");

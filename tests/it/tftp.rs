@@ -121,7 +121,7 @@ fn tftp_limits_transfers_per_client_and_frees_unacknowledged_ones() {
     d.log_line(&format!(
         "oxcatd: TFTP: 127.0.0.1 asked for f.bin: not answered ({PER_CLIENT} transfers to this client running"
     ));
-    d.log_line("oxcatd: TFTP: 127.0.0.1 asked for f.bin: abandoned the options were not acknowledged (5 tries)");
+    d.log_line("oxcatd: TFTP: 127.0.0.1 asked for f.bin: abandoned: the options were not acknowledged (5 tries)");
     // Given up on, the transfers left their slots: the client is answered again.
     let again = client("127.0.0.1");
     again.send_to(&rrq(b"f.bin", &[]), &addr).unwrap();
@@ -201,4 +201,37 @@ fn log_escapes_control_characters_from_clients() {
     d.log_line(r"oxcatd: TFTP: 127.0.0.1 asked for a\x0aFORGED: line\x1b[2J\\x: not found");
     let log = d.log();
     assert!(!log.lines().any(|l| l.starts_with("FORGED")) && !log.contains('\x1b'), "{log:?}");
+}
+
+/// A whole windowed transfer at a tiny block size, from a client written here: a window of 64
+/// segments of 20 bytes goes out as one segmented send, read with one read.
+#[test]
+fn tftp_serves_tiny_blocks_in_windows_byte_exact() {
+    let (lab, _d, addr) = start(&[("f.bin", 50_000)]);
+    let want = std::fs::read(lab.path("tftp/f.bin")).unwrap();
+    let s = client("127.0.0.1");
+    s.send_to(&rrq(b"f.bin", &[("blksize", "16"), ("windowsize", "64")]), &addr).unwrap();
+    let (oack, tid) = recv(&s, Duration::from_secs(5)).expect("an OACK");
+    assert_eq!(oack, b"\x00\x06blksize\x0016\x00windowsize\x0064\x00");
+    let mut got: Vec<u8> = Vec::new();
+    let mut last = 0u16;
+    s.send_to(&[0, 4, 0, 0], tid).unwrap();
+    loop {
+        let (p, _) = recv(&s, Duration::from_secs(5)).expect("DATA");
+        assert_eq!(opcode(&p), 3);
+        let block = u16::from_be_bytes([p[2], p[3]]);
+        if block != last.wrapping_add(1) {
+            continue;
+        }
+        last = block;
+        got.extend(&p[4..]);
+        let end = p.len() < 4 + 16;
+        if end || last % 64 == 0 {
+            s.send_to(&[0, 4, (last >> 8) as u8, last as u8], tid).unwrap();
+        }
+        if end {
+            break;
+        }
+    }
+    assert!(got == want, "{} bytes of {} arrived, or they differ", got.len(), want.len());
 }
