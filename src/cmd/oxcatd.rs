@@ -20,7 +20,7 @@ postscripts = DIR: what /postscripts/ serves (default /usr/local/share/oxcat/pos
 
 [http] listen = [\"0.0.0.0:80\"], enable = true.
 
-[tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir). At most 8 transfers \
+[tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir). At most 32 transfers \
 per client address and 256 in all run at once (further requests go unanswered; clients ask \
 again), and a transfer whose first packet is not acknowledged ends after 5 tries a second apart.
 

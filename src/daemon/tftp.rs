@@ -37,9 +37,10 @@ const RETRIES: u32 = 5;
 const FIRST_WAIT: Duration = Duration::from_secs(1);
 const MAX_BLKSIZE: usize = 65464;
 const MAX_WINDOW: usize = 64;
-/// Transfers at once from one client address (a booting node fetches one file at a time) and in
-/// all: each holds a socket, so the total also bounds the descriptors TFTP can take.
-pub const MAX_PER_CLIENT: usize = 8;
+/// Transfers at once from one client address (a booting node fetches one file at a time, but an
+/// address may be a NAT or a host running many clients) and in all: each holds a socket, so the
+/// total also bounds the descriptors TFTP can take.
+pub const MAX_PER_CLIENT: usize = 32;
 pub const MAX_TRANSFERS: usize = 256;
 
 /// The TFTP error codes used.
