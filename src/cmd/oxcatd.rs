@@ -21,8 +21,9 @@ postscripts = DIR: what /postscripts/ serves (default /usr/local/share/oxcat/pos
 [http] listen = [\"0.0.0.0:80\"], enable = true.
 
 [tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir). At most 32 transfers \
-per client address and 256 in all run at once (further requests go unanswered; clients ask \
-again), and a transfer whose first packet is not acknowledged ends after 5 tries a second apart.
+per client address and 256 in all run at once: past that a request displaces the oldest transfer \
+whose client has acknowledged nothing yet, or goes unanswered (clients ask again); a transfer \
+whose first packet is not acknowledged ends after 5 tries a second apart.
 
 [dhcp] enable = false (on: answer the MACs of the mac table), listen = [\"0.0.0.0:67\"], \
 server = ADDRESS (this server's address in answers, and for nodes whose noderes.tftpserver and \

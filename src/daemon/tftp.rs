@@ -7,14 +7,15 @@
 //! copy of a file that every transfer shares, whatever block size each asked for.
 //!
 //! Sources of UDP requests can be forged, so a request costs little until its client answers:
-//! transfers are bounded per client address and in total, and one whose first packet (OACK or
+//! transfers are bounded per client address and in total, one whose first packet (OACK or
 //! block 1) is never acknowledged ends after the ordinary retries at the default timeout, not
-//! at the (up to 255 s) timeout the request asked for.
+//! at the (up to 255 s) timeout the request asked for, and with every slot taken a new request
+//! displaces the oldest transfer not acknowledged yet.
 
 use super::log::{Log, Problems};
 use crate::store::Store;
 use nix::sys::socket::{setsockopt, sockopt};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::IoSliceMut;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::FileExt;
@@ -22,6 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
+use tokio::sync::Notify;
 use tokio::time::timeout;
 
 const RRQ: u16 = 1;
@@ -386,7 +388,7 @@ async fn wait_ack(sock: &UdpSocket, wait: Duration, expect: &[u16]) -> Result<Op
 }
 
 /// Serves one read request from `sock` (connected to the client).
-async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), Ended> {
+async fn transfer(sock: &UdpSocket, data: Content, g: Granted, confirm: impl Fn()) -> Result<(), Ended> {
     let sent = |e: std::io::Error| Ended::Abandoned(None, socket_problem(&e));
     // Until the client has acknowledged something, its source may be forged: the default wait.
     let mut wait = g.timeout.min(FIRST_WAIT);
@@ -402,6 +404,7 @@ async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), End
         if !acked {
             return Err(Ended::Abandoned(None, format!("the options were not acknowledged ({RETRIES} tries)")));
         }
+        confirm();
         wait = g.timeout;
     }
     let blocks = data.blocks(g.blksize);
@@ -421,6 +424,9 @@ async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), End
         let expect: Vec<u16> = (base..end).map(|i| ((i + 1) & 0xffff) as u16).collect();
         match wait_ack(sock, wait, &expect).await {
             Ok(Some(k)) => {
+                if base == 0 {
+                    confirm();
+                }
                 base += k + 1;
                 tries = 0;
                 wait = g.timeout;
@@ -439,7 +445,14 @@ async fn transfer(sock: &UdpSocket, data: Content, g: Granted) -> Result<(), End
 }
 
 /// Answers one read request from its own socket; problems go to the log.
-async fn serve(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<ReadOnlyRoot>, problems: Arc<Problems>) {
+async fn serve(
+    local: SocketAddr,
+    peer: SocketAddr,
+    req: Request,
+    root: Arc<ReadOnlyRoot>,
+    problems: Arc<Problems>,
+    slot: &Slot,
+) {
     let file = req.file.clone();
     let problem = |what: &str| {
         problems
@@ -473,7 +486,7 @@ async fn serve(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<Read
         }
     };
     let g = negotiate(&req.options, data.size);
-    match timeout(Duration::from_secs(3600), transfer(&sock, data, g)).await {
+    match timeout(Duration::from_secs(3600), transfer(&sock, data, g, || slot.confirm())).await {
         Ok(Ok(())) | Ok(Err(Ended::ByClient)) => {}
         Ok(Err(Ended::Abandoned(None, why))) => problem(&format!("abandoned: {why}")),
         Ok(Err(Ended::Abandoned(Some(block), why))) => problem(&format!("abandoned at block {block}: {why}")),
@@ -481,42 +494,72 @@ async fn serve(local: SocketAddr, peer: SocketAddr, req: Request, root: Arc<Read
     }
 }
 
-/// Transfers running, per client address and in all. A slot is given back when its transfer ends.
+/// Transfers running, per client address and in all; a slot is given back when its transfer
+/// ends. With every slot taken, a request displaces the oldest transfer whose client has not
+/// acknowledged anything yet: forged requests cannot keep real clients out, as a real client
+/// acknowledges within a round trip.
 #[derive(Default)]
 struct Slots {
-    running: Mutex<(HashMap<IpAddr, usize>, usize)>,
+    running: Mutex<Running>,
+}
+
+#[derive(Default)]
+struct Running {
+    per_client: HashMap<IpAddr, usize>,
+    total: usize,
+    /// Transfers not acknowledged yet, oldest first, and what ends each.
+    unconfirmed: VecDeque<(u64, Arc<Notify>)>,
+    next: u64,
 }
 
 struct Slot {
     slots: Arc<Slots>,
     client: IpAddr,
+    id: u64,
+    /// Notified when a newer request takes this transfer's place.
+    displaced: Arc<Notify>,
 }
 
 impl Slots {
     /// A slot for a transfer to `client`, or why there is none.
     fn take(self: &Arc<Self>, client: IpAddr) -> Result<Slot, String> {
         let mut r = self.running.lock().expect("slots lock");
-        if r.1 >= MAX_TRANSFERS {
-            return Err(format!("{MAX_TRANSFERS} transfers running, the most at once"));
-        }
-        let n = r.0.entry(client).or_default();
-        if *n >= MAX_PER_CLIENT {
+        if r.per_client.get(&client).is_some_and(|n| *n >= MAX_PER_CLIENT) {
             return Err(format!("{MAX_PER_CLIENT} transfers to this client running, the most at once"));
         }
-        *n += 1;
-        r.1 += 1;
-        Ok(Slot { slots: self.clone(), client })
+        if r.total >= MAX_TRANSFERS {
+            // The displaced transfer gives its slot back as soon as it runs again.
+            let Some((_, end)) = r.unconfirmed.pop_front() else {
+                return Err(format!("{MAX_TRANSFERS} transfers running, the most at once"));
+            };
+            end.notify_one();
+        }
+        *r.per_client.entry(client).or_default() += 1;
+        r.total += 1;
+        r.next += 1;
+        let (id, displaced) = (r.next, Arc::new(Notify::new()));
+        r.unconfirmed.push_back((id, displaced.clone()));
+        Ok(Slot { slots: self.clone(), client, id, displaced })
+    }
+}
+
+impl Slot {
+    /// The client acknowledged a packet: it is real, and its transfer is not displaced.
+    fn confirm(&self) {
+        let mut r = self.slots.running.lock().expect("slots lock");
+        r.unconfirmed.retain(|(id, _)| *id != self.id);
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut r = self.slots.running.lock().expect("slots lock");
-        r.1 -= 1;
-        if let Some(n) = r.0.get_mut(&self.client) {
+        r.unconfirmed.retain(|(id, _)| *id != self.id);
+        r.total -= 1;
+        if let Some(n) = r.per_client.get_mut(&self.client) {
             *n -= 1;
             if *n == 0 {
-                r.0.remove(&self.client);
+                r.per_client.remove(&self.client);
             }
         }
     }
@@ -556,8 +599,15 @@ pub async fn bind(
                     };
                     let (root, problems) = (root.clone(), problems.clone());
                     tokio::spawn(async move {
-                        serve(bound, peer, req, root, problems).await;
-                        drop(slot);
+                        let file = req.file.clone();
+                        tokio::select! {
+                            _ = serve(bound, peer, req, root, problems.clone(), &slot) => {}
+                            _ = slot.displaced.notified() => problems.report("displaced".into(), || format!(
+                                "oxcatd: TFTP: {} asked for {file}: abandoned: displaced by a newer request \
+                                 ({MAX_TRANSFERS} transfers running, this one never acknowledged)",
+                                peer.ip()
+                            )),
+                        }
                     });
                 }
                 WRQ => {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 /// The server's limits (src/daemon/tftp.rs and log.rs), as the tests rely on them.
 const PER_CLIENT: usize = 32;
+const TRANSFERS: usize = 256;
 const RETRIES: usize = 5;
 const LINES_PER_SEC: f64 = 200.0;
 const BURST_LINES: f64 = 2_000.0;
@@ -128,6 +129,26 @@ fn tftp_limits_transfers_per_client_and_frees_unacknowledged_ones() {
     again.send_to(&rrq(b"f.bin", &[]), &addr).unwrap();
     let (p, _) = recv(&again, Duration::from_secs(5)).expect("answered once the unacknowledged transfers ended");
     assert_eq!((opcode(&p), p.len()), (3, 516));
+}
+
+/// With every slot held by requests never acknowledged (as forged ones are), a new client is
+/// still served: its request displaces the oldest of them.
+#[test]
+fn tftp_unacknowledged_requests_cannot_keep_a_client_out() {
+    let (_lab, d, addr) = start(&[("f.bin", 5000)]);
+    let held: Vec<UdpSocket> = (0..TRANSFERS).map(|i| client(&format!("127.0.0.{}", 1 + i / PER_CLIENT))).collect();
+    for s in &held {
+        s.send_to(&rrq(b"f.bin", &[("tsize", "0")]), &addr).unwrap();
+    }
+    for s in &held {
+        let (p, _) = recv(s, Duration::from_secs(5)).expect("an OACK");
+        assert_eq!(opcode(&p), 6);
+    }
+    let s = client("127.0.0.100");
+    s.send_to(&rrq(b"f.bin", &[]), &addr).unwrap();
+    let (p, _) = recv(&s, Duration::from_secs(3)).expect("block 1, all slots taken by unacknowledged transfers");
+    assert_eq!((opcode(&p), p.len()), (3, 516));
+    d.log_line("oxcatd: TFTP: 127.0.0.1 asked for f.bin: abandoned: displaced by a newer request (256 transfers");
 }
 
 /// An option asked for twice is answered once, at its first value, and used.
