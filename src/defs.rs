@@ -6,10 +6,10 @@ use crate::node;
 use crate::select::Comparison;
 use crate::store::objects::{attribute, attributes, Attr, ObjType};
 use crate::store::regexval::{is_regex_value, RegexValue};
-use crate::store::schema::{self, Kind, Table, TABLES};
+use crate::store::schema::{self, Column, Kind, Table, TABLES};
 use crate::store::view::{split_list, NodeView};
 use crate::store::{self, all_rows, delete_row, get_row, upsert};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The site object's one name.
@@ -33,9 +33,10 @@ pub fn parse_assignments(args: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Checks (and for MACs, canonicalizes) a value for `node`'s attribute. Regex values on a node are
-/// evaluated for that node and the result checked; on a group they are only parsed.
-pub fn check_value(owner: &str, is_group: bool, attr: &str, kind: Kind, value: &str) -> Result<String, String> {
+/// Checks (and for MACs, canonicalizes) a value for `owner`'s attribute backed by `col`. Regex
+/// values on a node are evaluated for that node and the result checked; on a group they are only
+/// parsed.
+pub fn check_value(owner: &str, is_group: bool, attr: &str, col: &Column, value: &str) -> Result<String, String> {
     let fail = |e: String| format!("{owner}: Error: {attr}: {e}");
     if value.is_empty() {
         return Ok(String::new());
@@ -44,13 +45,13 @@ pub fn check_value(owner: &str, is_group: bool, attr: &str, kind: Kind, value: &
         let re = RegexValue::parse(value).map_err(fail)?;
         if !is_group {
             if let Some(v) = re.eval(owner).map_err(fail)? {
-                kind.check(&v).map_err(fail)?;
+                col.check(&v).map_err(fail)?;
             }
         }
         return Ok(value.to_string());
     }
-    kind.check(value).map_err(fail)?;
-    if kind == Kind::Macs {
+    col.check(value).map_err(fail)?;
+    if col.kind == Kind::Macs {
         return Ok(canonical_macs(value));
     }
     Ok(value.to_string())
@@ -191,6 +192,9 @@ pub fn write_nodes(
             errors.push(format!("Error: {e}"));
         } else if create && view.is_node(n) && !force {
             errors.push(format!("Error: A definition for '{n}' already exists."));
+        } else if !view.is_node(n) && view.is_group(n) {
+            // rmdef of such a node would delete the group's rows in every table.
+            errors.push(format!("Error: '{n}' is a group; a node cannot have the same name."));
         } else if !create && !view.is_node(n) && op == ListOp::Remove {
             errors.push(format!("Error: The '-m' option is not valid since the '{n}' definition does not exist."));
         } else if !create && !view.is_node(n) && !assign.iter().any(|(k, v)| k == "groups" && !v.is_empty()) {
@@ -207,6 +211,7 @@ pub fn write_nodes(
     } else {
         HashMap::new()
     };
+    let named: HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut planned: Vec<(String, Vec<(&'static Attr, String)>)> = Vec::with_capacity(names.len());
     for n in names {
         let mut values = Vec::new();
@@ -215,13 +220,15 @@ pub fn write_nodes(
             let old =
                 if op == ListOp::Set { None } else { get_row(conn, a.table, &[n])?.and_then(|r| r[a.col].clone()) };
             let merged = apply_op(op, a.column().kind, old.as_deref(), v);
-            match check_value(n, false, name, a.column().kind, &merged) {
+            match check_value(n, false, name, a.column(), &merged) {
                 Ok(v) => {
                     if name == "groups" {
                         for g in split_list(&v) {
                             if g != "all" {
                                 if let Err(e) = node::check_name(g) {
                                     errors.push(format!("{n}: Error: groups: {e}"));
+                                } else if view.is_node(g) || named.contains(g) {
+                                    errors.push(format!("{n}: Error: groups: '{g}' is a node, not a group"));
                                 }
                             }
                         }
@@ -302,7 +309,7 @@ pub fn write_groups(
         match a {
             Some(a) => {
                 for g in names {
-                    if let Err(e) = check_value(g, true, name, a.column().kind, v) {
+                    if let Err(e) = check_value(g, true, name, a.column(), v) {
                         errors.push(e);
                     }
                 }
@@ -425,6 +432,15 @@ fn object_key(conn: &Connection, t: ObjType, name: &str) -> Result<Option<Vec<St
     }
 }
 
+/// The name of the network with this net and mask, if there is one (`net/mask` when it has none).
+fn network_with(conn: &Connection, net: &str, mask: &str) -> Result<Option<String>> {
+    let name: Option<Option<String>> = conn
+        .prepare_cached("SELECT netname FROM networks WHERE net = ?1 AND mask = ?2")?
+        .query_row([net, mask], |r| r.get(0))
+        .optional()?;
+    Ok(name.map(|n| n.unwrap_or_else(|| format!("{net}/{mask}"))))
+}
+
 /// mkdef / chdef for osimages and networks.
 pub fn write_records(
     conn: &Connection,
@@ -448,13 +464,43 @@ pub fn write_records(
         }
         for (a, attr, v) in &attrs {
             let a = a.expect("all attributes are mapped");
-            if let Err(e) = check_value(name, true, attr, a.column().kind, v) {
+            if let Err(e) = check_value(name, true, attr, a.column(), v) {
                 errors.push(e);
             }
         }
     }
     // A network chdef creates needs net and mask as much as one mkdef creates.
     let creating = |name: &String| create || object_key(conn, t, name).ok().flatten().is_none();
+    if t == ObjType::Network {
+        // Networks are keyed by (net, mask): writing another's pair would overwrite that network.
+        let given = |k: &str| assign.iter().rev().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+        let mut claimed: HashMap<(String, String), &str> = HashMap::new();
+        for name in names {
+            let current = if create && force { None } else { object_key(conn, t, name)? };
+            let (net, mask) = match current {
+                Some(k) => (given("net").unwrap_or(k[0].clone()), given("mask").unwrap_or(k[1].clone())),
+                None => (given("net").unwrap_or_default(), given("mask").unwrap_or_default()),
+            };
+            if net.is_empty() || mask.is_empty() {
+                continue;
+            }
+            let holder = match claimed.get(&(net.clone(), mask.clone())) {
+                Some(other) => Some(other.to_string()),
+                None => network_with(conn, &net, &mask)?.filter(|other| other != name),
+            };
+            if let Some(other) = holder {
+                let what = if creating(name) {
+                    format!("create a definition for '{name}'")
+                } else {
+                    format!("change '{name}' to them")
+                };
+                errors.push(format!(
+                    "Error: A network definition called '{other}' already exists that contains the same net and mask values. Cannot {what}."
+                ));
+            }
+            claimed.insert((net, mask), name);
+        }
+    }
     if t == ObjType::Network && names.iter().any(creating) {
         for k in ["net", "mask"] {
             if !assign.iter().any(|(a, v)| a == k && !v.is_empty()) {
@@ -535,9 +581,20 @@ pub fn write_records(
 /// chdef -t site: each attribute is a site key.
 pub fn write_site(conn: &Connection, assign: &[(String, String)], op: ListOp) -> Result<usize> {
     let site = schema::table("site").expect("site");
+    let mut planned = Vec::with_capacity(assign.len());
+    let mut errors = Vec::new();
     for (k, v) in assign {
         let old = store::site_value(conn, k)?;
         let new = apply_op(op, Kind::List, old.as_deref(), v);
+        match schema::check_site(k, &new) {
+            Ok(()) => planned.push((k, new)),
+            Err(e) => errors.push(format!("Error: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Inputs(errors));
+    }
+    for (k, new) in planned {
         if new.is_empty() {
             delete_row(conn, site, &[k])?;
         } else {
@@ -594,8 +651,38 @@ pub fn rename(conn: &Connection, t: ObjType, old: &str, new: &str) -> Result<()>
     Ok(())
 }
 
-/// rmdef: removes the objects (image files are the caller's business). Unknown names: error, nothing removed.
-pub fn remove(conn: &Connection, t: ObjType, names: &[String]) -> Result<usize> {
+/// The nodes set to boot each of `images`: by their nodeset state (chain.currstate `netboot IMAGE`,
+/// `install IMAGE`) or their nodetype.provmethod, group values included.
+pub fn image_users(view: &NodeView, images: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for n in view.nodes() {
+        let state = view.get(n, "chain", "currstate")?;
+        let booted = state.as_deref().and_then(|s| match s.split_once(' ') {
+            Some(("netboot" | "install", image)) => Some(image.to_string()),
+            _ => None,
+        });
+        let prov = view.get(n, "nodetype", "provmethod")?;
+        for image in images {
+            if booted.as_ref() == Some(image) || prov.as_ref() == Some(image) {
+                users.entry(image.clone()).or_default().push(n.clone());
+            }
+        }
+    }
+    Ok(users)
+}
+
+/// "n1,n2,n3" or, for many, the first ten and how many more.
+fn some_nodes(nodes: &[String]) -> String {
+    const SHOWN: usize = 10;
+    if nodes.len() <= SHOWN {
+        return nodes.join(",");
+    }
+    format!("{} and {} more", nodes[..SHOWN].join(","), nodes.len() - SHOWN)
+}
+
+/// rmdef: removes the objects (image files are the caller's business). Unknown names: error, nothing
+/// removed. An osimage that nodes are set to boot is kept unless `force`: they would get no config.
+pub fn remove(conn: &Connection, t: ObjType, names: &[String], force: bool) -> Result<usize> {
     let view = NodeView::load(conn)?;
     let mut missing = Vec::new();
     for n in names {
@@ -607,6 +694,15 @@ pub fn remove(conn: &Connection, t: ObjType, names: &[String]) -> Result<usize> 
         };
         if !exists {
             missing.push(format!("Error: {}", not_found(t, n)));
+        }
+    }
+    if t == ObjType::Osimage && !force && missing.is_empty() {
+        for (image, nodes) in image_users(&view, names)? {
+            missing.push(format!(
+                "Error: osimage '{image}' is the boot image of {} node(s): {} (their provmethod or nodeset state); nodeset them to another image first, or rmdef -f to remove it anyway",
+                nodes.len(),
+                some_nodes(&nodes)
+            ));
         }
     }
     if !missing.is_empty() {
@@ -636,6 +732,30 @@ pub fn remove(conn: &Connection, t: ObjType, names: &[String]) -> Result<usize> 
         }
     }
     Ok(names.len())
+}
+
+/// Checks the attribute names a listing asks for (`lsdef -i`, `-w`): a typo is an error naming it,
+/// not an empty column. Site keys are free-form.
+pub fn check_attr_names<'a>(t: ObjType, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let errors: Vec<String> = names
+        .into_iter()
+        .filter(|n| match t {
+            ObjType::Site => false,
+            ObjType::Group => attribute(t, n).is_err() && !GROUP_ONLY_ATTRS.iter().any(|(g, _)| g == n),
+            _ => attribute(t, n).is_err(),
+        })
+        .map(|n| {
+            let t = t.name();
+            format!(
+                "Error: '{n}' is not a valid attribute name for an object type of '{t}' (lsdef -t {t} -h lists them)."
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Inputs(errors))
+    }
 }
 
 /// One attribute of a listed object.
@@ -954,6 +1074,7 @@ pub fn select(
     if wheres.is_empty() {
         return Ok(names);
     }
+    check_attr_names(t, wheres.iter().map(|w| w.attr.as_str()))?;
     // A selection on a password would answer questions about it.
     if let Some(w) = wheres.iter().find(|w| attributes(t).iter().any(|a| a.name == w.attr && a.column().secret)) {
         return Err(Error::Input(crate::store::view::secret_criterion(&w.attr)));
@@ -1017,7 +1138,7 @@ pub fn remove_all(conn: &Connection) -> Result<(usize, Vec<std::path::PathBuf>)>
         if t == ObjType::Osimage {
             images = crate::image::files_of(conn, &names)?;
         }
-        count += remove(conn, t, &names)?;
+        count += remove(conn, t, &names, true)?;
     }
     Ok((count, images))
 }

@@ -89,6 +89,8 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
             ip_owners.insert(r.value, n.clone());
         }
     }
+    let ipmi_password = schema::table("ipmi").and_then(|t| t.column("password")).expect("ipmi.password").1;
+    let enrolled: HashSet<&str> = specs.iter().map(|s| s.node.as_str()).collect();
     let mut ev = Evaluator { cache: HashMap::new() };
     let mut errors: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
@@ -106,6 +108,10 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
         }
         if view.is_node(n) && !force {
             err("node", "already enrolled (use --force to replace its definition)".to_string());
+            continue;
+        }
+        if view.is_group(n) {
+            err("node", format!("'{n}' is a group; a node cannot have the same name"));
             continue;
         }
         let mut get = |field: &str, v: &Option<String>, kind: Kind| -> Option<String> {
@@ -140,6 +146,9 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
         let arch = get("arch", &s.arch, Kind::OneOf(ARCHES));
         let servicenode = get("servicenode", &s.servicenode, Kind::Host);
         let mut err = |field: &str, msg: String| errors.push(format!("{n}: Error: {field}: {msg}"));
+        if let Err(e) = password.as_deref().map_or(Ok(()), |p| ipmi_password.check(p)) {
+            err("bmcpassword", e);
+        }
         if s.bmc.is_none() {
             err("bmc", "missing (give --bmc ADDRESS: an IPv4 address or host name)".into());
         }
@@ -160,7 +169,9 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
         let mut groups_list: Vec<String> = Vec::new();
         for g in split_list(groups.as_deref().unwrap_or("")) {
             match node::check_name(g) {
-                Ok(()) if view.is_node(g) => err("groups", format!("'{g}' is a node, not a group")),
+                Ok(()) if view.is_node(g) || enrolled.contains(g) => {
+                    err("groups", format!("'{g}' is a node, not a group"))
+                }
                 Ok(()) => groups_list.push(g.to_string()),
                 Err(_) if g == "all" => {}
                 Err(e) => err("groups", e),

@@ -39,6 +39,15 @@ impl Error {
         }
     }
 
+    /// Input bytes as text: values are stored as UTF-8, so other bytes are refused (naming the
+    /// line) rather than stored as replacement characters.
+    pub fn text(what: impl fmt::Display, bytes: Vec<u8>) -> Result<String> {
+        String::from_utf8(bytes).map_err(|e| {
+            let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+            Error::Input(format!("{what}: line {line} is not UTF-8 text (convert it first, e.g. with iconv -t UTF-8)"))
+        })
+    }
+
     pub fn io(what: impl fmt::Display, e: std::io::Error) -> Error {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Error::BrokenPipe;

@@ -16,7 +16,13 @@ Usage: oxcat COMMAND [ARGS...]     (or run COMMAND through a link named after it
        oxcat --version";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args_os().map(|a: OsString| a.to_string_lossy().into_owned()).collect();
+    let args = match utf8_args(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(line) => {
+            eprintln!("{line}");
+            return ExitCode::from(2);
+        }
+    };
     let prog = args.first().map(|a| basename(a)).unwrap_or("oxcat");
     if let Some(applet) = cmd::find(prog) {
         return run(applet, args);
@@ -59,6 +65,25 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(code)
+}
+
+/// The arguments as text. Values are stored as UTF-8, so an argument that is not is refused (named,
+/// its bytes escaped) rather than stored with replacement characters; argv[0] is only a name.
+fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, String> {
+    let prog = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut out = vec![prog];
+    for a in args.into_iter().skip(1) {
+        match a.into_string() {
+            Ok(s) => out.push(s),
+            Err(bad) => {
+                return Err(format!(
+                    "Error: argument {} ({bad:?}) is not UTF-8 text (attribute names and values must be UTF-8)",
+                    out.len()
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn list() -> String {

@@ -118,17 +118,13 @@ fn apply(op: Op, old: Option<&str>, value: &str) -> String {
     list.join(",")
 }
 
-/// Checks a value for a column: its kind (a MAC is canonicalized) and no masked secret.
-fn checked(owner: &str, t: &Table, col: usize, value: &str) -> Result<String, String> {
+/// Checks a value for a column of the row keyed `key`: no masked secret, a site value its key
+/// takes (schema::check_cell), and its kind (a MAC is canonicalized).
+fn checked(owner: &str, key: &str, t: &Table, col: usize, value: &str) -> Result<String, String> {
     let c = &t.columns[col];
-    let name = format!("{}.{}", t.name, c.name);
-    if c.secret && value == MASK {
-        return Err(format!(
-            "{owner}: Error: {name}: '{MASK}' is a masked value, not a password; give the password itself"
-        ));
-    }
+    schema::check_cell(t, key, col, value).map_err(|e| format!("{owner}: Error: {e}"))?;
     // Regex values are parsed here and checked per node when read.
-    check_value(owner, true, &name, c.kind, value)
+    check_value(owner, true, &format!("{}.{}", t.name, c.name), c, value)
 }
 
 fn where_keys(t: &Table, keys: &[(String, String)]) -> Result<String> {
@@ -146,6 +142,7 @@ fn where_keys(t: &Table, keys: &[(String, String)]) -> Result<String> {
 /// has (then the keys must include the table's key). Returns how many rows changed or were added.
 pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -> Result<usize> {
     let owner = keys.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let key_of = |t: &Table| keys.iter().find(|(k, _)| k == t.keys[0]).map_or("", |(_, v)| v.as_str());
     let mut tables: Vec<&'static Table> = Vec::new();
     for c in changes {
         if !tables.iter().any(|t| t.name == c.table.name) {
@@ -154,7 +151,7 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
     }
     let mut errors = Vec::new();
     for c in changes.iter().filter(|c| c.op == Op::Set) {
-        if let Err(e) = checked(&owner, c.table, c.col, &c.value) {
+        if let Err(e) = checked(&owner, key_of(c.table), c.table, c.col, &c.value) {
             errors.push(e);
         }
     }
@@ -174,7 +171,7 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
             // A new row: the key columns and the new values (a key column may be among either).
             let mut row: Vec<(&str, String)> = keys.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             for c in &mine {
-                let v = checked(&owner, t, c.col, &apply(c.op, None, &c.value)).map_err(Error::Input)?;
+                let v = checked(&owner, key_of(t), t, c.col, &apply(c.op, None, &c.value)).map_err(Error::Input)?;
                 let name = t.columns[c.col].name;
                 row.retain(|(k, _)| *k != name);
                 row.push((name, v));
@@ -203,7 +200,8 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
                     [rowid],
                     |r| r.get(0),
                 )?;
-                let v = checked(&owner, t, c.col, &apply(c.op, old.as_deref(), &c.value)).map_err(Error::Input)?;
+                let v = checked(&owner, key_of(t), t, c.col, &apply(c.op, old.as_deref(), &c.value))
+                    .map_err(Error::Input)?;
                 conn.execute(
                     &format!("UPDATE \"{}\" SET \"{cname}\" = ?1 WHERE rowid = ?2", t.name),
                     rusqlite::params![Some(v).filter(|v| !v.is_empty()), rowid],
@@ -273,11 +271,7 @@ pub fn nodech(conn: &Connection, nodes: &[String], changes: &[Change]) -> Result
             let old = if c.op == Op::Set { None } else { view.value(n, c.table, c.col)?.map(|r| r.value) };
             let v = apply(c.op, old.as_deref(), &c.value);
             let col = &c.table.columns[c.col];
-            if col.secret && v == MASK {
-                errors.push(format!("{n}: Error: {}: '{MASK}' is a masked value, not a password", c.column_name()));
-                continue;
-            }
-            match check_value(n, false, &c.column_name(), col.kind, &v) {
+            match check_value(n, false, &c.column_name(), col, &v) {
                 Ok(v) => planned.push((n, c.table, col.name, v)),
                 Err(e) => errors.push(e),
             }
@@ -343,7 +337,7 @@ pub fn nodech_delete(conn: &Connection, nodes: &[String], tables: &[&'static Tab
 
 /// noderm: removes the nodes from every table, as rmdef does.
 pub fn noderm(conn: &Connection, nodes: &[String]) -> Result<usize> {
-    defs::remove(conn, ObjType::Node, nodes)
+    defs::remove(conn, ObjType::Node, nodes, false)
 }
 
 /// A table's CSV, checked against the schema: the columns in the file (as indexes) and the rows.
@@ -377,14 +371,14 @@ pub fn parse_restore(t: &'static Table, source: &str, text: &str, keep_masked: b
     }
     let mut errors = Vec::new();
     for (line, row) in &parsed.rows {
+        let key = parsed.columns.iter().position(|c| c == t.keys[0]).and_then(|k| row[k].as_deref()).unwrap_or("");
         for (v, &i) in row.iter().zip(&columns) {
-            let c = &t.columns[i];
             let Some(v) = v else { continue };
-            if c.secret && v == MASK && !keep_masked {
-                errors.push(format!(
-                    "Error: {source}: line {line}: {}.{} is '{MASK}', a masked value from tabdump; dump with --show-secrets to move passwords",
-                    t.name, c.name
-                ));
+            if keep_masked && t.columns[i].secret && v == MASK {
+                continue;
+            }
+            if let Err(e) = schema::check_cell(t, key, i, v) {
+                errors.push(format!("Error: {source}: line {line}: {e}"));
             }
         }
         for k in t.keys.iter().filter(|_| t.name != "auditlog") {
@@ -436,5 +430,9 @@ pub fn restore(conn: &Connection, r: &Restore, append: bool) -> Result<()> {
     if !errors.is_empty() {
         return Err(Error::Inputs(errors));
     }
-    restore_rows(conn, t, &r.columns, &rows, append)
+    restore_rows(conn, t, &r.columns, &rows, append)?;
+    if matches!(t.name, "nodelist" | "nodegroup") {
+        store::view::check_names_disjoint(conn)?;
+    }
+    Ok(())
 }

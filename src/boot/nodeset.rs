@@ -8,7 +8,7 @@
 
 use super::render::{self, Template};
 use super::servers::{self, LocalNets};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::schema;
 use crate::store::view::NodeView;
 use crate::store::{self, get_row};
@@ -432,8 +432,14 @@ pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<String>> {
     if !view.is_node(&node) {
         return Ok(None);
     }
-    let Some(req) = view.get(&node, "chain", "currstate")?.as_deref().and_then(request_of) else { return Ok(None) };
-    let (plans, _) = plan_with(conn, &view, std::slice::from_ref(&node), &req, true)?;
+    let Some(state) = view.get(&node, "chain", "currstate")? else { return Ok(None) };
+    let Some(req) = request_of(&state) else { return Ok(None) };
+    let (plans, failed) = plan_with(conn, &view, std::slice::from_ref(&node), &req, true)?;
+    // A node with a boot state but no config (its osimage removed since nodeset, say): the daemon
+    // logs why, so the bare 404 the node gets can be explained.
+    if let Some((_, why)) = failed.into_iter().next() {
+        return Err(Error::Input(format!("{node} (state '{state}') has no boot config: {why}")));
+    }
     Ok(plans.into_iter().next().and_then(|p| p.files.into_iter().nth(loader)).map(|(_, text)| text))
 }
 

@@ -65,7 +65,8 @@ fn read_password_file(path: &str) -> Result<String> {
 
 /// Node specs from a CSV file; command-line options fill what a row leaves empty.
 fn specs_from_file(path: &str, defaults: &NodeSpec) -> Result<Vec<NodeSpec>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Input(format!("-f: cannot read {path}: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Input(format!("-f: cannot read {path}: {e}")))?;
+    let text = Error::text(path, bytes)?;
     let text = if text.starts_with('#') { text } else { format!("#{text}") };
     let parsed = tabcsv::parse(&text).map_err(|e| Error::Input(format!("{path}: {e}")))?;
     const COLUMNS: &[&str] = &[

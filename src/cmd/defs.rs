@@ -260,8 +260,9 @@ fn write(ctx: &mut Ctx, m: &ArgMatches, create: bool) -> Result<Status> {
     let (target, rest) = split_args(m);
     let mut jobs: Vec<Job> = Vec::new();
     if flag(m, "stanza") {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| Error::io("stdin", e))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| Error::io("stdin", e))?;
+        let text = Error::text("standard input", bytes)?;
         for s in defs::parse_stanzas(&text)? {
             jobs.push(Job { objtype: s.objtype, target: Some(s.name), assign: s.attrs });
         }
@@ -393,7 +394,7 @@ pub fn rmdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         let view = NodeView::load(c)?;
         let names = expand(&view, t, &target, Naming::Existing)?;
         let images = if t == ObjType::Osimage { crate::image::files_of(c, &names)? } else { Vec::new() };
-        let n = defs::remove(c, t, &names)?;
+        let n = defs::remove(c, t, &names, flag(m, "force"))?;
         store::audit(c, name, &target, &args)?;
         Ok((n, images))
     })?;
@@ -463,6 +464,9 @@ pub fn lsdef(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let wheres: Vec<defs::Selection> =
         values(m, "where").iter().map(|w| defs::Selection::parse(w)).collect::<Result<_>>()?;
     let only: Option<HashSet<String>> = only_list.as_ref().map(|l| l.iter().cloned().collect());
+    if let ([t], Some(only)) = (types.as_slice(), &only_list) {
+        defs::check_attr_names(*t, only.iter().map(String::as_str))?;
+    }
     let stanza = flag(m, "stanza");
     let template = m.get_one::<String>("template");
     // xCAT: the attributes are printed with -l, -i, -z, --template or when objects are named; -s

@@ -28,7 +28,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let t = schema::table(name).ok_or_else(|| {
         Error::Input(format!("{path}: '{name}' is not a table (the file name must be TABLE.csv, e.g. ipmi.csv)"))
     })?;
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = Error::text(path, std::fs::read(path).map_err(|e| Error::io(path, e))?)?;
     let parsed = tables::parse_restore(t, path, &text, false)?;
     let mut st = ctx.store()?;
     let args = ctx.redacted_args();

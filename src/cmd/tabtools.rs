@@ -177,7 +177,7 @@ pub fn tabedit(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     if !status.success() {
         return Err(Error::Input(format!("the editor ({editor}) failed ({status}); the table is unchanged")));
     }
-    let after = std::fs::read_to_string(&path).map_err(|e| Error::io(path.display(), e))?;
+    let after = Error::text(path.display(), std::fs::read(&path).map_err(|e| Error::io(path.display(), e))?)?;
     if after == before {
         writeln!(ctx.out, "No file modifications detected, not restoring.").map_err(output::io)?;
         return Ok(Status::Ok);

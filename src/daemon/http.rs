@@ -252,7 +252,11 @@ async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::
             let (shared, rel) = (shared.clone(), rel.to_string());
             let rendered = tokio::task::spawn_blocking(move || {
                 let st = shared.store.lock().expect("store lock");
-                crate::boot::nodeset::render_path(st.conn(), &rel)
+                let r = crate::boot::nodeset::render_path(st.conn(), &rel);
+                if let Err(e) = &r {
+                    shared.problems.report(format!("render {rel}"), || format!("oxcatd: HTTP: /tftpboot/{rel}: {e}"));
+                }
+                r
             })
             .await;
             if let Ok(Ok(Some(text))) = rendered {

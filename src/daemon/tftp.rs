@@ -54,6 +54,8 @@ const EBADOP: u16 = 4;
 pub enum Refusal {
     NotFound,
     Denied,
+    /// A node's boot config that cannot be rendered, and why (logged: the node only sees not found).
+    Unrendered(String),
 }
 
 pub struct ReadOnlyRoot {
@@ -241,7 +243,8 @@ impl ReadOnlyRoot {
                 let st = store.lock().expect("store lock");
                 match crate::boot::nodeset::render_path(st.conn(), asked) {
                     Ok(Some(text)) => Ok(Content::text(text.into_bytes())),
-                    _ => Err(Refusal::NotFound),
+                    Err(e) => Err(Refusal::Unrendered(e.to_string())),
+                    Ok(None) => Err(Refusal::NotFound),
                 }
             }
             Err(e) => Err(e),
@@ -476,6 +479,11 @@ async fn serve(
             if !super::log::config_search(&file) {
                 problem("not found");
             }
+            let _ = sock.send(&error_packet(ENOTFOUND, "file not found")).await;
+            return;
+        }
+        Err(Refusal::Unrendered(why)) => {
+            problem(&why);
             let _ = sock.send(&error_packet(ENOTFOUND, "file not found")).await;
             return;
         }

@@ -4,6 +4,7 @@
 //! tables and the object map in two places, Schema.pm's tabspec and defspec; oxcat does not).
 
 use crate::node;
+use crate::output::MASK;
 
 /// Which object type a table's rows belong to (`mkdef -t TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,12 @@ impl Column {
     const fn secret(mut self) -> Column {
         self.secret = true;
         self
+    }
+    /// Checks a plain (non-regex) value about to be stored here: its kind, and for a secret, that
+    /// it is not the mask listings print in its place.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        check_not_masked(self.secret, value)?;
+        self.kind.check(value)
     }
     /// The attribute name this column has on its table's object, if any.
     pub fn object_attr(&self, table: &Table) -> Option<&'static str> {
@@ -649,6 +656,76 @@ pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
 }
 
+/// Refuses the mask (`********`) as a secret's value: it is what `lsdef` and `tabdump` print in a
+/// secret's place, and a dump made without `--show-secrets` fed back would replace every password.
+pub fn check_not_masked(secret: bool, value: &str) -> Result<(), String> {
+    if secret && value == MASK {
+        return Err(format!(
+            "'{MASK}' is the mask printed in place of a secret, not its value (dump with --show-secrets to carry secrets)"
+        ));
+    }
+    Ok(())
+}
+
+/// A site key's check and the words saying what it allows.
+type SiteRule = (fn(&str) -> bool, &'static str);
+
+/// What a site key oxcat reads accepts: checked when written, so a typo is refused at once instead
+/// of being replaced by the default where the value is used. Other keys take any text.
+fn site_rule(key: &str) -> Option<SiteRule> {
+    fn whole(v: &str) -> bool {
+        v.parse::<u32>().is_ok()
+    }
+    fn port(v: &str) -> bool {
+        v.parse::<u16>().is_ok_and(|p| p > 0)
+    }
+    fn seconds(v: &str) -> bool {
+        v.parse::<f64>().is_ok_and(|s| s.is_finite() && s >= 0.0)
+    }
+    fn ipv4(v: &str) -> bool {
+        v.parse::<std::net::Ipv4Addr>().is_ok()
+    }
+    fn yes_no(v: &str) -> bool {
+        matches!(v, "y" | "n" | "yes" | "no" | "1" | "0")
+    }
+    fn abs_path(v: &str) -> bool {
+        v.starts_with('/')
+    }
+    Some(match key {
+        "master" => (ipv4, "the management node's IPv4 address as the nodes see it, e.g. 10.0.0.1"),
+        "httpport" | "xcatiport" | "xcatdport" => (port, "a port number, 1-65535"),
+        "ipmitimeout" | "syspowerinterval" => (seconds, "a number of seconds, e.g. 2 or 0.5"),
+        "ipmiretries" | "syspowermaxnodes" => (whole, "a whole number, 0, 1, 2, ..."),
+        "dhcplease" => (whole, "a whole number of seconds, e.g. 43200"),
+        "nodestatus" => (yes_no, "y or n"),
+        "installdir" | "tftpdir" | "templatedir" => (abs_path, "an absolute path, e.g. /install"),
+        _ => return None,
+    })
+}
+
+/// Checks a site value as it is written (chdef -t site, tabrestore site.csv): the error names the
+/// key and says what is allowed. An empty value unsets the key.
+pub fn check_site(key: &str, value: &str) -> Result<(), String> {
+    match site_rule(key) {
+        Some((ok, allowed)) if !value.is_empty() && !ok(value) => {
+            Err(format!("site.{key}: '{value}' is not allowed (allowed: {allowed})"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a value written straight into a table cell (tabrestore), where kinds are not checked
+/// (rows keyed by a group may hold regex values): no masked secret, and a site value must suit its
+/// key. `key` is the row's first key value.
+pub fn check_cell(t: &Table, key: &str, col: usize, value: &str) -> Result<(), String> {
+    let c = &t.columns[col];
+    check_not_masked(c.secret, value).map_err(|e| format!("{}.{}: {e}", t.name, c.name))?;
+    if t.name == "site" && c.name == "value" {
+        check_site(key, value)?;
+    }
+    Ok(())
+}
+
 /// Default site settings written when a store is created (xCAT's initial site table).
 pub const SITE_DEFAULTS: &[(&str, &str)] = &[
     ("installdir", "/install"),
@@ -692,6 +769,25 @@ mod tests {
             }
         }
         assert!(seen.contains("bmcpassword") && seen.contains("hwarch"));
+    }
+
+    #[test]
+    fn site_checks_accept_the_defaults_and_refuse_typos() {
+        for (k, v) in SITE_DEFAULTS {
+            assert_eq!(check_site(k, v), Ok(()), "{k}={v}");
+        }
+        assert!(check_site("ipmitimeout", "0.5").is_ok() && check_site("master", "").is_ok());
+        assert!(check_site("domain", "anything goes").is_ok());
+        for (k, v) in [("ipmitimeout", "abc"), ("ipmitimeout", "-1"), ("httpport", "0"), ("httpport", "99999")] {
+            assert!(check_site(k, v).is_err(), "{k}={v}");
+        }
+        assert!(check_site("master", "mn.example").unwrap_err().contains("IPv4"));
+        let site = table("site").unwrap();
+        assert!(check_cell(site, "tftpdir", 1, "tftpboot").unwrap_err().contains("absolute path"));
+        let ipmi = table("ipmi").unwrap();
+        let (pw, _) = ipmi.column("password").unwrap();
+        assert!(check_cell(ipmi, "n1", pw, MASK).unwrap_err().starts_with("ipmi.password: '********' is the mask"));
+        assert!(check_cell(ipmi, "n1", 1, MASK).is_ok());
     }
 
     #[test]

@@ -91,6 +91,23 @@ pub fn parse_wherevals(text: &str) -> Result<Vec<(&'static Attr, Comparison)>, S
     Ok(out)
 }
 
+/// Refuses a store where a name is both a node and a group (after a table is restored): removing
+/// such a node would delete the group's rows in every table.
+pub fn check_names_disjoint(conn: &Connection) -> Result<()> {
+    let view = NodeView::load(conn)?;
+    let both: Vec<String> = view
+        .nodes()
+        .iter()
+        .filter(|n| view.is_group(n))
+        .map(|n| format!("Error: '{n}' is both a node and a group; a node cannot have a group's name."))
+        .collect();
+    if both.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Inputs(both))
+    }
+}
+
 pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }

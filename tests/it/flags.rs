@@ -215,9 +215,9 @@ fn nodeadd_nodech_noderm() {
     let before = lab.snapshot();
     lab.run("nodech", &["n1,n2", "hosts.ip=10.0.0.300", "ipmi.password=********"]).fails(2).stderr_is(
         "n1: Error: hosts.ip: '10.0.0.300' is not an IPv4 address (allowed: four numbers 0-255, as in 10.1.0.5)\n\
-         n1: Error: ipmi.password: '********' is a masked value, not a password\n\
+         n1: Error: ipmi.password: '********' is the mask printed in place of a secret, not its value (dump with --show-secrets to carry secrets)\n\
          n2: Error: hosts.ip: '10.0.0.300' is not an IPv4 address (allowed: four numbers 0-255, as in 10.1.0.5)\n\
-         n2: Error: ipmi.password: '********' is a masked value, not a password\n",
+         n2: Error: ipmi.password: '********' is the mask printed in place of a secret, not its value (dump with --show-secrets to carry secrets)\n",
     );
     lab.run("nodech", &["n1", "site.value=x"])
         .fails(2)

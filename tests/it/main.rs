@@ -18,6 +18,7 @@ mod nodels;
 mod noderange;
 mod nodeset;
 mod oxcatd;
+mod safety;
 mod servers;
 mod store;
 mod tables;

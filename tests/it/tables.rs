@@ -33,7 +33,7 @@ fn secrets_are_masked_and_masked_dumps_refused() {
     let before = lab.snapshot();
     lab.write("ipmi.csv", &dump);
     lab.run("tabrestore", &["ipmi.csv"]).fails(2).stderr_is(
-        "Error: ipmi.csv: line 2: ipmi.password is '********', a masked value from tabdump; dump with --show-secrets to move passwords\n",
+        "Error: ipmi.csv: line 2: ipmi.password: '********' is the mask printed in place of a secret, not its value (dump with --show-secrets to carry secrets)\n",
     );
     assert_eq!(lab.snapshot(), before);
 }
