@@ -43,7 +43,7 @@ pub fn mkdef_command() -> Command {
             Arg::new("stanza")
                 .short('z')
                 .action(ArgAction::SetTrue)
-                .help("Read stanzas (lsdef -z format) from standard input"),
+                .help("Read stanzas (lsdef -z format) from standard input; passwords must be real, not ********"),
         )
         .arg(Arg::new("force").short('f').long("force").action(ArgAction::SetTrue).help("Replace existing definitions"))
         .arg(where_arg().help("With -t group: select the group's members (with -d: its criteria)"))
@@ -62,7 +62,7 @@ pub fn chdef_command() -> Command {
             Arg::new("stanza")
                 .short('z')
                 .action(ArgAction::SetTrue)
-                .help("Read stanzas (lsdef -z format) from standard input"),
+                .help("Read stanzas (lsdef -z format) from standard input; passwords must be real, not ********"),
         )
         .arg(Arg::new("newname").short('n').value_name("NEWNAME").help("Rename the one object given"))
         .arg(

@@ -235,7 +235,7 @@ pub fn secrets_arg() -> Arg {
     Arg::new("show-secrets")
         .long("show-secrets")
         .action(clap::ArgAction::SetTrue)
-        .help("Print passwords instead of ********")
+        .help("Print passwords instead of ******** (a dump to restore from needs it: ******** is refused as input)")
 }
 
 pub fn flag(m: &ArgMatches, id: &str) -> bool {

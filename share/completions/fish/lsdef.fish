@@ -13,4 +13,4 @@ complete -c lsdef -s l -d 'Print every attribute (the default when objects are n
 complete -c lsdef -s c -d 'Print \'name: attr=value\' lines'
 complete -c lsdef -l table -d 'Print a table: one row per object, one column per attribute (-i picks the columns)'
 complete -c lsdef -l json -d 'Print JSON Lines, one record per object'
-complete -c lsdef -l show-secrets -d 'Print passwords instead of ********'
+complete -c lsdef -l show-secrets -d 'Print passwords instead of ******** (a dump to restore from needs it: ******** is refused as input)'

@@ -3,5 +3,5 @@ complete -c tabdump -s w -d 'Only the rows that match: ==, !=, =~ and !~ (SQL LI
 complete -c tabdump -s n -l lines -d 'The N newest records of the auditlog' -r
 complete -c tabdump -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)' -r
 complete -c tabdump -s d -d 'Describe the table\'s columns (or, without a table, every table)'
-complete -c tabdump -l show-secrets -d 'Print passwords instead of ********'
+complete -c tabdump -l show-secrets -d 'Print passwords instead of ******** (a dump to restore from needs it: ******** is refused as input)'
 complete -c tabdump -s h -l help -d 'Print help'
