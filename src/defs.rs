@@ -644,6 +644,9 @@ pub fn rename(conn: &Connection, t: ObjType, old: &str, new: &str) -> Result<()>
             if object_key(conn, t, old)?.is_none() {
                 return Err(Error::Input(not_found(t, old)));
             }
+            if object_key(conn, t, new)?.is_some() {
+                return Err(Error::Input(format!("A definition for '{new}' already exists.")));
+            }
             conn.execute("UPDATE networks SET netname = ?1 WHERE netname = ?2", [new, old])?;
         }
         ObjType::Site => return Err(Error::Usage("the site object cannot be renamed".into())),
@@ -737,12 +740,14 @@ pub fn remove(conn: &Connection, t: ObjType, names: &[String], force: bool) -> R
 /// Checks the attribute names a listing asks for (`lsdef -i`, `-w`): a typo is an error naming it,
 /// not an empty column. Site keys are free-form.
 pub fn check_attr_names<'a>(t: ObjType, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    // xCAT's per-NIC form: nicips.eth0 is the nicips attribute.
+    let base = |n: &'a str| n.split_once('.').filter(|(b, _)| b.starts_with("nic")).map_or(n, |(b, _)| b);
     let errors: Vec<String> = names
         .into_iter()
-        .filter(|n| match t {
-            ObjType::Site => false,
-            ObjType::Group => attribute(t, n).is_err() && !GROUP_ONLY_ATTRS.iter().any(|(g, _)| g == n),
-            _ => attribute(t, n).is_err(),
+        .filter(|n| match (t, base(n)) {
+            (ObjType::Site, _) => false,
+            (ObjType::Group, b) => attribute(t, b).is_err() && !GROUP_ONLY_ATTRS.iter().any(|(g, _)| *g == b),
+            (_, b) => attribute(t, b).is_err(),
         })
         .map(|n| {
             let t = t.name();

@@ -126,6 +126,9 @@ fn a_network_with_another_networks_net_and_mask_is_refused() {
     lab.run("mkdef", &["-t", "network", "-o", "a,b", "net=10.2.0.0", "mask=255.255.0.0"]).fails(2).stderr_is(
         "Error: A network definition called 'a' already exists that contains the same net and mask values. Cannot create a definition for 'b'.\n",
     );
+    lab.run("chdef", &["-t", "network", "ib", "-n", "mgmt"])
+        .fails(2)
+        .stderr_is("Error: A definition for 'mgmt' already exists.\n");
     assert_eq!(lab.snapshot(), before);
     // Replacing a network by its own name (-f) is no clash.
     lab.run("mkdef", &["-f", "-t", "network", "-o", "mgmt", "net=10.0.0.0", "mask=255.255.0.0"]).ok();
