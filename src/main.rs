@@ -68,22 +68,15 @@ fn main() -> ExitCode {
 }
 
 /// The arguments as text. Values are stored as UTF-8, so an argument that is not is refused (named,
-/// its bytes escaped) rather than stored with replacement characters; argv[0] is only a name.
+/// its bytes escaped, a password masked) rather than stored with replacement characters; argv[0]
+/// is only a name.
 fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, String> {
-    let prog = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut out = vec![prog];
-    for a in args.into_iter().skip(1) {
-        match a.into_string() {
-            Ok(s) => out.push(s),
-            Err(bad) => {
-                return Err(format!(
-                    "Error: argument {} ({bad:?}) is not UTF-8 text (attribute names and values must be UTF-8)",
-                    out.len()
-                ))
-            }
-        }
-    }
-    Ok(out)
+    let lossy: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let Some(bad) = (1..args.len()).find(|&i| args[i].to_str().is_none()) else { return Ok(lossy) };
+    let redacted = cmd::redact(&lossy[1..]);
+    let shown =
+        if redacted[bad - 1] == lossy[bad] { format!("{:?}", args[bad]) } else { format!("{:?}", redacted[bad - 1]) };
+    Err(format!("Error: argument {bad} ({shown}) is not UTF-8 text (attribute names and values must be UTF-8)"))
 }
 
 fn list() -> String {

@@ -243,6 +243,12 @@ fn non_utf8_values_are_refused_not_stored_as_replacement_characters() {
         String::from_utf8_lossy(&o.stderr),
         "Error: argument 2 (\"usercomment=caf\\xE9\") is not UTF-8 text (attribute names and values must be UTF-8)\n"
     );
+    // A password is not echoed, even in this error.
+    let o = lab.cmd("chdef").arg("n1").arg(OsStr::from_bytes(b"bmcpassword=s\xe9cret")).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "Error: argument 2 (\"bmcpassword=********\") is not UTF-8 text (attribute names and values must be UTF-8)\n"
+    );
     let run_bytes = |name: &str, args: &[&str], input: &[u8]| {
         let mut c = lab
             .cmd(name)
