@@ -637,6 +637,15 @@ pub fn rename(conn: &Connection, t: ObjType, old: &str, new: &str) -> Result<()>
             if object_key(conn, t, new)?.is_some() {
                 return Err(Error::Input(format!("A definition for '{new}' already exists.")));
             }
+            // The nodes would boot a name that no longer exists.
+            let view = NodeView::load(conn)?;
+            if let Some(nodes) = image_users(&view, &[old.to_string()])?.get(old) {
+                return Err(Error::Input(format!(
+                    "osimage '{old}' is the boot image of {} node(s): {} (their provmethod or nodeset state); nodeset them to another image first",
+                    nodes.len(),
+                    some_nodes(nodes)
+                )));
+            }
             conn.execute("UPDATE osimage SET imagename = ?1 WHERE imagename = ?2", [new, old])?;
             conn.execute("UPDATE linuximage SET imagename = ?1 WHERE imagename = ?2", [new, old])?;
         }

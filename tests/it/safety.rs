@@ -157,6 +157,9 @@ fn rmdef_keeps_an_osimage_nodes_boot_unless_forced() {
     lab.run("rmdef", &["-t", "osimage", "img"]).fails(2).stderr_is(
         "Error: osimage 'img' is the boot image of 2 node(s): n1,n2 (their provmethod or nodeset state); nodeset them to another image first, or rmdef -f to remove it anyway\n",
     );
+    lab.run("chdef", &["-t", "osimage", "img", "-n", "img2"]).fails(2).stderr_is(
+        "Error: osimage 'img' is the boot image of 2 node(s): n1,n2 (their provmethod or nodeset state); nodeset them to another image first\n",
+    );
     assert_eq!(lab.snapshot(), before);
     assert!(lab.path("install/images/img/kernel").exists());
     lab.run("rmdef", &["-f", "-t", "osimage", "img"]).ok().stdout_is("1 object definitions have been removed.\n");
