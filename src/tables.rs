@@ -159,6 +159,7 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
         return Err(Error::Inputs(errors));
     }
     let mut count = 0;
+    let names_changed = tables.iter().any(|t| matches!(t.name, "nodelist" | "nodegroup"));
     for t in tables {
         let cond = where_keys(t, keys)?;
         let key_values: Vec<&str> = keys.iter().map(|(_, v)| v.as_str()).collect();
@@ -209,6 +210,9 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
             }
             count += 1;
         }
+    }
+    if names_changed {
+        store::view::check_names_disjoint(conn)?;
     }
     Ok(count)
 }
@@ -264,6 +268,7 @@ pub fn parse_criterion(arg: &str) -> Option<Result<(&'static Table, usize, Compa
 /// the node's own value (xCAT writes `|^.*$||` to hide a group's value instead).
 pub fn nodech(conn: &Connection, nodes: &[String], changes: &[Change]) -> Result<usize> {
     let view = NodeView::of_nodes(conn, nodes)?;
+    let named: std::collections::HashSet<&str> = nodes.iter().map(String::as_str).collect();
     let mut planned: Vec<(&str, &'static Table, &'static str, String)> = Vec::new();
     let mut errors = Vec::new();
     for n in nodes {
@@ -279,6 +284,9 @@ pub fn nodech(conn: &Connection, nodes: &[String], changes: &[Change]) -> Result
                 for g in v.split(',').map(str::trim).filter(|g| !g.is_empty() && *g != "all") {
                     if let Err(e) = node::check_name(g) {
                         errors.push(format!("{n}: Error: nodelist.groups: {e}"));
+                    } else if named.contains(g) || get_row(conn, c.table, &[g])?.is_some() {
+                        // rmdef of that node would delete the group's rows in every table.
+                        errors.push(format!("{n}: Error: nodelist.groups: '{g}' is a node, not a group"));
                     }
                 }
             }

@@ -102,6 +102,16 @@ fn a_node_cannot_take_a_groups_name() {
     .stderr_is(
         "rack1: Error: node: 'rack1' is a group; a node cannot have the same name\nError: nothing was enrolled\n",
     );
+    // xCAT's table tools too: nodech, nodeadd and chtab.
+    lab.run("nodech", &["n1", "groups=compute,n1"])
+        .fails(2)
+        .stderr_is("n1: Error: nodelist.groups: 'n1' is a node, not a group\n");
+    lab.run("nodeadd", &["rack1", "groups=other"])
+        .fails(2)
+        .stderr_is("Error: 'rack1' is a group; a node cannot have the same name.\n");
+    lab.run("chtab", &["node=compute", "nodelist.groups=other"])
+        .fails(2)
+        .stderr_is("Error: 'compute' is both a node and a group; a node cannot have a group's name.\n");
     lab.write("nodelist.csv", "#node,groups\n\"n1\",\"compute,all\"\n\"compute\",\"all\"\n");
     lab.run("tabrestore", &["nodelist.csv"])
         .fails(2)
@@ -221,6 +231,9 @@ fn site_values_are_checked_as_they_are_written() {
              Error: site.httpport: '99999' is not allowed (allowed: a port number, 1-65535)\n\
              Error: site.master: 'not-an-ip' is not allowed (allowed: the management node's IPv4 address as the nodes see it, e.g. 10.0.0.1)\n",
         );
+    lab.run("chtab", &["key=httpport", "site.value=http"])
+        .fails(2)
+        .stderr_is("key=httpport: Error: site.httpport: 'http' is not allowed (allowed: a port number, 1-65535)\n");
     lab.write("site.csv", "#key,value\n\"master\",\"10.0.0.1\"\n\"dhcplease\",\"a day\"\n\"nodestatus\",\"maybe\"\n");
     lab.run("tabrestore", &["site.csv"]).fails(2).stderr_is(
         "Error: site.csv: line 3: site.dhcplease: 'a day' is not allowed (allowed: a whole number of seconds, e.g. 43200)\n\
