@@ -682,6 +682,9 @@ fn site_rule(key: &str) -> Option<SiteRule> {
     fn seconds(v: &str) -> bool {
         v.parse::<f64>().is_ok_and(|s| s.is_finite() && s >= 0.0)
     }
+    fn positive(v: &str) -> bool {
+        v.parse::<u64>().is_ok_and(|n| n > 0)
+    }
     fn ipv4(v: &str) -> bool {
         v.parse::<std::net::Ipv4Addr>().is_ok()
     }
@@ -698,6 +701,7 @@ fn site_rule(key: &str) -> Option<SiteRule> {
         "ipmiretries" | "syspowermaxnodes" => (whole, "a whole number, 0, 1, 2, ..."),
         "dhcplease" => (whole, "a whole number of seconds, e.g. 43200"),
         "nodestatus" => (yes_no, "y or n"),
+        "noderangelimit" => (positive, "a number of names, at least 1"),
         "installdir" | "tftpdir" | "templatedir" => (abs_path, "an absolute path, e.g. /install"),
         _ => return None,
     })
@@ -778,7 +782,14 @@ mod tests {
         }
         assert!(check_site("ipmitimeout", "0.5").is_ok() && check_site("master", "").is_ok());
         assert!(check_site("domain", "anything goes").is_ok());
-        for (k, v) in [("ipmitimeout", "abc"), ("ipmitimeout", "-1"), ("httpport", "0"), ("httpport", "99999")] {
+        for (k, v) in [
+            ("ipmitimeout", "abc"),
+            ("ipmitimeout", "-1"),
+            ("httpport", "0"),
+            ("httpport", "99999"),
+            ("noderangelimit", "0"),
+            ("noderangelimit", "1e6"),
+        ] {
             assert!(check_site(k, v).is_err(), "{k}={v}");
         }
         assert!(check_site("master", "mn.example").unwrap_err().contains("IPv4"));

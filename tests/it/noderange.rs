@@ -88,10 +88,13 @@ fn a_huge_range_fails_at_once_with_a_short_line_and_the_limit_is_a_site_setting(
         "Error: invalid noderange 'node[1-98]': more than 100 names in all (raise site.noderangelimit if that is meant)\n",
     );
     lab.run("mkdef", &["y[1-101]", "groups=all"]).fails(2);
-    lab.run("chdef", &["-t", "site", "noderangelimit=lots"]).ok();
-    lab.run("nodels", &["node1"])
+    // A typo is refused as it is written, and the limit in force stays.
+    lab.run("chdef", &["-t", "site", "noderangelimit=lots"])
         .fails(2)
-        .stderr_is("Error: site.noderangelimit: 'lots' is not allowed (a number of names, at least 1)\n");
+        .stderr_is("Error: site.noderangelimit: 'lots' is not allowed (allowed: a number of names, at least 1)\n");
+    lab.run("nodels", &["node[1-3],node[1-98]"]).fails(2).stderr_is(
+        "Error: invalid noderange 'node[1-98]': more than 100 names in all (raise site.noderangelimit if that is meant)\n",
+    );
 }
 
 /// A selection on a secret would confirm a guessed BMC password (or boot token) without printing
