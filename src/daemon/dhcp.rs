@@ -457,7 +457,8 @@ pub fn reply(req: &Message, lease: &Lease, idx: &Index) -> Option<(Message, Sock
                 Some(DhcpOption::RequestedIpAddress(a)) => *a,
                 _ => req.ciaddr(),
             };
-            if asked == lease.ip {
+            // No address asked for (or none to give) is nothing to acknowledge.
+            if asked == lease.ip && !asked.is_unspecified() {
                 MessageType::Ack
             } else {
                 MessageType::Nak
@@ -531,83 +532,372 @@ fn unix_now() -> i64 {
 /// How long an offered (not yet requested) discovery address stays held for its client.
 const OFFER_HOLD_SECS: i64 = 60;
 
-/// For a MAC the store does not know: an address from the discovery range of the client's
-/// network (the relay's for relayed requests, else the server's), kept in the dhcplease table so
-/// that it survives restarts. None when that network has no range (the default) or it is full;
-/// RELEASE frees the address and DECLINE marks it in use for a lease time.
-pub fn discovery_lease(st: &mut Store, idx: &Index, req: &Message) -> crate::error::Result<Option<Lease>> {
-    let anchor = u32::from(if req.giaddr().is_unspecified() { idx.server } else { req.giaddr() });
-    let Some(range) =
-        idx.ranges.iter().find(|r| anchor & u32::from(r.template.mask) == r.start & u32::from(r.template.mask))
-    else {
-        return Ok(None);
-    };
-    let Some(mtype) = req.opts().msg_type() else { return Ok(None) };
-    let mac: Vec<String> = req.chaddr().iter().take(6).map(|b| format!("{b:02x}")).collect();
-    let mac = mac.join(":");
-    let leases = crate::store::schema::table("dhcplease").expect("dhcplease");
-    let now = unix_now();
-    let lease_secs = idx.lease_secs as i64;
-    st.write(|c| {
+/// How long an expired lease is kept (its client gets the same address back if it is still
+/// free) before its row is deleted: Kea's default hold-reclaimed-time.
+const GRACE_SECS: i64 = 3600;
+
+/// Discovery leases held at most (offers, leases, declined addresses): past that, new clients
+/// get nothing until some expire, however large the ranges and however many MACs ask.
+pub const LEASES_MAX: usize = 65_536;
+
+/// Addresses looked at per search of a range: a full range costs a bounded search.
+const SEARCH_MAX: u32 = 1024;
+
+/// How often expired offers and leases are swept out.
+const SWEEP_EVERY_SECS: i64 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HeldState {
+    Offered,
+    Bound,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    ip: u32,
+    expires: i64,
+    state: HeldState,
+    /// Whether the dhcplease table has a row for it (bound leases do; offers are memory only).
+    stored: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Holder {
+    Mac([u8; 6]),
+    /// Found in use by something else (DECLINE): kept out of use until then.
+    Declined(i64),
+}
+
+/// The discovery leases (networks.dynamicrange) of every DHCP socket, held in memory: a packet
+/// costs hash look-ups, never a table scan. Leases and declined addresses are written through to
+/// the dhcplease table (they outlive a restart; rows go a grace period after they expire);
+/// offers are held for a minute in memory only.
+#[derive(Default)]
+pub struct Leases {
+    loaded: bool,
+    by_mac: HashMap<[u8; 6], Held>,
+    by_ip: HashMap<u32, Holder>,
+    /// Next-fit: where the next search of each range (by its start) begins.
+    cursor: HashMap<u32, u32>,
+    /// Ranges searched in vain, not searched again before this second (a flood of new MACs
+    /// against a full range costs a look-up each, not a search each).
+    full_until: HashMap<u32, i64>,
+    last_sweep: i64,
+}
+
+/// What the discovery path gives a client the store does not know.
+#[derive(Debug, PartialEq)]
+pub enum Grant {
+    /// An address (DISCOVER, REQUEST) or the network's settings (INFORM).
+    Lease(Lease),
+    /// A REQUEST for an address it cannot have.
+    Nak(Lease),
+    /// No answer, and why (logged for a DISCOVER or REQUEST): no range for its network, or the
+    /// range or the table is full.
+    Refused(&'static str),
+    /// No answer expected: RELEASE, DECLINE, a REQUEST to another server.
+    Quiet,
+}
+
+fn mac_key(mac: &[u8; 6]) -> String {
+    MacText(mac).to_string()
+}
+
+fn lease_table() -> &'static crate::store::schema::Table {
+    crate::store::schema::table("dhcplease").expect("dhcplease")
+}
+
+impl Leases {
+    pub fn shared() -> Arc<Mutex<Leases>> {
+        Arc::new(Mutex::new(Leases::default()))
+    }
+
+    /// True when [`LEASES_MAX`] clients or addresses are held.
+    fn full(&self) -> bool {
+        self.by_mac.len() >= LEASES_MAX || self.by_ip.len() >= LEASES_MAX
+    }
+
+    /// How many clients hold an offer or a lease (the grace period's included).
+    pub fn clients(&self) -> usize {
+        self.by_mac.len()
+    }
+
+    /// Reads the dhcplease table once; rows expired longer than the grace period, and rows past
+    /// [`LEASES_MAX`] (the soonest to expire), are deleted.
+    fn load(&mut self, st: &mut Store, now: i64) -> crate::error::Result<()> {
+        let t = lease_table();
+        let mut rows: Vec<(String, Option<u32>, i64)> = crate::store::all_rows(st.conn(), t)?
+            .into_iter()
+            .map(|r| {
+                let ip = r[1].as_deref().and_then(|i| i.parse::<Ipv4Addr>().ok()).map(u32::from);
+                let expires = r[2].as_deref().and_then(|e| e.parse::<i64>().ok()).unwrap_or(0);
+                (r[0].clone().unwrap_or_default(), ip, expires)
+            })
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.2));
+        let mut stale = Vec::new();
+        for (key, ip, expires) in rows {
+            let Some(ip) = ip.filter(|_| expires + GRACE_SECS > now && !self.full()) else {
+                stale.push(key);
+                continue;
+            };
+            if self.by_ip.contains_key(&ip) {
+                stale.push(key);
+            } else if key.strip_prefix("declined:").is_some() {
+                self.by_ip.insert(ip, Holder::Declined(expires));
+            } else if let Some(mac) = mac_bytes(&key) {
+                self.by_mac.insert(mac, Held { ip, expires, state: HeldState::Bound, stored: true });
+                self.by_ip.insert(ip, Holder::Mac(mac));
+            } else {
+                stale.push(key);
+            }
+        }
+        if !stale.is_empty() {
+            st.write(|c| {
+                for key in &stale {
+                    store::delete_row(c, t, &[key])?;
+                }
+                Ok(())
+            })?;
+        }
+        self.loaded = true;
+        self.last_sweep = now;
+        Ok(())
+    }
+
+    /// Forgets offers that ran out and leases and declines expired longer than the grace
+    /// period (deleting their rows).
+    fn sweep(&mut self, st: &mut Store, now: i64) -> crate::error::Result<()> {
+        self.last_sweep = now;
+        let mut stale: Vec<String> = Vec::new();
+        let by_ip = &mut self.by_ip;
+        self.by_mac.retain(|mac, h| {
+            let keep = match h.state {
+                HeldState::Offered => h.expires > now,
+                HeldState::Bound => h.expires + GRACE_SECS > now,
+            };
+            if !keep {
+                if h.stored {
+                    stale.push(mac_key(mac));
+                }
+                if by_ip.get(&h.ip) == Some(&Holder::Mac(*mac)) {
+                    by_ip.remove(&h.ip);
+                }
+            }
+            keep
+        });
+        by_ip.retain(|ip, h| match h {
+            Holder::Declined(expires) if *expires + GRACE_SECS <= now => {
+                stale.push(format!("declined:{}", Ipv4Addr::from(*ip)));
+                false
+            }
+            _ => true,
+        });
+        self.full_until.clear();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        st.write(|c| {
+            for key in &stale {
+                store::delete_row(c, lease_table(), &[key])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `ip` can be given to `mac`: not reserved for a node, and held by nobody else
+    /// whose offer, lease or decline is still running.
+    fn free_for(&self, ip: u32, mac: &[u8; 6], idx: &Index, now: i64) -> bool {
+        if idx.reserved.contains_key(&ip) {
+            return false;
+        }
+        match self.by_ip.get(&ip) {
+            None => true,
+            Some(Holder::Mac(m)) if m == mac => true,
+            Some(Holder::Mac(m)) => self.by_mac.get(m).is_none_or(|h| h.ip != ip || h.expires <= now),
+            Some(Holder::Declined(expires)) => *expires <= now,
+        }
+    }
+
+    /// A free address of `range` (next-fit, at most [`SEARCH_MAX`] looked at).
+    fn search(&mut self, range: &Range, mac: &[u8; 6], idx: &Index, now: i64) -> Option<u32> {
+        if range.end < range.start || self.full_until.get(&range.start).is_some_and(|t| *t >= now) {
+            return None;
+        }
+        let size = u64::from(range.end - range.start) + 1;
+        let probes = size.min(u64::from(SEARCH_MAX));
+        let mut ip = self
+            .cursor
+            .get(&range.start)
+            .copied()
+            .filter(|c| (range.start..=range.end).contains(c))
+            .unwrap_or(range.start);
+        let next = |ip: u32| if ip >= range.end { range.start } else { ip + 1 };
+        for _ in 0..probes {
+            if self.free_for(ip, mac, idx, now) {
+                self.cursor.insert(range.start, next(ip));
+                return Some(ip);
+            }
+            ip = next(ip);
+        }
+        self.cursor.insert(range.start, ip);
+        self.full_until.insert(range.start, now);
+        None
+    }
+
+    /// The row to delete when `ip` goes to `mac`: the expired lease of another client on it.
+    fn taken_from(&self, ip: u32, mac: &[u8; 6]) -> Option<String> {
+        match self.by_ip.get(&ip) {
+            Some(Holder::Mac(prev)) if prev != mac && self.by_mac.get(prev).is_some_and(|h| h.stored) => {
+                Some(mac_key(prev))
+            }
+            Some(Holder::Declined(_)) => Some(format!("declined:{}", Ipv4Addr::from(ip))),
+            _ => None,
+        }
+    }
+
+    /// Gives `held.ip` to `mac` in memory (the caller writes the rows), taking it from an
+    /// expired holder and freeing what `mac` held before.
+    fn hold(&mut self, mac: [u8; 6], held: Held) {
+        if let Some(Holder::Mac(prev)) = self.by_ip.insert(held.ip, Holder::Mac(mac)) {
+            if prev != mac {
+                self.by_mac.remove(&prev);
+            }
+        }
+        if let Some(old) = self.by_mac.insert(mac, held) {
+            if old.ip != held.ip && self.by_ip.get(&old.ip) == Some(&Holder::Mac(mac)) {
+                self.by_ip.remove(&old.ip);
+                self.full_until.clear();
+            }
+        }
+    }
+
+    /// Forgets what `mac` holds; whether it had a row.
+    fn drop_mac(&mut self, mac: &[u8; 6]) -> Option<Held> {
+        let h = self.by_mac.remove(mac)?;
+        if self.by_ip.get(&h.ip) == Some(&Holder::Mac(*mac)) {
+            self.by_ip.remove(&h.ip);
+        }
+        self.full_until.clear();
+        Some(h)
+    }
+
+    /// For a MAC the store does not know: an address from the discovery range of the client's
+    /// network (the relay's for relayed requests, else the server's). None when that network has
+    /// no range (the default), or the range or [`LEASES_MAX`] is full. An offer is held for a
+    /// minute; a REQUEST for an address the client may have binds it for site.dhcplease seconds
+    /// (written to the dhcplease table, so that it survives restarts), any other REQUEST is
+    /// NAKed and binds nothing; RELEASE frees the address, DECLINE keeps it out of use for a
+    /// lease time.
+    pub fn grant(&mut self, st: &mut Store, idx: &Index, req: &Message, now: i64) -> crate::error::Result<Grant> {
+        if !self.loaded {
+            self.load(st, now)?;
+        }
+        if now - self.last_sweep >= SWEEP_EVERY_SECS {
+            self.sweep(st, now)?;
+        }
+        let anchor = u32::from(if req.giaddr().is_unspecified() { idx.server } else { req.giaddr() });
+        let Some(range) =
+            idx.ranges.iter().find(|r| anchor & u32::from(r.template.mask) == r.start & u32::from(r.template.mask))
+        else {
+            return Ok(Grant::Refused("no discovery range (networks.dynamicrange) for its network"));
+        };
+        let Some(mtype) = req.opts().msg_type() else { return Ok(Grant::Quiet) };
+        let Some(mac) = req.chaddr().get(..6).and_then(|m| <[u8; 6]>::try_from(m).ok()) else {
+            return Ok(Grant::Quiet);
+        };
+        let in_range = |ip: u32| (range.start..=range.end).contains(&ip);
+        let mine = self.by_mac.get(&mac).copied().filter(|h| in_range(h.ip) && self.free_for(h.ip, &mac, idx, now));
+        let lease_secs = idx.lease_secs as i64;
         match mtype {
             MessageType::Release => {
-                store::delete_row(c, leases, &[&mac])?;
-                return Ok(None);
+                if self.drop_mac(&mac).is_some_and(|h| h.stored) {
+                    st.write(|c| store::delete_row(c, lease_table(), &[&mac_key(&mac)]).map(|_| ()))?;
+                }
+                Ok(Grant::Quiet)
             }
             MessageType::Decline => {
-                if let Some(row) = store::get_row(c, leases, &[&mac])? {
-                    let ip = row[1].clone().unwrap_or_default();
-                    store::delete_row(c, leases, &[&mac])?;
-                    let expires = (now + lease_secs).to_string();
-                    let key = format!("declined:{ip}");
+                if let Some(h) = self.drop_mac(&mac) {
+                    let expires = now + lease_secs;
+                    self.by_ip.insert(h.ip, Holder::Declined(expires));
+                    let (ip, expires) = (Ipv4Addr::from(h.ip).to_string(), expires.to_string());
+                    st.write(|c| {
+                        store::delete_row(c, lease_table(), &[&mac_key(&mac)])?;
+                        store::upsert(
+                            c,
+                            lease_table(),
+                            &[&format!("declined:{ip}")],
+                            &[("ip", Some(&ip)), ("expires", Some(&expires)), ("state", Some("declined"))],
+                        )
+                    })?;
+                }
+                Ok(Grant::Quiet)
+            }
+            // Settings only: the client has its address.
+            MessageType::Inform => Ok(Grant::Lease(range.template.clone())),
+            MessageType::Discover => {
+                let ip = match mine {
+                    Some(h) => h.ip,
+                    None => {
+                        if self.full() {
+                            return Ok(Grant::Refused("the discovery lease table is full"));
+                        }
+                        match self.search(range, &mac, idx, now) {
+                            Some(ip) => ip,
+                            None => return Ok(Grant::Refused("its discovery range is full")),
+                        }
+                    }
+                };
+                // A client still bound keeps its lease; anyone else gets a minute's hold.
+                if !mine.is_some_and(|h| h.state == HeldState::Bound && h.expires > now) {
+                    // An expired lease's row stays until the address is bound again or swept.
+                    let stored = mine.is_some_and(|h| h.stored);
+                    if let Some(key) = self.taken_from(ip, &mac) {
+                        st.write(|c| store::delete_row(c, lease_table(), &[&key]).map(|_| ()))?;
+                    }
+                    self.hold(mac, Held { ip, expires: now + OFFER_HOLD_SECS, state: HeldState::Offered, stored });
+                }
+                Ok(Grant::Lease(Lease { ip: Ipv4Addr::from(ip), ..range.template.clone() }))
+            }
+            MessageType::Request => {
+                if let Some(DhcpOption::ServerIdentifier(sid)) = req.opts().get(OptionCode::ServerIdentifier) {
+                    if *sid != idx.server {
+                        // It chose another server's offer: ours is free again.
+                        if mine.is_some_and(|h| h.state == HeldState::Offered) {
+                            self.drop_mac(&mac);
+                        }
+                        return Ok(Grant::Quiet);
+                    }
+                }
+                let asked = match req.opts().get(OptionCode::RequestedIpAddress) {
+                    Some(DhcpOption::RequestedIpAddress(a)) => u32::from(*a),
+                    _ => u32::from(req.ciaddr()),
+                };
+                let may = asked != 0 && in_range(asked) && self.free_for(asked, &mac, idx, now);
+                if !may || (self.full() && !self.by_mac.contains_key(&mac)) {
+                    return Ok(Grant::Nak(range.template.clone()));
+                }
+                // The rows first: memory follows what landed.
+                let expires = now + lease_secs;
+                let gone = self.taken_from(asked, &mac);
+                let (key, ip, until) = (mac_key(&mac), Ipv4Addr::from(asked).to_string(), expires.to_string());
+                st.write(|c| {
+                    if let Some(gone) = &gone {
+                        store::delete_row(c, lease_table(), &[gone])?;
+                    }
                     store::upsert(
                         c,
-                        leases,
+                        lease_table(),
                         &[&key],
-                        &[("ip", Some(&ip)), ("expires", Some(&expires)), ("state", Some("declined"))],
-                    )?;
-                }
-                return Ok(None);
+                        &[("ip", Some(&ip)), ("expires", Some(&until)), ("state", Some("bound"))],
+                    )
+                })?;
+                self.hold(mac, Held { ip: asked, expires, state: HeldState::Bound, stored: true });
+                Ok(Grant::Lease(Lease { ip: Ipv4Addr::from(asked), ..range.template.clone() }))
             }
-            MessageType::Discover | MessageType::Request | MessageType::Inform => {}
-            _ => return Ok(None),
+            _ => Ok(Grant::Quiet),
         }
-        // Addresses held by other clients (or declined) and not expired.
-        let mut taken = std::collections::HashSet::new();
-        let mut mine: Option<u32> = None;
-        let mut stmt = c.prepare_cached("SELECT mac, ip, expires FROM dhcplease")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
-        })?;
-        for row in rows {
-            let (m, ip, exp) = row?;
-            let Some(ip) = ip.and_then(|i| i.parse::<Ipv4Addr>().ok()).map(u32::from) else { continue };
-            if m == mac {
-                mine = Some(ip);
-            } else if exp.and_then(|e| e.parse::<i64>().ok()).unwrap_or(0) > now {
-                taken.insert(ip);
-            }
-        }
-        let free = |ip: &u32| !taken.contains(ip) && !idx.reserved.contains_key(ip);
-        let ip = match mine.filter(|ip| (range.start..=range.end).contains(ip) && free(ip)) {
-            Some(ip) => ip,
-            None => match (range.start..=range.end).find(free) {
-                Some(ip) => ip,
-                None => return Ok(None),
-            },
-        };
-        let (state, hold) =
-            if mtype == MessageType::Discover { ("offered", OFFER_HOLD_SECS) } else { ("bound", lease_secs) };
-        let ip_text = Ipv4Addr::from(ip).to_string();
-        let expires = (now + hold).to_string();
-        store::upsert(
-            c,
-            leases,
-            &[&mac],
-            &[("ip", Some(&ip_text)), ("expires", Some(&expires)), ("state", Some(state))],
-        )?;
-        Ok(Some(Lease { ip: Ipv4Addr::from(ip), ..range.template.clone() }))
-    })
+    }
 }
 
 /// proxyDHCP (PXE spec): beside another DHCP server, answer PXE, HTTP Boot and iPXE clients with
@@ -649,6 +939,178 @@ pub fn proxy_answer(req: &Message, idx: &Index, from: SocketAddr) -> Option<(Mes
     Some((r, to))
 }
 
+/// Why a received packet is dropped unread. Only Ethernet clients' BOOTREQUESTs carrying the
+/// DHCP magic cookie are answered: the MAC table holds Ethernet addresses, and anything else
+/// (a hardware address longer than the 16-byte field, random bytes) must never reach the code
+/// that reads the client's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    Short(usize),
+    Opcode(u8),
+    HType(u8),
+    HLen(u8),
+    Cookie,
+    Options,
+}
+
+impl Malformed {
+    /// A short name for rate-limiting: one line per sender and kind.
+    fn kind(&self) -> &'static str {
+        match self {
+            Malformed::Short(_) => "short",
+            Malformed::Opcode(_) => "op",
+            Malformed::HType(_) => "htype",
+            Malformed::HLen(_) => "hlen",
+            Malformed::Cookie => "cookie",
+            Malformed::Options => "options",
+        }
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Malformed::Short(n) => write!(f, "{n} bytes, shorter than a DHCP header (240)"),
+            Malformed::Opcode(o) => write!(f, "op {o} (neither BOOTREQUEST nor BOOTREPLY)"),
+            Malformed::HType(t) => write!(f, "hardware type {t} (only Ethernet, htype 1, is served)"),
+            Malformed::HLen(l) => write!(f, "hardware address length {l} (Ethernet's is 6)"),
+            Malformed::Cookie => write!(f, "no DHCP magic cookie (99.130.83.99)"),
+            Malformed::Options => write!(f, "its options cannot be decoded"),
+        }
+    }
+}
+
+/// The fixed BOOTP header (RFC 2131: op .. file) and the magic cookie after it.
+const HEADER: usize = 236;
+
+/// Checks the fixed header of a received packet: Some(request) for a BOOTREQUEST this server
+/// may answer, None for a BOOTREPLY (another server's answer: not ours to read).
+pub fn decode_request(packet: &[u8]) -> Result<Option<Message>, Malformed> {
+    if packet.len() < HEADER + 4 {
+        return Err(Malformed::Short(packet.len()));
+    }
+    match packet[0] {
+        1 => {}
+        2 => return Ok(None),
+        op => return Err(Malformed::Opcode(op)),
+    }
+    if packet[1] != 1 {
+        return Err(Malformed::HType(packet[1]));
+    }
+    if packet[2] != 6 {
+        return Err(Malformed::HLen(packet[2]));
+    }
+    if packet[HEADER..HEADER + 4] != dhcproto::v4::MAGIC {
+        return Err(Malformed::Cookie);
+    }
+    Message::decode(&mut Decoder::new(packet)).map(Some).map_err(|_| Malformed::Options)
+}
+
+/// What became of one received packet.
+#[derive(Debug)]
+pub enum Outcome {
+    /// An answer: the message, its bytes, where it goes, and for whom (a node, or "discovery").
+    Reply { reply: Message, bytes: Vec<u8>, to: SocketAddr, node: String, req: Message },
+    /// A DISCOVER or REQUEST of a MAC no node has, not answered, and why (the line admins look for).
+    Unknown { req: Message, why: &'static str },
+    /// Nothing to say: another server's BOOTREPLY, a RELEASE, a non-boot client of a proxy, ...
+    Quiet,
+    /// Dropped unread.
+    Malformed(Malformed),
+}
+
+/// One DHCP socket's server: the MAC index, the store it follows, and the discovery leases
+/// (shared by every socket).
+pub struct Server {
+    index: Index,
+    store: Arc<Mutex<Store>>,
+    leases: Arc<Mutex<Leases>>,
+    proxy: bool,
+    /// The last error reading the store, for the caller to log (the previous index is kept).
+    store_error: Option<crate::error::Error>,
+}
+
+impl Server {
+    pub fn new(
+        store: Arc<Mutex<Store>>,
+        leases: Arc<Mutex<Leases>>,
+        server: Option<Ipv4Addr>,
+        proxy: bool,
+    ) -> crate::error::Result<Server> {
+        let index = Index::build(lock(&store).conn(), server)?;
+        Ok(Server { index, store, leases, proxy, store_error: None })
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// An error met reading the store since the last call (the index in use is the previous one).
+    pub fn take_store_error(&mut self) -> Option<crate::error::Error> {
+        self.store_error.take()
+    }
+
+    /// Everything done with the bytes of a received packet: checked, decoded, the index brought
+    /// up to date with the store, and answered (a reservation, a discovery lease, proxyDHCP).
+    pub fn handle(&mut self, packet: &[u8], from: SocketAddr) -> Outcome {
+        let req = match decode_request(packet) {
+            Ok(Some(req)) => req,
+            Ok(None) => return Outcome::Quiet,
+            Err(m) => return Outcome::Malformed(m),
+        };
+        if let Err(e) = self.index.refresh(lock(&self.store).conn()) {
+            self.store_error = Some(e);
+        }
+        let node = self.index.lookup(req.chaddr()).map(|l| l.node.clone());
+        let answer = if self.proxy {
+            if node.is_none() && Client::of(&req).boots() {
+                return unknown(req, "");
+            }
+            proxy_answer(&req, &self.index, from)
+        } else if node.is_none() {
+            let granted = {
+                let mut st = lock(&self.store);
+                lock(&self.leases).grant(&mut st, &self.index, &req, unix_now())
+            };
+            match granted {
+                Ok(Grant::Lease(lease) | Grant::Nak(lease)) => reply(&req, &lease, &self.index),
+                Ok(Grant::Refused(why)) => return unknown(req, why),
+                Ok(Grant::Quiet) => None,
+                Err(e) => {
+                    self.store_error = Some(e);
+                    None
+                }
+            }
+        } else {
+            answer(&req, &self.index)
+        };
+        let Some((reply, to)) = answer else { return Outcome::Quiet };
+        let mut bytes = Vec::with_capacity(548);
+        if reply.encode(&mut Encoder::new(&mut bytes)).is_err() {
+            return Outcome::Quiet;
+        }
+        Outcome::Reply { reply, bytes, to, node: node.unwrap_or_else(|| "discovery".into()), req }
+    }
+}
+
+/// Only DISCOVERs and REQUESTs of unknown MACs are worth a line: the rest is quiet.
+fn unknown(req: Message, why: &'static str) -> Outcome {
+    if matches!(req.opts().msg_type(), Some(MessageType::Discover | MessageType::Request)) {
+        Outcome::Unknown { req, why }
+    } else {
+        Outcome::Quiet
+    }
+}
+
+/// A lock that outlives a panic of its last holder (see the packet loop in [`bind`]).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Receive buffer asked for: a burst of 100,000 packets a second queues instead of being dropped
+/// while the server answers the ones before (the kernel caps it at net.core.rmem_max).
+const RECV_BUFFER: usize = 4 << 20;
+
 /// A UDP socket for DHCP on `addr`, tied to `interface` when given (SO_BINDTODEVICE): on a server
 /// with several networks, requests are then taken from, and broadcast replies sent out of, that
 /// interface only, whatever the routing table says.
@@ -665,16 +1127,19 @@ fn socket(addr: SocketAddr, interface: Option<&str>) -> Result<std::net::UdpSock
         s.set_reuse_address(true).map_err(fail)?;
     }
     s.set_broadcast(true).map_err(fail)?;
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
     s.bind(&addr.into()).map_err(fail)?;
     s.set_nonblocking(true).map_err(fail)?;
     Ok(s.into())
 }
 
 /// Binds (a port in use is a startup error); returns the bound address and the server future.
+/// `leases` is shared by every DHCP socket of the daemon.
 pub async fn bind(
     addr: SocketAddr,
     interface: Option<&str>,
     store: Arc<Mutex<Store>>,
+    leases: Arc<Mutex<Leases>>,
     server: Option<Ipv4Addr>,
     proxy: bool,
     log: Log,
@@ -682,69 +1147,58 @@ pub async fn bind(
     let sock = socket(addr, interface)?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
     let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| e.to_string())?;
-    let index = {
-        let st = store.lock().expect("store lock");
-        Index::build(st.conn(), server).map_err(|e| e.to_string())?
-    };
+    let mut srv = Server::new(store, leases, server, proxy).map_err(|e| e.to_string())?;
     let kind = if proxy { "proxyDHCP" } else { "DHCP" };
     let via = interface.map(|i| format!(" via {i}")).unwrap_or_default();
     let tied = interface.is_some();
     Ok((bound, async move {
-        let mut index = index;
         let mut buf = vec![0u8; 1500];
         // Unknown clients retry every few seconds and a broken route fails every reply: one line
         // per client or destination every five minutes.
         let mut limiter = Limiter::new(std::time::Duration::from_secs(300));
         loop {
             let Ok((n, from)) = sock.recv_from(&mut buf).await else { continue };
-            let Ok(req) = Message::decode(&mut Decoder::new(&buf[..n])) else { continue };
-            {
-                let st = store.lock().expect("store lock");
-                if let Err(e) = index.refresh(st.conn()) {
+            // A bug met on one packet drops that packet, not the service.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| srv.handle(&buf[..n], from)));
+            if let Some(e) = srv.take_store_error() {
+                if limiter.allow(format!("store {e}")) {
                     log.problem(format!("oxcatd: {kind}: keeping the previous index: {e}"));
                 }
             }
-            let node = index.lookup(req.chaddr()).map(|l| l.node.as_str());
-            let known = node.is_some();
-            let reply = if proxy {
-                proxy_answer(&req, &index, from)
-            } else if req.opcode() == Opcode::BootRequest && !known {
-                let mut st = store.lock().expect("store lock");
-                match discovery_lease(&mut st, &index, &req) {
-                    Ok(Some(lease)) => reply(&req, &lease, &index),
-                    Ok(None) => None,
-                    Err(e) => {
-                        log.problem(format!("oxcatd: {kind}: discovery lease: {e}"));
-                        None
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(_) => {
+                    if limiter.allow(format!("panic {}", from.ip())) {
+                        log.problem(format!(
+                            "oxcatd: {kind}: packet from {from}{via} dropped: oxcatd failed on it (a bug)"
+                        ));
                     }
+                    continue;
                 }
-            } else {
-                answer(&req, &index)
             };
-            let asked = req.opts().msg_type();
-            let Some((reply, to)) = reply else {
-                // The silent failure admins hunt for: a node whose MAC was never enrolled.
-                let boot_client = !proxy || Client::of(&req).boots();
-                if !known
-                    && boot_client
-                    && matches!(asked, Some(MessageType::Discover | MessageType::Request))
-                    && limiter.allow(format!("unknown {:?}", req.chaddr()))
-                {
-                    log.problem(format!(
-                        "oxcatd: {kind}: {} from {}{via} not answered: MAC not in the mac table{}",
-                        type_name(asked),
-                        mac_text(req.chaddr()),
-                        if proxy { "" } else { " and no discovery range (networks.dynamicrange) for its network" }
-                    ));
+            let (reply, bytes, to, node, req) = match outcome {
+                Outcome::Reply { reply, bytes, to, node, req } => (reply, bytes, to, node, req),
+                Outcome::Quiet => continue,
+                Outcome::Malformed(m) => {
+                    if limiter.allow(format!("malformed {} {}", from.ip(), m.kind())) {
+                        log.problem(format!("oxcatd: {kind}: packet from {from}{via} dropped: {m}"));
+                    }
+                    continue;
                 }
-                continue;
+                Outcome::Unknown { req, why } => {
+                    // The silent failure admins hunt for: a node whose MAC was never enrolled.
+                    if limiter.allow(format!("unknown {:?}", req.chaddr())) {
+                        log.problem(format!(
+                            "oxcatd: {kind}: {} from {}{via} not answered: MAC not in the mac table{}{why}",
+                            type_name(req.opts().msg_type()),
+                            mac_text(req.chaddr()),
+                            if why.is_empty() { "" } else { " and " },
+                        ));
+                    }
+                    continue;
+                }
             };
-            let mut out = Vec::with_capacity(548);
-            if reply.encode(&mut Encoder::new(&mut out)).is_err() {
-                continue;
-            }
-            let node = node.unwrap_or("discovery");
-            match sock.send_to(&out, to).await {
+            match sock.send_to(&bytes, to).await {
                 Ok(_) => log.exchange(|| {
                     // One allocation: at 10,000 exchanges a second this line is a hot path.
                     use std::fmt::Write;
@@ -887,10 +1341,9 @@ mod tests {
         assert!(proxy_answer(&request(None, None, None), &idx, from).is_none());
     }
 
-    #[test]
-    fn discovery_range_hands_out_kept_addresses() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut st = Store::open(&dir.path().join("t.db")).unwrap();
+    /// A store with network lab (range 10.0.0.200-10.0.0.202) and n1 reserved 10.0.0.201.
+    fn range_store(dir: &std::path::Path) -> Store {
+        let mut st = Store::open(&dir.join("t.db")).unwrap();
         st.write(|c| {
             c.execute_batch(
                 "INSERT INTO networks (netname, net, mask, dynamicrange) VALUES ('lab', '10.0.0.0', '255.255.255.0', '10.0.0.200-10.0.0.202');
@@ -901,27 +1354,211 @@ mod tests {
             Ok(())
         })
         .unwrap();
+        st
+    }
+
+    fn with_type(mac: [u8; 6], t: MessageType, asked: Option<&str>) -> Message {
+        let mut m = sample_discover(&mac, None, None, None);
+        m.opts_mut().insert(DhcpOption::MessageType(t));
+        if let Some(a) = asked {
+            m.opts_mut().insert(DhcpOption::RequestedIpAddress(a.parse().unwrap()));
+        }
+        m
+    }
+
+    fn lease_rows(st: &Store) -> Vec<String> {
+        let rows = store::all_rows(st.conn(), lease_table()).unwrap();
+        rows.iter()
+            .map(|r| format!("{} {} {}", r[0].as_deref().unwrap(), r[1].as_deref().unwrap(), r[3].as_deref().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn discovery_range_hands_out_kept_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = range_store(dir.path());
         let idx = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
+        let mut leases = Leases::default();
+        let now = 1_000_000;
+        let mut ip = |st: &mut Store, m: &Message| match leases.grant(st, &idx, m, now).unwrap() {
+            Grant::Lease(l) => Some(l.ip.to_string()),
+            _ => None,
+        };
         let discover = |mac: [u8; 6]| sample_discover(&mac, None, None, None);
-        let ip = |st: &mut Store, m: &Message| discovery_lease(st, &idx, m).unwrap().map(|l| l.ip.to_string());
         // 10.0.0.201 is reserved for n1: skipped.
         assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 1])).as_deref(), Some("10.0.0.200"));
         assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 2])).as_deref(), Some("10.0.0.202"));
         // The same client keeps its address; the range is full for a third.
         assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 1])).as_deref(), Some("10.0.0.200"));
         assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 3])), None);
+        // Offers are held in memory only; a REQUEST for the offered address binds it, in the table.
+        assert!(lease_rows(&st).is_empty());
+        let req = with_type([2, 0, 0, 0, 0, 1], MessageType::Request, Some("10.0.0.200"));
+        assert_eq!(ip(&mut st, &req).as_deref(), Some("10.0.0.200"));
+        assert_eq!(lease_rows(&st), ["02:00:00:00:00:01 10.0.0.200 bound"]);
         // RELEASE frees it; a DECLINE keeps the address out of use.
-        let mut release = discover([2, 0, 0, 0, 0, 1]);
-        release.opts_mut().insert(DhcpOption::MessageType(MessageType::Release));
-        assert_eq!(ip(&mut st, &release), None);
+        assert_eq!(ip(&mut st, &with_type([2, 0, 0, 0, 0, 1], MessageType::Release, None)), None);
+        assert!(lease_rows(&st).is_empty());
         assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 3])).as_deref(), Some("10.0.0.200"));
-        let mut decline = discover([2, 0, 0, 0, 0, 3]);
-        decline.opts_mut().insert(DhcpOption::MessageType(MessageType::Decline));
-        assert_eq!(ip(&mut st, &decline), None);
+        assert_eq!(ip(&mut st, &with_type([2, 0, 0, 0, 0, 3], MessageType::Decline, None)), None);
+        assert_eq!(lease_rows(&st), ["declined:10.0.0.200 10.0.0.200 declined"]);
         assert_eq!(ip(&mut st, &discover([2, 0, 0, 0, 0, 4])), None, "the declined address was handed out again");
         // Without a range (another network), unknown MACs get nothing.
         let far = Index::build(st.conn(), Some("192.0.2.1".parse().unwrap())).unwrap();
-        assert!(discovery_lease(&mut st, &far, &discover([2, 0, 0, 0, 0, 5])).unwrap().is_none());
+        assert_eq!(
+            Leases::default().grant(&mut st, &far, &discover([2, 0, 0, 0, 0, 5]), now).unwrap(),
+            Grant::Refused("no discovery range (networks.dynamicrange) for its network")
+        );
+    }
+
+    #[test]
+    fn a_nak_binds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = range_store(dir.path());
+        let idx = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
+        let mut leases = Leases::default();
+        let mac = [2, 0, 0, 0, 0, 1];
+        // An address outside the range, the one reserved for n1, or none at all: NAKed, no row.
+        for asked in [Some("10.0.0.99"), Some("10.0.0.201"), None] {
+            let req = with_type(mac, MessageType::Request, asked);
+            let g = leases.grant(&mut st, &idx, &req, 1_000_000).unwrap();
+            assert!(matches!(g, Grant::Nak(_)), "{asked:?}: {g:?}");
+            let (nak, _) = reply(
+                &req,
+                &match g {
+                    Grant::Nak(l) => l,
+                    _ => unreachable!(),
+                },
+                &idx,
+            )
+            .unwrap();
+            assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+            assert!(lease_rows(&st).is_empty(), "{asked:?}: {:?}", lease_rows(&st));
+        }
+        assert_eq!(leases.clients(), 0);
+        // An address another client holds: NAKed too.
+        leases
+            .grant(&mut st, &idx, &with_type([2, 0, 0, 0, 0, 2], MessageType::Request, Some("10.0.0.202")), 1_000_000)
+            .unwrap();
+        let g =
+            leases.grant(&mut st, &idx, &with_type(mac, MessageType::Request, Some("10.0.0.202")), 1_000_000).unwrap();
+        assert!(matches!(g, Grant::Nak(_)), "{g:?}");
+        assert_eq!(lease_rows(&st), ["02:00:00:00:00:02 10.0.0.202 bound"]);
+    }
+
+    #[test]
+    fn expired_leases_are_pruned_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = range_store(dir.path());
+        let idx = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
+        let (t0, lease) = (1_000_000, i64::from(idx.lease_secs));
+        // Rows written by an older oxcatd: one long expired, one still running.
+        st.write(|c| {
+            c.execute_batch(&format!(
+                "INSERT INTO dhcplease (mac, ip, expires, state) VALUES ('02:00:00:00:00:09', '10.0.0.202', '{}', 'bound'),
+                 ('02:00:00:00:00:08', '10.0.0.200', '{}', 'bound')",
+                t0 - GRACE_SECS - 1,
+                t0 + 10
+            ))?;
+            Ok(())
+        })
+        .unwrap();
+        let mut leases = Leases::default();
+        let req = with_type([2, 0, 0, 0, 0, 1], MessageType::Request, Some("10.0.0.202"));
+        assert!(matches!(leases.grant(&mut st, &idx, &req, t0).unwrap(), Grant::Lease(_)));
+        assert_eq!(lease_rows(&st), ["02:00:00:00:00:01 10.0.0.202 bound", "02:00:00:00:00:08 10.0.0.200 bound"]);
+        // Expired, but within the grace period: the row stays and its client gets the address back.
+        let later = t0 + 10 + 1;
+        let d8 = sample_discover(&[2, 0, 0, 0, 0, 8], None, None, None);
+        assert!(
+            matches!(leases.grant(&mut st, &idx, &d8, later).unwrap(), Grant::Lease(l) if l.ip.to_string() == "10.0.0.200")
+        );
+        assert_eq!(lease_rows(&st).len(), 2);
+        // Past the grace period, both expired rows go at the next sweep.
+        let gone = t0 + lease + GRACE_SECS + 1;
+        let d7 = sample_discover(&[2, 0, 0, 0, 0, 7], None, None, None);
+        assert!(matches!(leases.grant(&mut st, &idx, &d7, gone).unwrap(), Grant::Lease(_)));
+        assert!(lease_rows(&st).is_empty(), "{:?}", lease_rows(&st));
+        assert_eq!(leases.clients(), 1, "only the new offer is held");
+    }
+
+    #[test]
+    fn a_flood_of_new_macs_holds_a_bounded_number_of_leases() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open(&dir.path().join("t.db")).unwrap();
+        // A /8 range: far more addresses than clients may hold.
+        st.write(|c| {
+            c.execute_batch("INSERT INTO networks (netname, net, mask, dynamicrange) VALUES ('big', '10.0.0.0', '255.0.0.0', '10.0.0.10-10.255.255.250')")?;
+            Ok(())
+        })
+        .unwrap();
+        let idx = Index::build(st.conn(), Some("10.0.0.1".parse().unwrap())).unwrap();
+        let mut leases = Leases::default();
+        let mut offered = 0;
+        for i in 0..(LEASES_MAX as u32 + 1000) {
+            let b = i.to_be_bytes();
+            let d = sample_discover(&[2, 0, b[0], b[1], b[2], b[3]], None, None, None);
+            if matches!(leases.grant(&mut st, &idx, &d, 1_000_000).unwrap(), Grant::Lease(_)) {
+                offered += 1;
+            }
+        }
+        assert_eq!(offered, LEASES_MAX);
+        assert_eq!(leases.clients(), LEASES_MAX);
+        // A minute later the offers ran out: new clients are served again.
+        let d = sample_discover(&[2, 1, 0, 0, 0, 1], None, None, None);
+        assert!(matches!(
+            leases.grant(&mut st, &idx, &d, 1_000_000 + OFFER_HOLD_SECS + SWEEP_EVERY_SECS).unwrap(),
+            Grant::Lease(_)
+        ));
+        assert_eq!(leases.clients(), 1);
+    }
+
+    fn encoded(m: &Message) -> Vec<u8> {
+        let mut out = Vec::new();
+        m.encode(&mut Encoder::new(&mut out)).unwrap();
+        out
+    }
+
+    #[test]
+    fn packets_that_are_not_ethernet_dhcp_requests_are_dropped_unread() {
+        let good = encoded(&request(None, None, None));
+        assert!(decode_request(&good).unwrap().is_some());
+        let with = |at: usize, b: u8| {
+            let mut p = good.clone();
+            p[at] = b;
+            decode_request(&p)
+        };
+        // hlen 17 made dhcproto's chaddr() panic.
+        assert_eq!(with(2, 17).unwrap_err(), Malformed::HLen(17));
+        assert_eq!(with(2, 255).unwrap_err(), Malformed::HLen(255));
+        assert_eq!(with(1, 0).unwrap_err(), Malformed::HType(0));
+        assert_eq!(with(236, 0).unwrap_err(), Malformed::Cookie);
+        assert_eq!(with(0, 7).unwrap_err(), Malformed::Opcode(7));
+        assert!(with(0, 2).unwrap().is_none(), "another server's BOOTREPLY is not ours to read");
+        assert_eq!(decode_request(&good[..239]).unwrap_err(), Malformed::Short(239));
+        assert_eq!(decode_request(&[]).unwrap_err(), Malformed::Short(0));
+    }
+
+    #[test]
+    fn the_server_answers_known_macs_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = range_store(dir.path());
+        let mut srv =
+            Server::new(Arc::new(Mutex::new(st)), Leases::shared(), Some("10.0.0.1".parse().unwrap()), false).unwrap();
+        let from: SocketAddr = "0.0.0.0:68".parse().unwrap();
+        let good = encoded(&request(None, None, None));
+        match srv.handle(&good, from) {
+            Outcome::Reply { reply, node, .. } => {
+                assert_eq!(node, "n1");
+                assert_eq!(reply.yiaddr(), Ipv4Addr::new(10, 0, 0, 201));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut long = good.clone();
+        long[2] = 17;
+        assert!(matches!(srv.handle(&long, from), Outcome::Malformed(Malformed::HLen(17))));
+        // The issue's reproducer: a 244-byte BOOTREQUEST with hlen 17.
+        assert!(matches!(srv.handle(&long[..244], from), Outcome::Malformed(Malformed::HLen(17))));
     }
 
     #[test]

@@ -32,29 +32,31 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Io(format!("runtime: {e}")))?;
-    rt.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
+    let served = rt.block_on(async {
+        let mut tasks = Services::default();
         for addr in &cfg.http {
             let (bound, fut) = http::bind(*addr, shared.clone()).await.map_err(Error::Io)?;
             writeln!(out, "oxcatd: HTTP on {bound}").map_err(|e| Error::io("stdout", e))?;
-            tasks.spawn(fut);
+            tasks.spawn(format!("HTTP on {bound}"), fut);
         }
         let interfaces: Vec<Option<&str>> = if cfg.dhcp_interfaces.is_empty() {
             vec![None]
         } else {
             cfg.dhcp_interfaces.iter().map(|i| Some(i.as_str())).collect()
         };
+        let leases = dhcp::Leases::shared();
         for addr in &cfg.dhcp {
             for iface in &interfaces {
                 let store =
                     Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-                let (bound, fut) = dhcp::bind(*addr, *iface, store, cfg.dhcp_server, cfg.dhcp_proxy, log.clone())
-                    .await
-                    .map_err(Error::Io)?;
+                let (bound, fut) =
+                    dhcp::bind(*addr, *iface, store, leases.clone(), cfg.dhcp_server, cfg.dhcp_proxy, log.clone())
+                        .await
+                        .map_err(Error::Io)?;
                 let kind = if cfg.dhcp_proxy { "proxyDHCP" } else { "DHCP" };
                 let on = iface.map(|i| format!(" ({i})")).unwrap_or_default();
                 writeln!(out, "oxcatd: {kind} on {bound}{on}").map_err(|e| Error::io("stdout", e))?;
-                tasks.spawn(fut);
+                tasks.spawn(format!("{kind} on {bound}{on}"), fut);
             }
         }
         for addr in &cfg.tftp {
@@ -62,7 +64,7 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             let (bound, fut) = tftp::bind(*addr, &tftp_root, store, log.clone()).await.map_err(Error::Io)?;
             writeln!(out, "oxcatd: TFTP on {bound} (root {})", tftp_root.display())
                 .map_err(|e| Error::io("stdout", e))?;
-            tasks.spawn(fut);
+            tasks.spawn(format!("TFTP on {bound}"), fut);
         }
         if tasks.is_empty() {
             return Err(Error::Input("no service enabled (http and tftp are both off in the config)".into()));
@@ -70,11 +72,95 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "oxcatd: ready").and_then(|_| out.flush()).map_err(|e| Error::io("stdout", e))?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Error::Io(e.to_string()))?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-            _ = tasks.join_next() => {}
-        }
-        Ok(())
-    })
+        let stop = async {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        tasks.serve(stop).await
+    });
+    // Blocking work (a file being read, a store write) gets a moment; a stuck one does not keep
+    // a failed daemon from exiting.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    served
+}
+
+/// The running services, by name ("DHCP on 0.0.0.0:67").
+#[derive(Default)]
+struct Services {
+    tasks: tokio::task::JoinSet<()>,
+    names: std::collections::HashMap<tokio::task::Id, String>,
+}
+
+impl Services {
+    fn spawn(&mut self, name: String, service: impl std::future::Future<Output = ()> + Send + 'static) {
+        let id = self.tasks.spawn(service).id();
+        self.names.insert(id, name);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Serves until `stop`. A service serves forever: one that ends (a panic, or an error it
+    /// could not get past) ends oxcatd with an error, logged and a non-zero exit status, so that
+    /// the service manager restarts all of it; the other services never run on without it, and
+    /// oxcatd never exits 0 for it.
+    async fn serve(mut self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+        let ended = tokio::select! {
+            _ = stop => return Ok(()),
+            ended = self.tasks.join_next_with_id() => ended,
+        };
+        let (id, why) = match ended {
+            Some(Ok((id, ()))) => (id, "stopped".to_string()),
+            Some(Err(e)) => {
+                (e.id(), if e.is_panic() { format!("panicked: {}", panic_text(e.into_panic())) } else { e.to_string() })
+            }
+            None => return Ok(()),
+        };
+        let name = self.names.remove(&id).unwrap_or_else(|| "a service".into());
+        // main prints it on standard error, the log's stream, and exits 1.
+        Err(Error::Io(format!("{name} {why}: exiting so that the service manager restarts oxcatd")))
+    }
+}
+
+/// What a panic said.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn a_service_that_ends_ends_oxcatd_with_an_error() {
+        let rt = runtime();
+        let _in = rt.enter();
+        let mut s = Services::default();
+        s.spawn("HTTP on 127.0.0.1:80".into(), std::future::pending());
+        s.spawn("DHCP on 0.0.0.0:67".into(), async { panic!("chaddr out of range") });
+        let e = rt.block_on(s.serve(std::future::pending())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error: DHCP on 0.0.0.0:67 panicked: chaddr out of range: exiting so that the service manager restarts oxcatd"
+        );
+        assert_eq!(e.exit_code(), 1);
+        let mut s = Services::default();
+        s.spawn("TFTP on 0.0.0.0:69".into(), async {});
+        let e = rt.block_on(s.serve(std::future::pending())).unwrap_err();
+        assert!(e.to_string().starts_with("Error: TFTP on 0.0.0.0:69 stopped: "), "{e}");
+        // A stop request ends it cleanly.
+        let mut s = Services::default();
+        s.spawn("HTTP on 127.0.0.1:80".into(), std::future::pending());
+        assert!(rt.block_on(s.serve(async {})).is_ok());
+    }
 }
