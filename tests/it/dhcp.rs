@@ -352,3 +352,153 @@ fn perfdhcp_clients_all_get_their_reservations_and_unknown_ones_nothing() {
     let (counts, report) = perfdhcp("mac=00:0d:01:00:00:00");
     assert!(counts.first().is_some_and(|(sent, received)| *sent >= 100 && *received == 0), "{report}");
 }
+
+/// A DISCOVER (or REQUEST asking for `asked`) from `mac` as relayed by 10.77.0.2: answered to
+/// that address, port 67, so a plain socket in the client namespace sees the answer.
+fn relayed(mac: [u8; 6], xid: u32, asked: Option<&str>) -> Vec<u8> {
+    use dhcproto::v4::{DhcpOption, MessageType};
+    use dhcproto::{Encodable, Encoder};
+    let mut m = oxcat::daemon::dhcp::sample_discover(&mac, Some(b"PXEClient:Arch:00000"), Some(0), None);
+    m.set_xid(xid).set_giaddr([10, 77, 0, 2]);
+    if let Some(a) = asked {
+        m.opts_mut().insert(DhcpOption::MessageType(MessageType::Request));
+        m.opts_mut().insert(DhcpOption::RequestedIpAddress(a.parse().unwrap()));
+    }
+    let mut out = Vec::new();
+    m.encode(&mut Encoder::new(&mut out)).unwrap();
+    out
+}
+
+/// The type of the answer with transaction id `xid` that reaches `sock` within half a second.
+fn answer_to(sock: &std::net::UdpSocket, xid: u32) -> Option<dhcproto::v4::MessageType> {
+    use dhcproto::{Decodable, Decoder};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    let mut buf = [0u8; 1500];
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        sock.set_read_timeout(Some(left.max(std::time::Duration::from_millis(1)))).unwrap();
+        let Ok(n) = sock.recv(&mut buf) else { break };
+        let m = dhcproto::v4::Message::decode(&mut Decoder::new(&buf[..n])).unwrap();
+        if m.xid() == xid {
+            return m.opts().msg_type();
+        }
+    }
+    None
+}
+
+#[test]
+fn hostile_packets_are_dropped_and_every_service_keeps_serving() {
+    if !available() || !crate::harness::peers(&["curl"], "curl") {
+        return;
+    }
+    let lab = Lab::new();
+    let mut pair = Pair::new();
+    pair.client.ip(&["addr", "add", "10.77.0.2/24", "dev", &pair.client_if]);
+    let mac = pair.client_mac();
+    let known: Vec<u8> = mac.split(':').map(|h| u8::from_str_radix(h, 16).unwrap()).collect();
+    let known: [u8; 6] = known.try_into().unwrap();
+    lab.run("mkdef", &["n1", "groups=compute", &format!("mac={mac}"), "ip=10.77.0.11"]).ok();
+    lab.run(
+        "mkdef",
+        &["-t", "network", "-o", "lab", "net=10.77.0.0", "mask=255.255.255.0", "dynamicrange=10.77.0.200-10.77.0.210"],
+    )
+    .ok();
+    let tftp = lab.path("tftp");
+    std::fs::create_dir_all(&tftp).unwrap();
+    std::fs::write(tftp.join("hello.txt"), "hello\n").unwrap();
+    lab.run("chdef", &["-t", "site", "master=10.77.0.1", &format!("tftpdir={}", tftp.display())]).ok();
+    lab.write(
+        "all.toml",
+        "[http]\nlisten = [\"10.77.0.1:0\"]\n[tftp]\nlisten = [\"10.77.0.1:0\"]\n[dhcp]\nenable = true\n",
+    );
+    let mut cmd = pair.server.exec(lab.path("bin/oxcatd"));
+    cmd.args(["--config", lab.path("all.toml").to_str().unwrap()]).env("OXCAT_DB", lab.db());
+    pair.daemon = Some(Daemon::start(cmd));
+    let sock = pair.client.enter(|| std::net::UdpSocket::bind("10.77.0.2:67").unwrap());
+    let send = |p: &[u8]| {
+        sock.send_to(p, "10.77.0.1:67").unwrap();
+    };
+    // Control: the known MAC, relayed, is answered (so silence below means something).
+    send(&relayed(known, 1, None));
+    assert_eq!(answer_to(&sock, 1), Some(dhcproto::v4::MessageType::Offer));
+    // The reproducer: a 244-byte BOOTREQUEST with hlen 17 (dhcproto's chaddr() panicked,
+    // and oxcatd exited with status 0).
+    let mut long = relayed(known, 2, None);
+    long[2] = 17;
+    long.truncate(244);
+    send(&long);
+    assert_eq!(answer_to(&sock, 2), None);
+    // Random bytes of every length, some starting like a BOOTREQUEST.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..2000 {
+        let len = i % 600;
+        let mut p: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        if i % 2 == 0 && len > 3 {
+            p[0] = 1;
+        }
+        send(&p);
+    }
+    // A known MAC's DISCOVER with a wrong magic cookie, or hardware type 0: not answered.
+    let mut cookie = relayed(known, 3, None);
+    cookie[236..240].copy_from_slice(&[1, 2, 3, 4]);
+    send(&cookie);
+    assert_eq!(answer_to(&sock, 3), None, "a wrong magic cookie was answered");
+    let mut htype = relayed(known, 4, None);
+    htype[1] = 0;
+    send(&htype);
+    assert_eq!(answer_to(&sock, 4), None, "htype 0 was answered");
+    // The daemon runs on and answers as before.
+    assert!(pair.daemon.as_mut().unwrap().running(), "oxcatd exited:\n{}", pair.daemon.as_ref().unwrap().log());
+    send(&relayed(known, 5, None));
+    assert_eq!(answer_to(&sock, 5), Some(dhcproto::v4::MessageType::Offer));
+    let env = pair.udhcpc(&lab, &[]).expect("udhcpc answered after the hostile packets");
+    assert_eq!(env_value(&env, "ip"), Some("10.77.0.11"));
+    let daemon = pair.daemon.as_ref().unwrap();
+    let curl = |url: String| {
+        let o = pair.client.exec("curl").args(["-s", "--max-time", "10", &url]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(curl(format!("http://{}/tftpboot/hello.txt", daemon.addr("HTTP"))), "hello\n");
+    assert_eq!(curl(format!("tftp://{}/hello.txt", daemon.addr("TFTP"))), "hello\n");
+    // Each kind of junk is logged once per sender, not once per packet.
+    daemon.log_line("oxcatd: DHCP: packet from 10.77.0.2:67 dropped: hardware address length 17 (Ethernet's is 6)");
+    daemon.log_line("oxcatd: DHCP: packet from 10.77.0.2:67 dropped: no DHCP magic cookie (99.130.83.99)");
+    daemon.log_line("oxcatd: DHCP: packet from 10.77.0.2:67 dropped: hardware type ");
+    let log = daemon.log();
+    let dropped = log.lines().filter(|l| l.contains(" dropped: ")).count();
+    assert!(dropped <= 6, "{dropped} lines for dropped packets (one per kind at most):\n{log}");
+}
+
+#[test]
+fn a_naked_request_binds_no_lease() {
+    if !available() {
+        return;
+    }
+    let lab = Lab::new();
+    let mut pair = Pair::new();
+    pair.client.ip(&["addr", "add", "10.77.0.2/24", "dev", &pair.client_if]);
+    lab.run(
+        "mkdef",
+        &["-t", "network", "-o", "lab", "net=10.77.0.0", "mask=255.255.255.0", "dynamicrange=10.77.0.200-10.77.0.210"],
+    )
+    .ok();
+    lab.run("chdef", &["-t", "site", "master=10.77.0.1"]).ok();
+    pair.start_daemon(&lab);
+    let sock = pair.client.enter(|| std::net::UdpSocket::bind("10.77.0.2:67").unwrap());
+    let stranger = [2, 0, 0, 0, 0, 7];
+    // An address outside the range: NAKed, and nothing is written.
+    sock.send_to(&relayed(stranger, 1, Some("10.77.0.99")), "10.77.0.1:67").unwrap();
+    assert_eq!(answer_to(&sock, 1), Some(dhcproto::v4::MessageType::Nak));
+    assert_eq!(lab.run("tabdump", &["dhcplease"]).ok().stdout, "#mac,ip,expires,state,comments,disable\n");
+    // One in the range: ACKed and kept.
+    sock.send_to(&relayed(stranger, 2, Some("10.77.0.205")), "10.77.0.1:67").unwrap();
+    assert_eq!(answer_to(&sock, 2), Some(dhcproto::v4::MessageType::Ack));
+    let rows = lab.run("tabdump", &["dhcplease"]).ok().stdout;
+    assert!(rows.contains("\"02:00:00:00:00:07\",\"10.77.0.205\","), "{rows}");
+}

@@ -86,6 +86,11 @@ impl Daemon {
         kb.trim().trim_end_matches("kB").trim().parse::<u64>().expect("VmRSS in kB") * 1024
     }
 
+    /// True while it runs (it has not exited).
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("oxcatd's status").is_none()
+    }
+
     /// Its log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
@@ -259,6 +264,22 @@ impl Netns {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.0]).arg(program);
         c
+    }
+}
+
+impl Netns {
+    /// Runs `f` on a thread inside the namespace: sockets it opens belong to the namespace (and
+    /// stay there when used from elsewhere).
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let ns = std::fs::File::open(format!("/var/run/netns/{}", self.0)).expect("netns file");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+                f()
+            })
+            .join()
+            .expect("thread in the namespace")
+        })
     }
 }
 
