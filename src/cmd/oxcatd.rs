@@ -38,9 +38,19 @@ error (the journal under systemd): one per DHCP exchange, and one per problem (e
 request at most once in five minutes): a client whose MAC no node has, a DHCP reply that cannot be \
 sent, an HTTP or TFTP request refused (a wrong token, a path outside the root, a write) or for a \
 file that is not there, a TFTP transfer the client abandoned (no acknowledgement, or its port \
-closed). Tokens are never logged. Control characters clients sent are logged as escapes (\\x0a, \\x1b); \
-past 2,000 lines at once or 200 a second, lines are counted instead, and every 5 s a line says how \
-many were suppressed.";
+closed), a DHCP packet dropped unread (only Ethernet BOOTREQUESTs with the DHCP magic cookie and \
+well-formed options are read: hardware type 1, address length 6). Tokens are never logged. Control \
+characters clients sent are logged as escapes (\\x0a, \\x1b); past 2,000 lines at once or 200 a \
+second, lines are counted instead, and every 5 s a line says how many were suppressed.
+
+A MAC no node has gets an address only from its network's discovery range (networks.dynamicrange): \
+offers are held for a minute in memory, a REQUEST for a free address of the range binds it for \
+site.dhcplease seconds in the dhcplease table (any other REQUEST is NAKed and binds nothing), and \
+rows go an hour after their lease expired; at most 65,536 offers and leases are held.
+
+oxcatd runs until SIGTERM or SIGINT (exit status 0). If one of its services stops (a bug), oxcatd \
+logs which and why and exits with status 1, so that the service manager restarts all of it (the \
+shipped unit restarts it after any exit).";
 
 pub fn command() -> Command {
     Command::new("oxcatd").long_about(LONG_ABOUT).arg(
