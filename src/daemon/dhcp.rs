@@ -1026,9 +1026,15 @@ pub struct Server {
     store: Arc<Mutex<Store>>,
     leases: Arc<Mutex<Leases>>,
     proxy: bool,
-    /// The last error reading the store, for the caller to log (the previous index is kept).
-    store_error: Option<crate::error::Error>,
+    /// The last error met with the store, for the caller to log.
+    store_error: Option<String>,
+    /// When the store was last asked whether anything changed.
+    checked: Option<std::time::Instant>,
 }
+
+/// How often the store is asked whether the index is current: a change is seen at most this much
+/// later, and a flood of packets costs no store read each.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Server {
     pub fn new(
@@ -1038,15 +1044,15 @@ impl Server {
         proxy: bool,
     ) -> crate::error::Result<Server> {
         let index = Index::build(lock(&store).conn(), server)?;
-        Ok(Server { index, store, leases, proxy, store_error: None })
+        Ok(Server { index, store, leases, proxy, store_error: None, checked: None })
     }
 
     pub fn index(&self) -> &Index {
         &self.index
     }
 
-    /// An error met reading the store since the last call (the index in use is the previous one).
-    pub fn take_store_error(&mut self) -> Option<crate::error::Error> {
+    /// An error met with the store since the last call, as a log line says it.
+    pub fn take_store_error(&mut self) -> Option<String> {
         self.store_error.take()
     }
 
@@ -1058,8 +1064,12 @@ impl Server {
             Ok(None) => return Outcome::Quiet,
             Err(m) => return Outcome::Malformed(m),
         };
-        if let Err(e) = self.index.refresh(lock(&self.store).conn()) {
-            self.store_error = Some(e);
+        let now = std::time::Instant::now();
+        if self.checked.is_none_or(|t| now.duration_since(t) >= CHECK_EVERY) {
+            self.checked = Some(now);
+            if let Err(e) = self.index.refresh(lock(&self.store).conn()) {
+                self.store_error = Some(format!("keeping the previous index: {e}"));
+            }
         }
         let node = self.index.lookup(req.chaddr()).map(|l| l.node.clone());
         let answer = if self.proxy {
@@ -1077,7 +1087,7 @@ impl Server {
                 Ok(Grant::Refused(why)) => return unknown(req, why),
                 Ok(Grant::Quiet) => None,
                 Err(e) => {
-                    self.store_error = Some(e);
+                    self.store_error = Some(format!("discovery lease: {e}"));
                     None
                 }
             }
@@ -1107,10 +1117,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Receive buffer asked for: a burst of 100,000 packets a second queues instead of being dropped
-/// while the server answers the ones before (the kernel caps it at net.core.rmem_max).
-const RECV_BUFFER: usize = 4 << 20;
-
 /// A UDP socket for DHCP on `addr`, tied to `interface` when given (SO_BINDTODEVICE): on a server
 /// with several networks, requests are then taken from, and broadcast replies sent out of, that
 /// interface only, whatever the routing table says.
@@ -1127,7 +1133,6 @@ fn socket(addr: SocketAddr, interface: Option<&str>) -> Result<std::net::UdpSock
         s.set_reuse_address(true).map_err(fail)?;
     }
     s.set_broadcast(true).map_err(fail)?;
-    let _ = s.set_recv_buffer_size(RECV_BUFFER);
     s.bind(&addr.into()).map_err(fail)?;
     s.set_nonblocking(true).map_err(fail)?;
     Ok(s.into())
@@ -1162,7 +1167,7 @@ pub async fn bind(
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| srv.handle(&buf[..n], from)));
             if let Some(e) = srv.take_store_error() {
                 if limiter.allow(format!("store {e}")) {
-                    log.problem(format!("oxcatd: {kind}: keeping the previous index: {e}"));
+                    log.problem(format!("oxcatd: {kind}: {e}"));
                 }
             }
             let outcome = match outcome {
