@@ -480,7 +480,7 @@ fn hostile_packets_are_dropped_and_every_service_keeps_serving() {
 }
 
 #[test]
-fn a_naked_request_binds_no_lease() {
+fn a_naked_request_binds_no_lease_and_expired_ones_are_pruned() {
     if !available() {
         return;
     }
@@ -493,6 +493,12 @@ fn a_naked_request_binds_no_lease() {
     )
     .ok();
     lab.run("chdef", &["-t", "site", "master=10.77.0.1"]).ok();
+    // A lease that ended in 1970, written by an older oxcatd: deleted once DHCP reads the table.
+    lab.write(
+        "dhcplease.csv",
+        "#mac,ip,expires,state,comments,disable\n\"02:00:00:00:00:99\",\"10.77.0.201\",\"1000\",\"bound\",,\n",
+    );
+    lab.run("tabrestore", &["dhcplease.csv"]).ok();
     pair.start_daemon(&lab);
     let sock = pair.client.enter(|| std::net::UdpSocket::bind("10.77.0.2:67").unwrap());
     let stranger = [2, 0, 0, 0, 0, 7];
