@@ -1003,7 +1003,59 @@ pub fn decode_request(packet: &[u8]) -> Result<Option<Message>, Malformed> {
     if packet[HEADER..HEADER + 4] != dhcproto::v4::MAGIC {
         return Err(Malformed::Cookie);
     }
+    if !options_fit(&packet[HEADER + 4..]) {
+        return Err(Malformed::Options);
+    }
     Message::decode(&mut Decoder::new(packet)).map(Some).map_err(|_| Malformed::Options)
+}
+
+/// Options whose length dhcproto 0.15 asserts or subtracts from unchecked (a panic in a build
+/// with debug assertions; found by the fuzz target): code, least and most length (RFC 4039,
+/// 4702, 4578, 6926).
+const OPTION_LENGTHS: &[(u8, usize, usize)] = &[
+    (80, 0, 0),
+    (81, 3, usize::MAX),
+    (94, 3, 3),
+    (151, 1, usize::MAX),
+    (152, 4, 4),
+    (153, 4, 4),
+    (154, 4, 4),
+    (155, 4, 4),
+];
+
+/// True when every option lies within the packet and those of [`OPTION_LENGTHS`] have a length
+/// allowed (an option given in several consecutive parts counts as one, RFC 3396).
+fn options_fit(options: &[u8]) -> bool {
+    let allowed = |(code, len): (u8, usize)| {
+        OPTION_LENGTHS.iter().find(|(c, ..)| *c == code).is_none_or(|(_, least, most)| (*least..=*most).contains(&len))
+    };
+    let mut part: Option<(u8, usize)> = None;
+    let mut i = 0;
+    while let Some(&code) = options.get(i) {
+        if code == 0 || code == 255 {
+            // Pad ends an option given in parts; End ends them all.
+            if part.take().is_some_and(|p| !allowed(p)) {
+                return false;
+            }
+            if code == 255 {
+                return true;
+            }
+            i += 1;
+            continue;
+        }
+        let Some(&len) = options.get(i + 1) else { return false };
+        let len = usize::from(len);
+        if i + 2 + len > options.len() {
+            return false;
+        }
+        part = match part {
+            Some((c, sum)) if c == code => Some((c, sum + len)),
+            Some(p) if !allowed(p) => return false,
+            _ => Some((code, len)),
+        };
+        i += 2 + len;
+    }
+    part.is_none_or(allowed)
 }
 
 /// What became of one received packet.
@@ -1542,6 +1594,25 @@ mod tests {
         assert!(with(0, 2).unwrap().is_none(), "another server's BOOTREPLY is not ours to read");
         assert_eq!(decode_request(&good[..239]).unwrap_err(), Malformed::Short(239));
         assert_eq!(decode_request(&[]).unwrap_err(), Malformed::Short(0));
+        // Option lengths dhcproto asserts: the fuzz target's first crash was option 81 (client
+        // FQDN) with length 0 (fuzz/artifacts/dhcp/crash-c4293e60...).
+        let with_option = |opt: &[u8]| {
+            let mut p = good[..240].to_vec();
+            p.extend_from_slice(&[53, 1, 1]);
+            p.extend_from_slice(opt);
+            p.push(255);
+            decode_request(&p)
+        };
+        for bad in
+            [&[81, 0][..], &[81, 2, 0, 0], &[80, 1, 0], &[94, 2, 1, 2], &[151, 0], &[152, 3, 0, 0, 0], &[60, 9, 1]]
+        {
+            assert_eq!(with_option(bad).unwrap_err(), Malformed::Options, "{bad:?}");
+        }
+        // In two parts (RFC 3396), the whole counts; a client FQDN of 3 bytes and more is fine.
+        assert!(with_option(&[81, 1, 0, 81, 2, 0, 0]).unwrap().is_some());
+        assert!(with_option(&[81, 3, 0, 0, 0]).unwrap().is_some());
+        assert_eq!(with_option(&[81, 1, 0, 0, 81, 2, 0, 0]).unwrap_err(), Malformed::Options);
+        assert!(with_option(&[94, 3, 1, 2, 0, 80, 0]).unwrap().is_some());
     }
 
     #[test]
