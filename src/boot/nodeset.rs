@@ -249,7 +249,12 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         // A fresh token per nodeset; when rendering at request time, the one nodeset recorded.
         let token: String = if ctx.reuse_token {
             match ctx.col(node, "chain", "token")? {
-                Some(t) => t,
+                Some(t) if !token_is_spent(&t) => t,
+                Some(_) => {
+                    return Ok(Err(
+                        "the boot token is spent (the node reported the end of its boot): run nodeset again".into(),
+                    ))
+                }
                 None => return Ok(Err("no boot token recorded: run nodeset for this node again".into())),
             }
         } else {
@@ -322,6 +327,38 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
     Ok(Ok(Plan { node: node.into(), state, files, remove: vec![], nodetype, token }))
 }
 
+/// How chain.token keeps a spent token: the node reported the end of its boot's work
+/// (installed, booted, failed), so its token may only report status until the next nodeset, and
+/// only its digest is kept.
+const SPENT: &str = "sha256:";
+
+fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What chain.token holds once `token` is spent (see [`SPENT`]).
+pub fn spent_token(token: &str) -> String {
+    format!("{SPENT}{}", token_digest(token))
+}
+
+pub fn token_is_spent(stored: &str) -> bool {
+    stored.starts_with(SPENT)
+}
+
+/// True when `given` is the token chain.token holds (plain, or spent). Digests are compared, so
+/// the time taken says nothing about how much of the token matched.
+pub fn token_matches(stored: &str, given: &str) -> bool {
+    if given.is_empty() {
+        return false;
+    }
+    let given = token_digest(given);
+    match stored.strip_prefix(SPENT) {
+        Some(digest) => digest == given,
+        None => token_digest(stored) == given,
+    }
+}
+
 /// Records the plans in the store (inside the caller's transaction).
 pub fn record(conn: &Connection, plans: &[Plan]) -> Result<()> {
     let chain = schema::table("chain").expect("chain");
@@ -381,7 +418,8 @@ fn request_of(state: &str) -> Option<Request> {
 
 /// What oxcatd serves at a config path under the TFTP root (`ipxe/NODE.ipxe`,
 /// `pxelinux.cfg/01-MAC`, `grub2/grub.cfg-01-MAC`): the node's config rendered from its recorded
-/// state, with its recorded token. None when the path is no config or the node has no boot state.
+/// state, with its recorded token, and the node it is for. None when the path is no config or the
+/// node has no boot state.
 /// The node that boots from `mac`: the rows that spell it out first (one query), else, where
 /// some mac row holds a regex value, every node's resolved value.
 fn node_with_mac(conn: &Connection, mac: &str) -> Result<Option<String>> {
@@ -415,7 +453,7 @@ fn node_with_mac(conn: &Connection, mac: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<String>> {
+pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<(String, String)>> {
     let (loader, key) = if let Some(n) = rel.strip_prefix("ipxe/").and_then(|r| r.strip_suffix(".ipxe")) {
         (1, n.to_string())
     } else if let Some(m) = rel.strip_prefix("pxelinux.cfg/01-") {
@@ -440,7 +478,7 @@ pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<String>> {
     if let Some((_, why)) = failed.into_iter().next() {
         return Err(Error::Input(format!("{node} (state '{state}') has no boot config: {why}")));
     }
-    Ok(plans.into_iter().next().and_then(|p| p.files.into_iter().nth(loader)).map(|(_, text)| text))
+    Ok(plans.into_iter().next().and_then(|p| p.files.into_iter().nth(loader)).map(|(_, text)| (node, text)))
 }
 
 #[cfg(test)]

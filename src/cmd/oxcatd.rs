@@ -18,7 +18,13 @@ else $OXCAT_CONFIG, else /etc/oxcat/oxcat.toml:
 db = PATH: the store (else $OXCAT_DB, else /var/lib/oxcat/oxcat.db); \
 postscripts = DIR: what /postscripts/ serves (default /usr/local/share/oxcat/postscripts).
 
-[http] listen = [\"0.0.0.0:80\"], enable = true.
+[http] listen = [\"0.0.0.0:80\"], enable = true, \
+max_connections = 4096 (served at once; at the cap the connection idle longest is closed to make \
+room, else the newcomer gets 503; lowered at startup to three quarters of the descriptor limit, \
+less 16, when that is smaller: the shipped unit's LimitNOFILE=8192 fits the default), \
+header_timeout = 20 (seconds a client has to send a request's head, and the next one on a \
+kept-alive connection), idle_timeout = 60 (seconds without a byte either way before a connection \
+is closed).
 
 [tftp] listen = [\"0.0.0.0:69\"], enable = true, root = DIR (default site.tftpdir). At most 32 transfers \
 per client address and 256 in all run at once: past that a request displaces the oldest transfer \
@@ -50,7 +56,14 @@ rows go an hour after their lease expired; at most 65,536 offers and leases are 
 
 oxcatd runs until SIGTERM or SIGINT (exit status 0). If one of its services stops (a bug), oxcatd \
 logs which and why and exits with status 1, so that the service manager restarts all of it (the \
-shipped unit restarts it after any exit).";
+shipped unit restarts it after any exit).
+
+A node's boot token (on its kernel command line) and what it opens are for the node only: its \
+rendered boot config (HTTP and TFTP), its mypostscript and its status reports are answered only to \
+the node's own address, hosts.ip, or with proxyDHCP the address oxcatd saw its MAC ask for or use \
+in DHCP (as trustworthy as the boot network). Once the node reports installed, booted or failed, \
+the token is spent: it still reports status, but opens nothing else until the next nodeset, and \
+chain.token keeps only its SHA-256.";
 
 pub fn command() -> Command {
     Command::new("oxcatd").long_about(LONG_ABOUT).arg(

@@ -14,7 +14,7 @@ pub const DEFAULT_CONFIG: &str = "/etc/oxcat/oxcat.toml";
 #[serde(deny_unknown_fields)]
 struct Wire {
     db: Option<String>,
-    http: Option<WireListen>,
+    http: Option<WireHttp>,
     tftp: Option<WireTftp>,
     dhcp: Option<WireDhcp>,
     postscripts: Option<String>,
@@ -37,9 +37,12 @@ struct WireDhcp {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireListen {
+struct WireHttp {
     listen: Option<Vec<String>>,
     enable: Option<bool>,
+    max_connections: Option<usize>,
+    header_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +59,7 @@ pub struct Config {
     pub db: Option<PathBuf>,
     /// Empty: the service is off.
     pub http: Vec<SocketAddr>,
+    pub http_limits: HttpLimits,
     pub tftp: Vec<SocketAddr>,
     /// None: site.tftpdir.
     pub tftp_root: Option<PathBuf>,
@@ -70,6 +74,30 @@ pub struct Config {
     /// Every answered DHCP exchange on standard error, not only the problems.
     pub dhcp_log: bool,
     pub postscripts: PathBuf,
+}
+
+/// What one client may hold of the HTTP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpLimits {
+    /// Connections served at once (lowered at startup to what the descriptor limit allows);
+    /// past it, the connection idle longest is closed, else the new one gets a 503.
+    pub max_connections: usize,
+    /// The time a client has to send a request's head, and to send the next one on a kept-alive
+    /// connection.
+    pub header_timeout: std::time::Duration,
+    /// A connection that moves no byte either way for this long is closed (a client that
+    /// stopped reading its download, or sending its body).
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            max_connections: 4096,
+            header_timeout: std::time::Duration::from_secs(20),
+            idle_timeout: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 fn addrs(file: &Path, key: &str, v: Option<Vec<String>>, default: &str) -> Result<Vec<SocketAddr>> {
@@ -111,8 +139,22 @@ impl Config {
                     Error::Input(format!("{}: dhcp.server: '{s}' is not an IPv4 address", path.display()))
                 })?),
             };
+        let positive = |key: &str, v: Option<u64>| match v {
+            Some(0) => Err(Error::Input(format!("{}: {key}: must be at least 1", path.display()))),
+            _ => Ok(v),
+        };
+        let default = HttpLimits::default();
+        let http_limits = HttpLimits {
+            max_connections: positive("http.max_connections", http.max_connections.map(|n| n as u64))?
+                .map_or(default.max_connections, |n| n as usize),
+            header_timeout: positive("http.header_timeout", http.header_timeout)?
+                .map_or(default.header_timeout, std::time::Duration::from_secs),
+            idle_timeout: positive("http.idle_timeout", http.idle_timeout)?
+                .map_or(default.idle_timeout, std::time::Duration::from_secs),
+        };
         Ok(Config {
             db: w.db.map(PathBuf::from),
+            http_limits,
             http: if http.enable == Some(false) {
                 vec![]
             } else {
@@ -160,6 +202,15 @@ mod tests {
         assert_eq!(c.http, vec!["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]);
         let e = Config::parse(Path::new("o.toml"), "[http]\nlisten = [\"localhost\"]\n").unwrap_err().to_string();
         assert_eq!(e, "Error: o.toml: http.listen: 'localhost' is not an address:port (allowed: 0.0.0.0:80, 10.0.0.1:69, [::]:80)");
+        assert_eq!(c.http_limits, HttpLimits::default());
+        let c =
+            Config::parse(Path::new("o.toml"), "[http]\nmax_connections = 10\nheader_timeout = 2\nidle_timeout = 3\n")
+                .unwrap();
+        assert_eq!(c.http_limits.max_connections, 10);
+        assert_eq!(c.http_limits.header_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(c.http_limits.idle_timeout, std::time::Duration::from_secs(3));
+        let e = Config::parse(Path::new("o.toml"), "[http]\nheader_timeout = 0\n").unwrap_err().to_string();
+        assert_eq!(e, "Error: o.toml: http.header_timeout: must be at least 1");
         let e = Config::parse(Path::new("o.toml"), "[htp]\n").unwrap_err().to_string();
         assert!(e.starts_with("Error: o.toml: unknown field `htp`"), "{e}");
     }

@@ -1082,6 +1082,9 @@ pub struct Server {
     store_error: Option<String>,
     /// When the store was last asked whether anything changed.
     checked: Option<std::time::Instant>,
+    /// Where proxyDHCP notes the address each known node uses (it comes from another server), so
+    /// that what a node's token opens can be answered to that address.
+    seen: Option<Arc<super::scope::Seen>>,
 }
 
 /// How often the store is asked whether the index is current: a change is seen at most this much
@@ -1096,7 +1099,13 @@ impl Server {
         proxy: bool,
     ) -> crate::error::Result<Server> {
         let index = Index::build(lock(&store).conn(), server)?;
-        Ok(Server { index, store, leases, proxy, store_error: None, checked: None })
+        Ok(Server { index, store, leases, proxy, store_error: None, checked: None, seen: None })
+    }
+
+    /// Notes in `seen` the address each known node uses (proxyDHCP only).
+    pub fn noting_addresses(mut self, seen: Arc<super::scope::Seen>) -> Server {
+        self.seen = Some(seen);
+        self
     }
 
     pub fn index(&self) -> &Index {
@@ -1124,6 +1133,9 @@ impl Server {
             }
         }
         let node = self.index.lookup(req.chaddr()).map(|l| l.node.clone());
+        if let (true, Some(seen), Some(node), Some(addr)) = (self.proxy, &self.seen, &node, address_used(&req)) {
+            seen.note(node, addr.into());
+        }
         let answer = if self.proxy {
             if node.is_none() && Client::of(&req).boots() {
                 return unknown(req, "");
@@ -1199,12 +1211,13 @@ pub async fn bind(
     leases: Arc<Mutex<Leases>>,
     server: Option<Ipv4Addr>,
     proxy: bool,
+    seen: Arc<super::scope::Seen>,
     log: Log,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
     let sock = socket(addr, interface)?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
     let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| e.to_string())?;
-    let mut srv = Server::new(store, leases, server, proxy).map_err(|e| e.to_string())?;
+    let mut srv = Server::new(store, leases, server, proxy).map_err(|e| e.to_string())?.noting_addresses(seen);
     let kind = if proxy { "proxyDHCP" } else { "DHCP" };
     let via = interface.map(|i| format!(" via {i}")).unwrap_or_default();
     let tied = interface.is_some();
@@ -1283,6 +1296,18 @@ pub async fn bind(
             }
         }
     }))
+}
+
+/// The address a client says it has (ciaddr) or asks for (option 50): with proxyDHCP, what
+/// another server gave it, and where its requests for boot files come from (see `daemon::scope`).
+fn address_used(req: &Message) -> Option<Ipv4Addr> {
+    if !req.ciaddr().is_unspecified() {
+        return Some(req.ciaddr());
+    }
+    match req.opts().get(OptionCode::RequestedIpAddress) {
+        Some(DhcpOption::RequestedIpAddress(a)) if !a.is_unspecified() => Some(*a),
+        _ => None,
+    }
 }
 
 /// A message type as logs name it: DISCOVER, OFFER, ...

@@ -1,60 +1,484 @@
 //! The HTTP server nodes boot and report through: `/install/...` (the image store, with Range
 //! requests), `/tftpboot/...` (per-node iPXE scripts and boot files), `/postscripts/...`, and
 //! `/mypostscript/NODE?token=T` (the node's environment file for postscripts), and
-//! `/status?node=N&token=T&status=S`, which checks the node's boot token (its SHA-256 is in
-//! chain.token, put there by nodeset) and writes nodelist.status/statustime. HTTP/1.1 with
-//! keep-alive, GET and HEAD; paths that leave their root are refused.
+//! `/status?node=N&token=T&status=S`, which checks the node's boot token (chain.token, put there
+//! by nodeset) and writes nodelist.status/statustime. What carries or needs the token is answered
+//! to the node's own address only (see `scope`), and once the node reports the end of its boot
+//! (installed, booted, failed), its token is spent: chain.token keeps only its SHA-256, the token
+//! reports status but opens nothing else until the next nodeset.
+//!
+//! HTTP/1.1 (hyper) with keep-alive, GET and HEAD (POST for /status); paths that leave their
+//! root are refused. A client gets `header_timeout` to send each request head, a connection that
+//! moves nothing for `idle_timeout` is closed, and at `max_connections` the connection idle
+//! longest makes room (else the newcomer gets a 503). Reads of the store use connections of
+//! their own, so files and boot configs are served while a status report waits for another
+//! process's write transaction.
 
+use super::config::HttpLimits;
 use super::log::{Log, Problems};
+use super::scope::{self, Seen};
 use crate::store::{self, schema, Store};
-use sha2::{Digest, Sha256};
+use bytes::{Bytes, BytesMut};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
 
 /// The statuses a node may report (xCAT's lifecycle words).
-pub const STATUSES: &[&str] = &["booting", "netbooting", "installing", "postbooting", "booted", "failed"];
+pub const STATUSES: &[&str] = &["booting", "netbooting", "installing", "postbooting", "installed", "booted", "failed"];
+
+/// The statuses that end a boot's work: the token is spent (see the module's description).
+const ENDS: &[&str] = &["installed", "booted", "failed"];
 
 pub struct Shared {
-    pub store: Mutex<Store>,
+    readers: Readers,
+    /// Status writes, one at a time: waiting for another process's write holds only this.
+    writer: Mutex<Store>,
     pub postscripts: PathBuf,
     /// One line per client and path every five minutes: a node retrying in a loop is one line.
     pub problems: Problems,
+    /// Addresses proxyDHCP saw nodes use.
+    pub seen: Arc<Seen>,
+}
+
+/// Connections to the store for reading, reused; one more is opened when all are in use. In WAL
+/// mode a reader never waits for a writer.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+/// Readers kept open when idle.
+const READERS_KEPT: usize = 4;
+
+impl Readers {
+    fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> T) -> crate::error::Result<T> {
+        let st = self.idle.lock().expect("readers lock").pop();
+        let st = match st {
+            Some(st) => st,
+            None => Store::open(&self.path)?,
+        };
+        let out = f(st.conn());
+        let mut idle = self.idle.lock().expect("readers lock");
+        if idle.len() < READERS_KEPT {
+            idle.push(st);
+        }
+        Ok(out)
+    }
 }
 
 impl Shared {
-    pub fn new(store: Store, postscripts: PathBuf, log: Log) -> Shared {
-        let problems = Problems::new(log, std::time::Duration::from_secs(300));
-        Shared { store: Mutex::new(store), postscripts, problems }
+    pub fn new(store: Store, postscripts: PathBuf, log: Log, seen: Arc<Seen>) -> crate::error::Result<Shared> {
+        let problems = Problems::new(log, Duration::from_secs(300));
+        let reader = Store::open(store.path())?;
+        let readers = Readers { path: store.path().to_path_buf(), idle: Mutex::new(vec![reader]) };
+        Ok(Shared { readers, writer: Mutex::new(store), postscripts, problems, seen })
     }
+
+    /// Runs `f` on a reading connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Shared, &rusqlite::Connection) -> T + Send + 'static,
+    ) -> Option<T> {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || shared.readers.with(|c| f(&shared, c)).ok()).await.ok().flatten()
+    }
+}
+
+/// What the accept loop knows of a connection: whether a request is being answered, and how to
+/// ask it to close.
+#[derive(Default)]
+pub struct Conn {
+    busy: AtomicUsize,
+    close: Notify,
+}
+
+/// Marks a connection busy while a request is answered (until its response body is dropped).
+struct Busy(Arc<Conn>);
+
+impl Busy {
+    fn new(c: &Arc<Conn>) -> Busy {
+        c.busy.fetch_add(1, Ordering::SeqCst);
+        Busy(c.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The open connections, oldest first, and the cap.
+struct Conns {
+    open: Mutex<BTreeMap<u64, Arc<Conn>>>,
+    next: AtomicU64,
+    slots: Arc<Semaphore>,
+    /// Newcomers waiting for an evicted connection's slot ([`WAITING`] at most).
+    waiting: Arc<Semaphore>,
+}
+
+impl Conns {
+    /// Asks the oldest connection that is answering nothing to close (and forgets it, so that
+    /// the next newcomer picks another); false when every connection is answering.
+    fn evict_idle(&self) -> bool {
+        let mut open = self.open.lock().expect("conns lock");
+        let Some(id) = open.iter().find(|(_, c)| c.busy.load(Ordering::SeqCst) == 0).map(|(id, _)| *id) else {
+            return false;
+        };
+        if let Some(c) = open.remove(&id) {
+            c.close.notify_one();
+        }
+        true
+    }
+
+    /// Registers a new connection (before its task runs, so that it can be evicted at once).
+    fn add(&self) -> (u64, Arc<Conn>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn::default());
+        self.open.lock().expect("conns lock").insert(id, conn.clone());
+        (id, conn)
+    }
+}
+
+/// Newcomers that may wait for an evicted connection's slot at once (each holds a descriptor).
+const WAITING: usize = 16;
+
+/// The connections that fit the descriptor limit: a quarter of it (at least 64) is kept for
+/// everything else (TFTP transfers, the store, DHCP), and room for the waiting newcomers.
+fn connection_cap(wanted: usize) -> usize {
+    use nix::sys::resource::{getrlimit, Resource};
+    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) else { return wanted };
+    let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+    wanted.min(soft.saturating_sub((soft / 4).max(64) + WAITING).max(8))
 }
 
 /// Binds (a port in use is a startup error); returns the bound address and the server future.
 pub async fn bind(
     addr: SocketAddr,
     shared: Arc<Shared>,
+    limits: HttpLimits,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr} for HTTP: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let cap = connection_cap(limits.max_connections);
+    if cap < limits.max_connections {
+        shared.problems.report("cap".into(), || {
+            format!(
+                "oxcatd: HTTP: serving at most {cap} connections, not http.max_connections = {}: the descriptor limit is too low (LimitNOFILE)",
+                limits.max_connections
+            )
+        });
+    }
+    let conns = Arc::new(Conns {
+        open: Mutex::default(),
+        next: AtomicU64::new(0),
+        slots: Arc::new(Semaphore::new(cap)),
+        waiting: Arc::new(Semaphore::new(WAITING)),
+    });
     Ok((bound, async move {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else { continue };
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let _ = connection(stream, peer, shared).await;
-            });
+            let (stream, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of descriptors (EMFILE) or memory: retrying at once would spin.
+                    shared.problems.report(format!("accept {:?}", e.kind()), || {
+                        format!("oxcatd: HTTP: cannot accept a connection: {e} (retrying every 100 ms)")
+                    });
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let (shared, conns, limits) = (shared.clone(), conns.clone(), limits.clone());
+            let slot = match conns.slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    // At the cap: the connection idle longest makes room, if there is one.
+                    let Ok(wait) = conns.waiting.clone().try_acquire_owned() else {
+                        let _ = stream.try_write(BUSY);
+                        continue;
+                    };
+                    if !conns.evict_idle() {
+                        let _ = stream.try_write(BUSY);
+                        continue;
+                    }
+                    tokio::spawn(async move {
+                        let slot =
+                            tokio::time::timeout(Duration::from_secs(1), conns.slots.clone().acquire_owned()).await;
+                        drop(wait);
+                        match slot {
+                            Ok(Ok(slot)) => {
+                                let (id, conn) = conns.add();
+                                run_connection(stream, peer, shared, limits, conns, (id, conn), slot).await
+                            }
+                            _ => {
+                                let _ = stream.try_write(BUSY);
+                            }
+                        }
+                    });
+                    continue;
+                }
+            };
+            let (id, conn) = conns.add();
+            tokio::spawn(run_connection(stream, peer, shared, limits, conns, (id, conn), slot));
         }
     }))
 }
 
-struct Request {
-    method: String,
+/// What a client gets when every connection is busy answering.
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\nRetry-After: 1\r\nConnection: close\r\n\r\nserver busy\n";
+
+async fn run_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    limits: HttpLimits,
+    conns: Arc<Conns>,
+    (id, conn): (u64, Arc<Conn>),
+    _slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    serve(stream, peer, shared, &limits, conn).await;
+    conns.open.lock().expect("conns lock").remove(&id);
+}
+
+/// Serves one connection until the client closes it, a timeout, or eviction: the daemon's
+/// connections and the fuzz target's input go through here.
+pub async fn serve<IO>(io: IO, peer: SocketAddr, shared: Arc<Shared>, limits: &HttpLimits, conn: Arc<Conn>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let start = Instant::now();
+    let moved = Arc::new(AtomicU64::new(0));
+    let io = hyper_util::rt::TokioIo::new(Watched { io, start, moved: moved.clone() });
+    let svc_conn = conn.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let (shared, busy) = (shared.clone(), Busy::new(&svc_conn));
+        async move { Ok::<_, std::convert::Infallible>(answer(req, peer, &shared, busy).await) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(64 * 1024)
+        .title_case_headers(true)
+        .serve_connection(io, service);
+    tokio::pin!(served);
+    loop {
+        let last = start + Duration::from_millis(moved.load(Ordering::Relaxed));
+        tokio::select! {
+            _ = served.as_mut() => return,
+            _ = tokio::time::sleep_until((last + limits.idle_timeout).into()) => {
+                if start + Duration::from_millis(moved.load(Ordering::Relaxed)) == last {
+                    return;
+                }
+            }
+            _ = conn.close.notified() => {
+                if conn.busy.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A connection's I/O, noting when a byte last moved (milliseconds after `start`).
+struct Watched<IO> {
+    io: IO,
+    start: Instant,
+    moved: Arc<AtomicU64>,
+}
+
+impl<IO> Watched<IO> {
+    fn touch(&self) {
+        self.moved.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A response body: bytes in memory, or a part of a file read as it is sent.
+pub struct Reply {
+    kind: Kind,
+    /// The connection is busy until the body is sent (or dropped).
+    _busy: Option<Busy>,
+}
+
+enum Kind {
+    Bytes(Option<Bytes>),
+    File { file: tokio::fs::File, left: u64, buf: BytesMut },
+}
+
+/// Bytes read from a file per frame.
+const CHUNK: usize = 256 * 1024;
+
+impl Body for Reply {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match &mut self.kind {
+            Kind::Bytes(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::File { file, left, buf } => {
+                if *left == 0 {
+                    return Poll::Ready(None);
+                }
+                let want = (*left).min(CHUNK as u64) as usize;
+                buf.resize(want, 0);
+                let mut rb = ReadBuf::new(&mut buf[..]);
+                match Pin::new(file).poll_read(cx, &mut rb) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+                    Poll::Ready(Ok(())) => {
+                        let n = rb.filled().len();
+                        if n == 0 {
+                            return Poll::Ready(Some(Err(std::io::Error::other("file shrank while being sent"))));
+                        }
+                        *left -= n as u64;
+                        buf.truncate(n);
+                        Poll::Ready(Some(Ok(Frame::data(buf.split().freeze()))))
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Bytes(b) => b.is_none(),
+            Kind::File { left, .. } => *left == 0,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match &self.kind {
+            Kind::Bytes(b) => hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::File { left, .. } => hyper::body::SizeHint::with_exact(*left),
+        }
+    }
+}
+
+/// A request as the handlers see it.
+struct Req {
+    method: Method,
     path: String,
     query: Vec<(String, String)>,
     range: Option<String>,
-    keep_alive: bool,
+    peer: SocketAddr,
+}
+
+impl Req {
+    fn q(&self, k: &str) -> Option<String> {
+        self.query.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone())
+    }
+}
+
+/// A response before its body is attached: code, content type, extra headers, body.
+struct Answer {
+    code: u16,
+    ctype: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Kind,
+    len: u64,
+}
+
+fn text(code: u16, body: impl Into<String>) -> Answer {
+    let body = Bytes::from(body.into());
+    Answer { code, ctype: "text/plain", headers: vec![], len: body.len() as u64, body: Kind::Bytes(Some(body)) }
+}
+
+async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Arc<Shared>, busy: Busy) -> Response<Reply> {
+    let uri = req.uri();
+    let query = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect();
+    let range = req.headers().get(hyper::header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let path = decode(uri.path());
+    let method = req.method().clone();
+    let a = match path {
+        None => text(400, "bad request\n"),
+        Some(path) => {
+            let r = Req { method, path, query, range, peer };
+            let a = route(&r, shared).await;
+            log_problem(shared, &r, a.code);
+            a
+        }
+    };
+    let head = req.method() == Method::HEAD;
+    // The request's body (if any) is not read: hyper discards it, or closes the connection.
+    drop(req);
+    let mut resp = Response::builder()
+        .status(StatusCode::from_u16(a.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(hyper::header::CONTENT_TYPE, a.ctype)
+        .header(hyper::header::CONTENT_LENGTH, a.len);
+    for (k, v) in a.headers {
+        resp = resp.header(k, v);
+    }
+    let body = if head { Kind::Bytes(None) } else { a.body };
+    resp.body(Reply { kind: body, _busy: Some(busy) })
+        .unwrap_or_else(|_| Response::new(Reply { kind: Kind::Bytes(None), _busy: None }))
 }
 
 fn decode(s: &str) -> Option<String> {
@@ -81,87 +505,16 @@ fn decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn parse(head: &str) -> Option<Request> {
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, target, version) = (first.next()?, first.next()?, first.next()?);
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let query = query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .filter_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Some((decode(k)?, decode(v)?))
-        })
-        .collect();
-    let mut range = None;
-    let mut keep_alive = version == "HTTP/1.1";
-    for l in lines {
-        let Some((k, v)) = l.split_once(':') else { continue };
-        match k.trim().to_ascii_lowercase().as_str() {
-            "range" => range = Some(v.trim().to_string()),
-            "connection" if v.trim().eq_ignore_ascii_case("close") => keep_alive = false,
-            "connection" if v.trim().eq_ignore_ascii_case("keep-alive") => keep_alive = true,
-            _ => {}
-        }
-    }
-    Some(Request { method: method.to_string(), path: decode(path)?, query, range, keep_alive })
-}
-
-async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        // Read one request head (bodies are not used: status reports travel in the query).
-        let end = loop {
-            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break p;
-            }
-            if buf.len() > 16 * 1024 {
-                return respond(&mut stream, 431, "text/plain", b"request header too large\n", false).await.map(|_| ());
-            }
-            let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end + 4);
-        let Some(req) = parse(&head) else {
-            return respond(&mut stream, 400, "text/plain", b"bad request\n", false).await.map(|_| ());
-        };
-        let code = handle(&mut stream, &req, &shared).await?;
-        log_problem(&shared, peer, &req, code);
-        if !req.keep_alive {
-            return Ok(());
-        }
-    }
-}
-
 /// Logs a refused or failed request (the path only: queries carry tokens), but for not-found
 /// answers to pxelinux's config search.
-fn log_problem(shared: &Shared, peer: SocketAddr, req: &Request, code: u16) {
+fn log_problem(shared: &Shared, req: &Req, code: u16) {
     let searched = req.path.strip_prefix("/tftpboot/").is_some_and(super::log::config_search);
     if code < 400 || (code == 404 && searched) {
         return;
     }
-    shared.problems.report(format!("{} {}", peer.ip(), req.path), || {
-        format!("oxcatd: HTTP: {} {} {}: {code} {}", peer.ip(), req.method, req.path, reason(code))
+    shared.problems.report(format!("{} {}", req.peer.ip(), req.path), || {
+        format!("oxcatd: HTTP: {} {} {}: {code} {}", req.peer.ip(), req.method, req.path, reason(code))
     });
-}
-
-/// Sends a whole response; the status code sent.
-async fn respond(s: &mut TcpStream, code: u16, ctype: &str, body: &[u8], keep: bool) -> std::io::Result<u16> {
-    let head = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
-        reason(code),
-        body.len(),
-        if keep { "keep-alive" } else { "close" }
-    );
-    s.write_all(head.as_bytes()).await?;
-    s.write_all(body).await?;
-    Ok(code)
 }
 
 fn reason(code: u16) -> &'static str {
@@ -211,167 +564,192 @@ fn byte_range(spec: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
-/// Answers one request; the status code sent.
-async fn handle(s: &mut TcpStream, req: &Request, shared: &Arc<Shared>) -> std::io::Result<u16> {
-    let keep = req.keep_alive;
-    if req.method != "GET" && req.method != "HEAD" && !(req.method == "POST" && req.path == "/status") {
-        return respond(s, 405, "text/plain", b"method not allowed\n", keep).await;
+/// Answers one request.
+async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
+    if r.method != Method::GET && r.method != Method::HEAD && !(r.method == Method::POST && r.path == "/status") {
+        return text(405, "method not allowed\n");
     }
-    if req.path == "/status" {
-        let (code, msg) = status(req, shared).await;
-        return respond(s, code, "text/plain", msg.as_bytes(), keep).await;
+    if r.path == "/status" {
+        return status(r, shared).await;
     }
-    if let Some(node) = req.path.strip_prefix("/mypostscript/") {
-        let (code, body) = mypostscript(req, node.to_string(), shared).await;
-        return respond(s, code, "text/plain", body.as_bytes(), keep).await;
+    if let Some(node) = r.path.strip_prefix("/mypostscript/") {
+        return mypostscript(r, node.to_string(), shared).await;
     }
-    let site = |k: &'static str| {
-        let shared = shared.clone();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let st = shared.store.lock().expect("store lock");
-                store::site_value(st.conn(), k).ok().flatten()
-            })
-            .await
-            .ok()
-            .flatten()
-        }
-    };
-    let (root, rel) = if let Some(rel) = req.path.strip_prefix("/install/") {
-        (PathBuf::from(site("installdir").await.unwrap_or_else(|| "/install".into())), rel)
-    } else if let Some(rel) = req.path.strip_prefix("/tftpboot/") {
-        (PathBuf::from(site("tftpdir").await.unwrap_or_else(|| "/tftpboot".into())), rel)
-    } else if let Some(rel) = req.path.strip_prefix("/postscripts/") {
+    let site = |k: &'static str| shared.read(move |_, c| store::site_value(c, k).ok().flatten());
+    let (root, rel) = if let Some(rel) = r.path.strip_prefix("/install/") {
+        (PathBuf::from(site("installdir").await.flatten().unwrap_or_else(|| "/install".into())), rel)
+    } else if let Some(rel) = r.path.strip_prefix("/tftpboot/") {
+        (PathBuf::from(site("tftpdir").await.flatten().unwrap_or_else(|| "/tftpboot".into())), rel)
+    } else if let Some(rel) = r.path.strip_prefix("/postscripts/") {
         (shared.postscripts.clone(), rel)
     } else {
-        return respond(s, 404, "text/plain", b"not found\n", keep).await;
+        return text(404, "not found\n");
     };
     let Some(path) = under(&root, rel) else {
-        // No file: a node's boot config, rendered from its recorded state.
-        if req.path.starts_with("/tftpboot/") {
-            let (shared, rel) = (shared.clone(), rel.to_string());
-            let rendered = tokio::task::spawn_blocking(move || {
-                let st = shared.store.lock().expect("store lock");
-                let r = crate::boot::nodeset::render_path(st.conn(), &rel);
-                if let Err(e) = &r {
-                    shared.problems.report(format!("render {rel}"), || format!("oxcatd: HTTP: /tftpboot/{rel}: {e}"));
-                }
-                r
-            })
-            .await;
-            if let Ok(Ok(Some(text))) = rendered {
-                let body = if req.method == "HEAD" { Vec::new() } else { text.clone().into_bytes() };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
-                    text.len(),
-                    if keep { "keep-alive" } else { "close" }
-                );
-                s.write_all(head.as_bytes()).await?;
-                return s.write_all(&body).await.map(|_| 200);
+        // No file: a node's boot config, rendered from its recorded state, for the node only.
+        if r.path.starts_with("/tftpboot/") {
+            let (rel, peer) = (rel.to_string(), r.peer.ip());
+            let rendered = shared
+                .read(move |sh, c| {
+                    let (node, config) = match crate::boot::nodeset::render_path(c, &rel) {
+                        Ok(r) => r?,
+                        Err(e) => {
+                            let e = e.to_string();
+                            sh.problems
+                                .report(format!("render {rel}"), || format!("oxcatd: HTTP: /tftpboot/{rel}: {e}"));
+                            return None;
+                        }
+                    };
+                    Some(match scope::is_node_address(c, &node, peer, &sh.seen) {
+                        Ok(true) => text(200, config),
+                        _ => text(403, format!("the boot config of {node} is served to its own address only\n")),
+                    })
+                })
+                .await
+                .flatten();
+            if let Some(a) = rendered {
+                return a;
             }
         }
-        return respond(s, 404, "text/plain", b"not found\n", keep).await;
+        return text(404, "not found\n");
     };
-    let mut file = tokio::fs::File::open(&path).await?;
-    let len = file.metadata().await?.len();
+    let Ok(mut file) = tokio::fs::File::open(&path).await else { return text(404, "not found\n") };
+    let Ok(len) = file.metadata().await.map(|m| m.len()) else { return text(500, "cannot read the file\n") };
     let ctype = if rel.ends_with(".ipxe") || rel.contains("cfg") || rel.ends_with(".sh") {
         "text/plain"
     } else {
         "application/octet-stream"
     };
-    let (code, start, count, extra) = match byte_range(req.range.as_deref(), len) {
-        Ok(None) => (200, 0, len, String::new()),
-        Ok(Some((a, b))) => (206, a, b - a + 1, format!("Content-Range: bytes {a}-{b}/{len}\r\n")),
+    let mut headers = vec![("Accept-Ranges", "bytes".to_string())];
+    let (code, start, count) = match byte_range(r.range.as_deref(), len) {
+        Ok(None) => (200, 0, len),
+        Ok(Some((a, b))) => {
+            headers.push(("Content-Range", format!("bytes {a}-{b}/{len}")));
+            (206, a, b - a + 1)
+        }
         Err(()) => {
-            let head =
-                format!("HTTP/1.1 416 {}\r\nContent-Range: bytes */{len}\r\nContent-Length: 0\r\n\r\n", reason(416));
-            return s.write_all(head.as_bytes()).await.map(|_| 416);
+            let mut a = text(416, "");
+            a.headers.push(("Content-Range", format!("bytes */{len}")));
+            return a;
         }
     };
-    let head = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Type: {ctype}\r\nContent-Length: {count}\r\nAccept-Ranges: bytes\r\n{extra}Connection: {}\r\n\r\n",
-        reason(code),
-        if keep { "keep-alive" } else { "close" }
-    );
-    s.write_all(head.as_bytes()).await?;
-    if req.method == "HEAD" {
-        return Ok(code);
+    if r.method != Method::HEAD && start > 0 && file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
+        return text(500, "cannot read the file\n");
     }
-    file.seek(std::io::SeekFrom::Start(start)).await?;
-    // Large reads: each read of a tokio file is a trip to the blocking thread pool.
-    let mut reader = tokio::io::BufReader::with_capacity(1 << 20, file.take(count));
-    let copied = tokio::io::copy_buf(&mut reader, s).await?;
-    if copied != count {
-        return Err(std::io::Error::other("file shrank while being sent"));
-    }
-    Ok(code)
+    Answer { code, ctype, headers, len: count, body: Kind::File { file, left: count, buf: BytesMut::new() } }
 }
 
-/// True when `token` is the one nodeset gave `node` (chain.token).
-fn token_ok(conn: &rusqlite::Connection, node: &str, token: &str) -> bool {
+/// The node's recorded token (chain.token), if it has one.
+fn stored_token(conn: &rusqlite::Connection, node: &str) -> Option<String> {
     let chain = schema::table("chain").expect("chain");
     let (col, _) = chain.column("token").expect("token");
-    let want = store::get_row(conn, chain, &[node]).ok().flatten().and_then(|r| r[col].clone());
-    // Compare digests, so the time taken says nothing about how much of the token matched.
-    let digest = |t: &str| Sha256::digest(t.as_bytes());
-    want.is_some_and(|w| !token.is_empty() && digest(&w) == digest(token))
+    store::get_row(conn, chain, &[node]).ok().flatten().and_then(|r| r[col].clone())
 }
 
-/// The node's mypostscript, for the holder of its token.
-async fn mypostscript(req: &Request, node: String, shared: &Arc<Shared>) -> (u16, String) {
-    let Some(token) = req.query.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone()) else {
-        return (400, "give token\n".into());
-    };
-    let shared = shared.clone();
-    tokio::task::spawn_blocking(move || {
-        let st = shared.store.lock().expect("store lock");
-        if !token_ok(st.conn(), &node, &token) {
-            return (403, "unknown node or wrong token\n".to_string());
-        }
-        match crate::postscript::mypostscript(st.conn(), &node) {
-            Ok(Some(text)) => (200, text),
-            Ok(None) => (404, "no such node\n".to_string()),
-            Err(e) => (500, format!("{e}\n")),
-        }
-    })
-    .await
-    .unwrap_or((500, "internal error\n".to_string()))
+/// Checks that a request for `node` comes from the node's address and carries its token: the
+/// stored token, or why not (the message of a 403).
+fn check(
+    sh: &Shared,
+    conn: &rusqlite::Connection,
+    node: &str,
+    token: &str,
+    peer: std::net::IpAddr,
+) -> Result<String, String> {
+    if !scope::is_node_address(conn, node, peer, &sh.seen).unwrap_or(false) {
+        return Err(format!("{node}: not the node's address (only the node itself may use its token)\n"));
+    }
+    match stored_token(conn, node) {
+        Some(t) if crate::boot::nodeset::token_matches(&t, token) => Ok(t),
+        _ => Err("unknown node or wrong token\n".to_string()),
+    }
 }
 
-/// Checks the node's token and records its status.
-async fn status(req: &Request, shared: &Arc<Shared>) -> (u16, String) {
-    let q = |k: &str| req.query.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
-    let (Some(node), Some(token), Some(status)) = (q("node"), q("token"), q("status")) else {
-        return (400, "give node, token and status\n".into());
+/// The node's mypostscript, for the holder of its token, until its boot's work ends.
+async fn mypostscript(r: &Req, node: String, shared: &Arc<Shared>) -> Answer {
+    let Some(token) = r.q("token") else { return text(400, "give token\n") };
+    let peer = r.peer.ip();
+    shared
+        .read(move |sh, c| {
+            let stored = match check(sh, c, &node, &token, peer) {
+                Ok(t) => t,
+                Err(why) => return text(403, why),
+            };
+            if crate::boot::nodeset::token_is_spent(&stored) {
+                return text(
+                    403,
+                    format!(
+                        "{node}: the boot token is spent (the node reported the end of its boot): run nodeset again\n"
+                    ),
+                );
+            }
+            match crate::postscript::mypostscript(c, &node) {
+                Ok(Some(t)) => text(200, t),
+                Ok(None) => text(404, "no such node\n"),
+                Err(e) => text(500, format!("{e}\n")),
+            }
+        })
+        .await
+        .unwrap_or_else(|| text(500, "internal error\n"))
+}
+
+/// Checks the node's token and records its status; an end status spends the token.
+async fn status(r: &Req, shared: &Arc<Shared>) -> Answer {
+    let (Some(node), Some(token), Some(status)) = (r.q("node"), r.q("token"), r.q("status")) else {
+        return text(400, "give node, token and status\n");
     };
     if !STATUSES.contains(&status.as_str()) {
-        return (400, format!("status must be one of: {}\n", STATUSES.join(", ")));
+        return text(400, format!("status must be one of: {}\n", STATUSES.join(", ")));
+    }
+    let peer = r.peer.ip();
+    // The check and the settings are read on a reader; only the write waits for the writer.
+    let (node2, token2) = (node.clone(), token.clone());
+    let checked = shared
+        .read(move |sh, c| {
+            check(sh, c, &node2, &token2, peer)?;
+            let off = store::site_value(c, "nodestatus")
+                .ok()
+                .flatten()
+                .is_some_and(|v| matches!(v.as_str(), "n" | "no" | "0"));
+            Ok::<_, String>(off)
+        })
+        .await;
+    match checked {
+        None => return text(500, "internal error\n"),
+        Some(Err(why)) => return text(403, why),
+        Some(Ok(true)) if !ENDS.contains(&status.as_str()) => {
+            return text(200, "ok (site.nodestatus=n: not recorded)\n")
+        }
+        Some(Ok(_)) => {}
     }
     let shared = shared.clone();
     tokio::task::spawn_blocking(move || {
-        let mut st = shared.store.lock().expect("store lock");
-        if !token_ok(st.conn(), &node, &token) {
-            return (403, "unknown node or wrong token\n".to_string());
-        }
-        if store::site_value(st.conn(), "nodestatus")
-            .ok()
-            .flatten()
-            .is_some_and(|v| matches!(v.as_str(), "n" | "no" | "0"))
-        {
-            return (200, "ok (site.nodestatus=n: not recorded)\n".to_string());
-        }
+        let mut st = shared.writer.lock().expect("store lock");
         let nodelist = schema::table("nodelist").expect("nodelist");
-        let r = st.write(|c| {
-            let now: String = c.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| r.get(0))?;
-            store::upsert(c, nodelist, &[&node], &[("status", Some(&status)), ("statustime", Some(&now))])
+        let chain = schema::table("chain").expect("chain");
+        let recorded = st.write(|c| {
+            // Checked again inside the write: a nodeset may have come between.
+            let Some(stored) = stored_token(c, &node).filter(|t| crate::boot::nodeset::token_matches(t, &token)) else {
+                return Ok(false);
+            };
+            if ENDS.contains(&status.as_str()) && !crate::boot::nodeset::token_is_spent(&stored) {
+                let spent = crate::boot::nodeset::spent_token(&stored);
+                store::upsert(c, chain, &[&node], &[("token", Some(&spent))])?;
+            }
+            let off = store::site_value(c, "nodestatus")?.is_some_and(|v| matches!(v.as_str(), "n" | "no" | "0"));
+            if !off {
+                let now: String = c.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| r.get(0))?;
+                store::upsert(c, nodelist, &[&node], &[("status", Some(&status)), ("statustime", Some(&now))])?;
+            }
+            Ok(true)
         });
-        match r {
-            Ok(()) => (200, "ok\n".to_string()),
-            Err(e) => (500, format!("{e}\n")),
+        match recorded {
+            Ok(true) => text(200, "ok\n"),
+            Ok(false) => text(403, "unknown node or wrong token\n"),
+            Err(e) => text(500, format!("{e}\n")),
         }
     })
     .await
-    .unwrap_or((500, "internal error\n".to_string()))
+    .unwrap_or_else(|_| text(500, "internal error\n"))
 }
 
 #[cfg(test)]
@@ -391,14 +769,10 @@ mod tests {
     }
 
     #[test]
-    fn requests_and_decoding() {
-        let r = parse("GET /status?node=n1&token=a%20b&status=booted HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2").unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/status"));
-        assert_eq!(r.query[1], ("token".to_string(), "a b".to_string()));
-        assert_eq!(r.range.as_deref(), Some("bytes=1-2"));
-        assert!(r.keep_alive);
-        assert!(!parse("GET / HTTP/1.0").unwrap().keep_alive);
-        assert!(parse("GET /%zz HTTP/1.1").is_none());
+    fn decoding() {
+        assert_eq!(decode("a%20b+c").as_deref(), Some("a b c"));
+        assert_eq!(decode("%zz"), None);
+        assert_eq!(decode("%"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dhcp;
 pub mod http;
 pub mod log;
+pub mod scope;
 pub mod tftp;
 
 use crate::error::{Error, Result};
@@ -26,7 +27,8 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         }
     };
     let log = log::Log::start(cfg.dhcp_log);
-    let shared = Arc::new(http::Shared::new(store, cfg.postscripts.clone(), log.clone()));
+    let seen = Arc::new(scope::Seen::default());
+    let shared = Arc::new(http::Shared::new(store, cfg.postscripts.clone(), log.clone(), seen.clone())?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -35,7 +37,7 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
     let served = rt.block_on(async {
         let mut tasks = Services::default();
         for addr in &cfg.http {
-            let (bound, fut) = http::bind(*addr, shared.clone()).await.map_err(Error::Io)?;
+            let (bound, fut) = http::bind(*addr, shared.clone(), cfg.http_limits.clone()).await.map_err(Error::Io)?;
             writeln!(out, "oxcatd: HTTP on {bound}").map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(format!("HTTP on {bound}"), fut);
         }
@@ -49,10 +51,18 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             for iface in &interfaces {
                 let store =
                     Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-                let (bound, fut) =
-                    dhcp::bind(*addr, *iface, store, leases.clone(), cfg.dhcp_server, cfg.dhcp_proxy, log.clone())
-                        .await
-                        .map_err(Error::Io)?;
+                let (bound, fut) = dhcp::bind(
+                    *addr,
+                    *iface,
+                    store,
+                    leases.clone(),
+                    cfg.dhcp_server,
+                    cfg.dhcp_proxy,
+                    seen.clone(),
+                    log.clone(),
+                )
+                .await
+                .map_err(Error::Io)?;
                 let kind = if cfg.dhcp_proxy { "proxyDHCP" } else { "DHCP" };
                 let on = iface.map(|i| format!(" ({i})")).unwrap_or_default();
                 writeln!(out, "oxcatd: {kind} on {bound}{on}").map_err(|e| Error::io("stdout", e))?;
@@ -61,7 +71,8 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
         }
         for addr in &cfg.tftp {
             let store = Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-            let (bound, fut) = tftp::bind(*addr, &tftp_root, store, log.clone()).await.map_err(Error::Io)?;
+            let (bound, fut) =
+                tftp::bind(*addr, &tftp_root, store, seen.clone(), log.clone()).await.map_err(Error::Io)?;
             writeln!(out, "oxcatd: TFTP on {bound} (root {})", tftp_root.display())
                 .map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(format!("TFTP on {bound}"), fut);

@@ -56,11 +56,14 @@ pub enum Refusal {
     Denied,
     /// A node's boot config that cannot be rendered, and why (logged: the node only sees not found).
     Unrendered(String),
+    /// A node's boot config asked for from another address than the node's (see `daemon::scope`).
+    NotTheNode(String),
 }
 
 pub struct ReadOnlyRoot {
     root: PathBuf,
     store: Option<Arc<Mutex<Store>>>,
+    seen: Arc<super::scope::Seen>,
 }
 
 /// What a transfer sends: an open file (read as it goes), or a rendered boot config. The size is
@@ -208,11 +211,15 @@ async fn send_window(
 
 impl ReadOnlyRoot {
     pub fn new(root: &Path) -> std::io::Result<ReadOnlyRoot> {
-        Ok(ReadOnlyRoot { root: std::fs::canonicalize(root)?, store: None })
+        Ok(ReadOnlyRoot { root: std::fs::canonicalize(root)?, store: None, seen: Arc::default() })
     }
 
-    pub fn with_store(root: &Path, store: Arc<Mutex<Store>>) -> std::io::Result<ReadOnlyRoot> {
-        Ok(ReadOnlyRoot { store: Some(store), ..ReadOnlyRoot::new(root)? })
+    pub fn with_store(
+        root: &Path,
+        store: Arc<Mutex<Store>>,
+        seen: Arc<super::scope::Seen>,
+    ) -> std::io::Result<ReadOnlyRoot> {
+        Ok(ReadOnlyRoot { store: Some(store), seen, ..ReadOnlyRoot::new(root)? })
     }
 
     /// The real file a request names, if it is a regular file inside the root.
@@ -231,7 +238,7 @@ impl ReadOnlyRoot {
     }
 
     /// What a request gets: a file, opened, or a node's rendered boot config.
-    pub fn content(&self, asked: &str) -> Result<Content, Refusal> {
+    pub fn content(&self, asked: &str, peer: std::net::IpAddr) -> Result<Content, Refusal> {
         match self.resolve(Path::new(asked)) {
             Ok(real) => {
                 let f = std::fs::File::open(&real).map_err(|_| Refusal::NotFound)?;
@@ -242,7 +249,13 @@ impl ReadOnlyRoot {
                 let store = self.store.as_ref().ok_or(Refusal::NotFound)?;
                 let st = store.lock().expect("store lock");
                 match crate::boot::nodeset::render_path(st.conn(), asked) {
-                    Ok(Some(text)) => Ok(Content::text(text.into_bytes())),
+                    // A node's config (it holds its token) goes to the node only.
+                    Ok(Some((node, _)))
+                        if !super::scope::is_node_address(st.conn(), &node, peer, &self.seen).unwrap_or(false) =>
+                    {
+                        Err(Refusal::NotTheNode(node))
+                    }
+                    Ok(Some((_, text))) => Ok(Content::text(text.into_bytes())),
                     Err(e) => Err(Refusal::Unrendered(e.to_string())),
                     Ok(None) => Err(Refusal::NotFound),
                 }
@@ -469,7 +482,7 @@ async fn serve(
         return problem(&format!("cannot answer: {e}"));
     }
     let asked = req.file.clone();
-    let content = match tokio::task::spawn_blocking(move || root.content(&asked)).await {
+    let content = match tokio::task::spawn_blocking(move || root.content(&asked, peer.ip())).await {
         Ok(c) => c,
         Err(e) => return problem(&format!("cannot read: {e}")),
     };
@@ -489,6 +502,11 @@ async fn serve(
         }
         Err(Refusal::Denied) => {
             problem("refused (outside the TFTP root)");
+            let _ = sock.send(&error_packet(EACCESS, "access violation")).await;
+            return;
+        }
+        Err(Refusal::NotTheNode(node)) => {
+            problem(&format!("refused (the boot config of {node}, served to its own address only)"));
             let _ = sock.send(&error_packet(EACCESS, "access violation")).await;
             return;
         }
@@ -578,11 +596,13 @@ pub async fn bind(
     addr: SocketAddr,
     root: &Path,
     store: Arc<Mutex<Store>>,
+    seen: Arc<super::scope::Seen>,
     log: Log,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
     let problems = Arc::new(Problems::new(log, Duration::from_secs(300)));
-    let root =
-        Arc::new(ReadOnlyRoot::with_store(root, store).map_err(|e| format!("TFTP root {}: {e}", root.display()))?);
+    let root = Arc::new(
+        ReadOnlyRoot::with_store(root, store, seen).map_err(|e| format!("TFTP root {}: {e}", root.display()))?,
+    );
     let sock = UdpSocket::bind(addr).await.map_err(|e| format!("cannot listen on {addr} for TFTP: {e}"))?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
     let slots = Arc::new(Slots::default());
@@ -669,7 +689,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("r")).unwrap();
         std::fs::write(dir.path().join("r/f"), b"abcde").unwrap();
-        let f = ReadOnlyRoot::new(&dir.path().join("r")).unwrap().content("f").unwrap();
+        let f = ReadOnlyRoot::new(&dir.path().join("r")).unwrap().content("f", [127, 0, 0, 1].into()).unwrap();
         assert_eq!((f.size, f.blocks(4)), (5, 2));
         assert_eq!(framed(&f, 0, 2, 4), b"\x00\x03\x00\x01abcd\x00\x03\x00\x02e");
         assert_eq!(framed(&f, 1, 2, 4), b"\x00\x03\x00\x02e");
@@ -686,7 +706,7 @@ mod tests {
         assert_eq!(read.first, 0, "not read again");
         // Small blocks: a read and a send take at most the segments a send may have.
         std::fs::write(dir.path().join("r/small"), vec![5u8; 20_000]).unwrap();
-        let f = ReadOnlyRoot::new(&dir.path().join("r")).unwrap().content("small").unwrap();
+        let f = ReadOnlyRoot::new(&dir.path().join("r")).unwrap().content("small", [127, 0, 0, 1].into()).unwrap();
         let mut read = ReadAhead::default();
         assert_eq!(read.packets(&f, 0, 1, 8).unwrap(), b"\x00\x03\x00\x01\x05\x05\x05\x05\x05\x05\x05\x05");
         assert_eq!(read.count, GSO_SEGMENTS);

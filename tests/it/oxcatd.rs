@@ -18,8 +18,14 @@ fn tool(name: &str) -> bool {
     ok
 }
 
-/// A lab with one net-booted node, a 3 MB image file, and oxcatd running on ephemeral ports.
+/// A lab with one net-booted node (n1 at 127.0.0.1), a 3 MB image file, and oxcatd running on
+/// ephemeral ports.
 fn start() -> Option<(Lab, Running)> {
+    start_with("", &[])
+}
+
+/// start(), with more `[http]` settings, and oxcatd run through `wrapper` (e.g. prlimit).
+fn start_with(http: &str, wrapper: &[&str]) -> Option<(Lab, Running)> {
     if !tool("curl") || !tool("atftp") {
         return None;
     }
@@ -39,8 +45,15 @@ fn start() -> Option<(Lab, Running)> {
     std::fs::write(tftp.join("big.bin"), &big).unwrap();
     std::fs::write(lab.path("secret"), "top secret").unwrap();
     std::os::unix::fs::symlink(lab.path("secret"), tftp.join("escape")).unwrap();
-    lab.write("oxcat.toml", "[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nlisten = [\"127.0.0.1:0\"]\n");
-    let mut cmd = lab.cmd("oxcatd");
+    lab.write("oxcat.toml", &format!("[http]\nlisten = [\"127.0.0.1:0\"]\n{http}[tftp]\nlisten = [\"127.0.0.1:0\"]\n"));
+    let mut cmd = match wrapper.split_first() {
+        None => lab.cmd("oxcatd"),
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(lab.path("bin/oxcatd")).env("OXCAT_DB", lab.db()).current_dir(lab.path(""));
+            c
+        }
+    };
     cmd.args(["--config", "oxcat.toml"]);
     let daemon = Daemon::start(cmd);
     let (http, tftp) = (daemon.addr("HTTP"), daemon.addr("TFTP"));
@@ -53,8 +66,13 @@ fn token_of(lab: &Lab, node: &str) -> String {
     out.trim().rsplit(' ').next().unwrap().to_string()
 }
 
+/// The node's address (n1's hosts.ip), which the daemon answers what needs n1's token to.
+const NODE_ADDR: &str = "127.0.0.11";
+
+/// curl from the node's address (a later --interface wins).
 fn curl(args: &[&str]) -> (i32, Vec<u8>) {
-    let o = Command::new("curl").args(["-s", "--max-time", "20"]).args(args).output().unwrap();
+    let o =
+        Command::new("curl").args(["-s", "--max-time", "20", "--interface", NODE_ADDR]).args(args).output().unwrap();
     (o.status.code().unwrap_or(-1), o.stdout)
 }
 
@@ -101,7 +119,7 @@ fn status_reports_need_the_nodes_token() {
     };
     assert_eq!(report("n1", "0123456789abcdef0123456789abcdef", "booted"), "unknown node or wrong token\n 403");
     // Logged without the query, which holds the token.
-    d.daemon.log_line("oxcatd: HTTP: 127.0.0.1 GET /status: 403 Forbidden");
+    d.daemon.log_line("oxcatd: HTTP: 127.0.0.11 GET /status: 403 Forbidden");
     assert!(!d.daemon.log().contains("0123456789abcdef"), "{}", d.daemon.log());
     lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: defined\n");
     assert_eq!(report("n1", &token, "installing"), "ok\n 200");
@@ -247,9 +265,10 @@ fn boot_configs_are_rendered_on_request_from_the_recorded_state() {
     assert!(String::from_utf8(grub).unwrap().starts_with("# oxcat nodeset: netboot img\n"));
     // A MAC that no row spells out, from a regex value on a group row, is found too.
     lab.run("mkdef", &["-t", "group", "rackx", "mac=|n(\\d+)|52:54:00:00:01:(sprintf('%02x',$1))|"]).ok();
-    lab.run("mkdef", &["n7", "groups=rackx", "ip=10.0.0.7"]).ok();
+    lab.run("mkdef", &["n7", "groups=rackx", "ip=127.0.0.7"]).ok();
     lab.run("nodeset", &["n7", "osimage=img"]).ok();
-    let (code, pxe) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-01-07", d.tftp)]);
+    let (code, pxe) =
+        curl(&["--interface", "127.0.0.7", &format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-01-07", d.tftp)]);
     assert_eq!(code, 0);
     let pxe = String::from_utf8(pxe).unwrap();
     assert!(pxe.starts_with("#oxcat nodeset: netboot img\n") && pxe.contains("oxcat.node=n7 "), "{pxe}");
@@ -265,7 +284,7 @@ fn boot_configs_are_rendered_on_request_from_the_recorded_state() {
     // That miss is pxelinux's config search, not logged; a missing file elsewhere is (and is
     // logged after it, so the log is complete up to there).
     assert_ne!(curl(&[&format!("tftp://{}/nosuch.bin", d.tftp)]).0, 0);
-    d.daemon.log_line("oxcatd: TFTP: 127.0.0.1 asked for nosuch.bin: not found");
+    d.daemon.log_line("oxcatd: TFTP: 127.0.0.11 asked for nosuch.bin: not found");
     assert!(!d.daemon.log().contains("pxelinux.cfg/01-52-54-00-00-00-99"), "{}", d.daemon.log());
 }
 
@@ -303,4 +322,247 @@ fn tftp_windows_fall_back_to_single_sends_where_segments_exceed_the_mtu() {
         .unwrap()
         .success();
     assert!(ok && std::fs::read(&out).unwrap() == data, "blksize 8192 over MTU 1500: transfer failed or bytes differ");
+}
+
+/// A raw HTTP client: sends `bytes` on a new connection and reads until the server closes it (or
+/// nothing comes for 10 s).
+fn raw(http: &str, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&std::net::SocketAddr::new(NODE_ADDR.parse().unwrap(), 0).into()).unwrap();
+    sock.connect(&http.parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    let mut s: std::net::TcpStream = sock.into();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// The status lines of the responses in `text`.
+fn status_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.starts_with("HTTP/1.")).collect()
+}
+
+#[test]
+fn lf_only_requests_are_answered() {
+    let Some((_lab, d)) = start() else { return };
+    let got = raw(&d.http, b"GET /tftpboot/big.bin HTTP/1.1\nHost: x\nRange: bytes=0-3\nConnection: close\n\n");
+    assert_eq!(status_lines(&got), ["HTTP/1.1 206 Partial Content"], "{got}");
+}
+
+/// A body (by length or chunked) is the request's, never the next request, even when the
+/// handler does not read it.
+#[test]
+fn request_bodies_are_never_run_as_the_next_request() {
+    let Some((lab, d)) = start() else { return };
+    let token = token_of(&lab, "n1");
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let by_length = format!(
+        "POST /status?node=n1&token={token}&status=booting HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{smuggled}\
+         GET /tftpboot/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\nConnection: close\r\n\r\n",
+        smuggled.len()
+    );
+    let chunked = format!(
+        "POST /status?node=n1&token={token}&status=booting HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{smuggled}\r\n0\r\n\r\n\
+         GET /tftpboot/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\nConnection: close\r\n\r\n",
+        smuggled.len()
+    );
+    for req in [by_length, chunked] {
+        let got = raw(&d.http, req.as_bytes());
+        let lines = status_lines(&got);
+        assert_eq!(lines.first(), Some(&"HTTP/1.1 200 OK"), "{got}");
+        assert!(!lines.iter().any(|l| l.contains("404")), "the body was run as a request:\n{got}");
+        assert!(lines.len() <= 2, "{got}");
+    }
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: booting\n");
+    // The log is complete up to a later miss; no request for /smuggled is in it.
+    curl(&[&format!("http://{}/marker", d.http)]);
+    d.daemon.log_line("oxcatd: HTTP: 127.0.0.11 GET /marker: 404");
+    assert!(!d.daemon.log().contains("/smuggled"), "{}", d.daemon.log());
+}
+
+/// A client that sends its request head a byte at a time is closed when the header timeout
+/// (here 1 s) runs out; so is one that sends nothing after a request.
+#[test]
+fn slow_request_heads_and_idle_connections_are_closed() {
+    use std::io::{Read, Write};
+    let Some((_lab, d)) = start_with("header_timeout = 1\nidle_timeout = 2\n", &[]) else { return };
+    let mut slow = std::net::TcpStream::connect(&d.http).unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    let head = b"GET /tftpboot/big.bin HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    let mut closed = false;
+    for b in head.iter().cycle().take(100) {
+        if slow.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match slow.read(&mut buf) {
+            Ok(_) => {
+                closed = true;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "a connection sending its head for 20 s is still open");
+    // A kept-alive connection that sends nothing more is closed too.
+    let mut idle = std::net::TcpStream::connect(&d.http).unwrap();
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(15))).unwrap();
+    idle.write_all(b"GET /tftpboot/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let end = idle.read_to_end(&mut got);
+    assert!(end.is_ok(), "an idle kept-alive connection was not closed: {end:?}");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 206"));
+}
+
+/// CPU time (user + system, in clock ticks) a process has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// 1,100 idle connections against a daemon allowed 300 descriptors: HTTP still serves (the
+/// connection idle longest makes room), TFTP still serves, and the daemon does not spin.
+#[test]
+fn idle_connections_beyond_the_descriptor_limit_take_nothing_down() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if !tool("prlimit") {
+        return;
+    }
+    // This test's own connections need descriptors too.
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < 2000 {
+        assert!(hard >= 1300, "the test needs 1,300 descriptors; the hard limit is {hard}");
+        setrlimit(Resource::RLIMIT_NOFILE, hard.min(4096), hard).unwrap();
+    }
+    let Some((lab, d)) = start_with("", &["prlimit", "--nofile=300:300", "--"]) else { return };
+    let mut held = Vec::new();
+    for i in 0..1100 {
+        let addr = d.http.parse().unwrap();
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)) {
+            use std::io::Write;
+            if i % 2 == 0 {
+                let _ = s.write_all(b"GET /tftpboot/big.bin HTTP/1.1\r\n");
+            }
+            held.push(s);
+        }
+    }
+    let big = std::fs::read(lab.path("vmlinuz")).unwrap();
+    let (code, body) = curl(&[&format!("http://{}/install/images/img/kernel", d.http)]);
+    assert!(code == 0 && body == big, "HTTP: curl exit {code}, {} bytes\n{}", body.len(), d.daemon.log());
+    let (code, body) = curl(&[&format!("tftp://{}/big.bin", d.tftp)]);
+    assert!(code == 0 && body == big, "TFTP: curl exit {code}, {} bytes", body.len());
+    let before = cpu_ticks(d.daemon.pid());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let used = cpu_ticks(d.daemon.pid()) - before;
+    // A spinning accept loop uses a whole core: ~200 ticks in 2 s.
+    assert!(used < 60, "the daemon used {used} ticks of CPU in 2 s while idle");
+    drop(held);
+}
+
+/// Another process's long write transaction (the sqlite3 CLI) does not hold up files or boot
+/// configs; a status report waits for it and lands once it commits.
+#[test]
+fn file_serving_does_not_wait_for_a_store_writer() {
+    if !tool("sqlite3") {
+        return;
+    }
+    let Some((lab, d)) = start() else { return };
+    let token = token_of(&lab, "n1");
+    let (locked, release) = (lab.path("locked"), lab.path("release"));
+    let script = format!(
+        "BEGIN IMMEDIATE;\nINSERT INTO site (key, value) VALUES ('writer', 'x');\n.shell touch {}\n\
+         .shell while [ ! -e {} ]; do sleep 0.05; done\nCOMMIT;\n",
+        locked.display(),
+        release.display()
+    );
+    let mut writer = Command::new("sqlite3").arg(lab.db()).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    {
+        use std::io::Write;
+        writer.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    }
+    while !locked.exists() {
+        assert!(writer.try_wait().unwrap().is_none(), "sqlite3 ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let report = {
+        let url = format!("http://{}/status?node=n1&token={token}&status=booted", d.http);
+        std::thread::spawn(move || curl(&["--max-time", "120", &url]))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let big = std::fs::read(lab.path("vmlinuz")).unwrap();
+    let (code, body) = curl(&[&format!("http://{}/install/images/img/kernel", d.http)]);
+    assert!(code == 0 && body == big, "image: curl exit {code}");
+    let (_, script) = curl(&[&format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http)]);
+    assert!(script.starts_with(b"#!ipxe oxcat nodeset: netboot img\n"));
+    // Both came while the writer still holds its lock.
+    assert!(writer.try_wait().unwrap().is_none() && !report.is_finished(), "the writer let go too early");
+    std::fs::write(&release, "").unwrap();
+    assert!(writer.wait().unwrap().success());
+    assert_eq!(report.join().unwrap().1, b"ok\n");
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: booted\n");
+}
+
+/// What carries or needs a node's token goes to the node's own address only (here 127.0.0.11;
+/// the other client is 127.0.0.2).
+#[test]
+fn boot_configs_and_tokens_are_for_the_nodes_own_address() {
+    let Some((lab, d)) = start() else { return };
+    let token = token_of(&lab, "n1");
+    let code_from = |from: &str, url: String| {
+        String::from_utf8(curl(&["--interface", from, "-o", "/dev/null", "-w", "%{http_code}", &url]).1).unwrap()
+    };
+    let urls = [
+        format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http),
+        format!("http://{}/mypostscript/n1?token={token}", d.http),
+        format!("http://{}/status?node=n1&token={token}&status=booting", d.http),
+    ];
+    for url in &urls {
+        assert_eq!(code_from("127.0.0.2", url.clone()), "403", "{url}");
+    }
+    let (code, _) =
+        curl(&["--interface", "127.0.0.2", &format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-01", d.tftp)]);
+    assert_ne!(code, 0, "TFTP gave n1's config to another address");
+    d.daemon.log_line(
+        "oxcatd: TFTP: 127.0.0.2 asked for pxelinux.cfg/01-52-54-00-00-00-01: refused (the boot config of n1, served to its own address only)",
+    );
+    for url in &urls {
+        assert_eq!(code_from(NODE_ADDR, url.clone()), "200", "{url}");
+    }
+    let (code, _) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-01", d.tftp)]);
+    assert_eq!(code, 0);
+}
+
+/// Once the node reports the end of its boot, its token reports status and opens nothing else
+/// (mypostscript, its boot config) until the next nodeset; chain.token keeps only a digest.
+#[test]
+fn a_spent_token_only_reports_status() {
+    let Some((lab, d)) = start() else { return };
+    let token = token_of(&lab, "n1");
+    let code_of = |url: String| String::from_utf8(curl(&["-o", "/dev/null", "-w", "%{http_code}", &url]).1).unwrap();
+    let status = |s: &str| code_of(format!("http://{}/status?node=n1&token={token}&status={s}", d.http));
+    let mypostscript = || code_of(format!("http://{}/mypostscript/n1?token={token}", d.http));
+    let config = || code_of(format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http));
+    assert_eq!((status("booting"), mypostscript(), config()), ("200".into(), "200".into(), "200".into()));
+    assert_eq!(status("booted"), "200");
+    assert_eq!((mypostscript(), config()), ("403".into(), "404".into()));
+    let (code, _) = curl(&[&format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-01", d.tftp)]);
+    assert_ne!(code, 0);
+    let stored = token_of(&lab, "n1");
+    assert!(stored.starts_with("sha256:") && !stored.contains(&token), "{stored}");
+    assert_eq!(status("failed"), "200");
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: failed\n");
+    // The next nodeset gives a new token that opens everything again.
+    lab.run("nodeset", &["n1", "osimage=img"]).ok();
+    let fresh = token_of(&lab, "n1");
+    assert_eq!(code_of(format!("http://{}/mypostscript/n1?token={fresh}", d.http)), "200");
+    assert_eq!(config(), "200");
 }
