@@ -20,8 +20,8 @@ postscripts = DIR: what /postscripts/ serves (default /usr/local/share/oxcat/pos
 
 [http] listen = [\"0.0.0.0:80\"], enable = true, \
 max_connections = 4096 (served at once; at the cap the connection idle longest is closed to make \
-room, else the newcomer gets 503; lowered at startup to three quarters of the descriptor limit, \
-less 16, when that is smaller: the shipped unit's LimitNOFILE=8192 fits the default), \
+room, else the newcomer gets 503; lowered at startup to three quarters of the descriptor limit \
+when that is smaller: the shipped unit's LimitNOFILE=8192 fits the default), \
 header_timeout = 20 (seconds a client has to send a request's head, and the next one on a \
 kept-alive connection), idle_timeout = 60 (seconds without a byte either way before a connection \
 is closed).

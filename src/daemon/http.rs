@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::sync::{Notify, Semaphore};
 
 /// The statuses a node may report (xCAT's lifecycle words).
@@ -123,8 +123,6 @@ struct Conns {
     open: Mutex<BTreeMap<u64, Arc<Conn>>>,
     next: AtomicU64,
     slots: Arc<Semaphore>,
-    /// Newcomers waiting for an evicted connection's slot ([`WAITING`] at most).
-    waiting: Arc<Semaphore>,
 }
 
 impl Conns {
@@ -150,16 +148,13 @@ impl Conns {
     }
 }
 
-/// Newcomers that may wait for an evicted connection's slot at once (each holds a descriptor).
-const WAITING: usize = 16;
-
 /// The connections that fit the descriptor limit: a quarter of it (at least 64) is kept for
-/// everything else (TFTP transfers, the store, DHCP), and room for the waiting newcomers.
+/// everything else (TFTP transfers, the store, DHCP).
 fn connection_cap(wanted: usize) -> usize {
     use nix::sys::resource::{getrlimit, Resource};
     let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) else { return wanted };
     let soft = usize::try_from(soft).unwrap_or(usize::MAX);
-    wanted.min(soft.saturating_sub((soft / 4).max(64) + WAITING).max(8))
+    wanted.min(soft.saturating_sub((soft / 4).max(64)).max(8))
 }
 
 /// Binds (a port in use is a startup error); returns the bound address and the server future.
@@ -168,7 +163,13 @@ pub async fn bind(
     shared: Arc<Shared>,
     limits: HttpLimits,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr} for HTTP: {e}"))?;
+    let fail = |e: std::io::Error| format!("cannot listen on {addr} for HTTP: {e}");
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(addr).map_err(fail)?;
+    // A queue of 1,024 (std's is 128): a boot storm's connections wait there instead of being
+    // dropped, and the loop below empties it as fast as it can.
+    let listener = socket.listen(1024).map_err(fail)?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let cap = connection_cap(limits.max_connections);
     if cap < limits.max_connections {
@@ -179,12 +180,8 @@ pub async fn bind(
             )
         });
     }
-    let conns = Arc::new(Conns {
-        open: Mutex::default(),
-        next: AtomicU64::new(0),
-        slots: Arc::new(Semaphore::new(cap)),
-        waiting: Arc::new(Semaphore::new(WAITING)),
-    });
+    let conns =
+        Arc::new(Conns { open: Mutex::default(), next: AtomicU64::new(0), slots: Arc::new(Semaphore::new(cap)) });
     Ok((bound, async move {
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -202,30 +199,19 @@ pub async fn bind(
             let (shared, conns, limits) = (shared.clone(), conns.clone(), limits.clone());
             let slot = match conns.slots.clone().try_acquire_owned() {
                 Ok(slot) => slot,
-                Err(_) => {
-                    // At the cap: the connection idle longest makes room, if there is one.
-                    let Ok(wait) = conns.waiting.clone().try_acquire_owned() else {
-                        let _ = stream.try_write(BUSY);
-                        continue;
-                    };
-                    if !conns.evict_idle() {
-                        let _ = stream.try_write(BUSY);
-                        continue;
-                    }
-                    tokio::spawn(async move {
-                        let slot =
-                            tokio::time::timeout(Duration::from_secs(1), conns.slots.clone().acquire_owned()).await;
-                        drop(wait);
-                        match slot {
-                            Ok(Ok(slot)) => {
-                                let (id, conn) = conns.add();
-                                run_connection(stream, peer, shared, limits, conns, (id, conn), slot).await
-                            }
-                            _ => {
-                                let _ = stream.try_write(BUSY);
-                            }
+                // At the cap: the connection idle longest makes room, if there is one (the
+                // next connections wait in the listen queue meanwhile); else 503.
+                Err(_) if conns.evict_idle() => {
+                    match tokio::time::timeout(Duration::from_secs(1), conns.slots.clone().acquire_owned()).await {
+                        Ok(Ok(slot)) => slot,
+                        _ => {
+                            let _ = stream.try_write(BUSY);
+                            continue;
                         }
-                    });
+                    }
+                }
+                Err(_) => {
+                    let _ = stream.try_write(BUSY);
                     continue;
                 }
             };
