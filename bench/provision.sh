@@ -3,7 +3,8 @@
 #  - nodeset of 10,000 nodes, and of 1 node with 10,000 defined;
 #  - TFTP, 30 MB: one client (curl, blksize 1468) and 16 clients (atftp, blksize 1468, windowsize 16),
 #    oxcatd vs tftpd-hpa vs atftpd;
-#  - HTTP, 30 MB: one and 16 curl clients, oxcatd vs nginx.
+#  - HTTP, 30 MB: one and 16 curl clients, oxcatd vs nginx;
+#  - HTTP keep-alive: 1,000 requests for a 1 KB file on one connection (curl), oxcatd vs nginx.
 # Everything listens on 127.0.0.1. Usage: bash bench/provision.sh [ROUNDS]   (run as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,7 @@ echo "nodeset of 1 node, 10,000 defined:     median $(printf '%s\n' "${t[@]}" | 
 
 head -c 30000000 /dev/urandom >"$work/tftp/big.bin"
 cp "$work/tftp/big.bin" "$work/install/big.bin"
+head -c 1024 /dev/urandom >"$work/install/small.bin"
 size=30000000
 cat >"$work/oxcat.toml" <<TOML
 [http]
@@ -88,6 +90,20 @@ many_tftp() { for i in $(seq 16); do timeout 120 atftp --option "blksize 1468" -
 one_http() { curl -s -o "$work/got/1" "http://127.0.0.1:$1/install/big.bin"; }
 many_http() { for i in $(seq 16); do curl -s -o "$work/got/$i" "http://127.0.0.1:$1/install/big.bin" & done; wait; }
 
+# Requests per second of 1,000 GETs of small.bin on one kept-alive connection (curl reuses it),
+# or FAILED when curl opened more than one connection or a request failed.
+keepalive() {
+	local cfg=$work/ka-$1.cfg a b n
+	[ -e "$cfg" ] || for _ in $(seq 1000); do
+		printf 'url = "http://127.0.0.1:%s/install/small.bin"\noutput = "/dev/null"\n' "$1"
+	done >"$cfg"
+	a=$(now)
+	n=$(curl -sf -K "$cfg" -w '%{num_connects}\n' | awk '{s += $1} END {print s}') || { echo FAILED; return; }
+	b=$(now)
+	if [ "$n" != 1 ]; then echo FAILED; return; fi
+	awk -v ns=$((b - a)) 'BEGIN {printf "%.0f", 1000 / (ns / 1e9)}'
+}
+
 declare -A res
 for _ in $(seq "$rounds"); do
 	for s in oxcatd:18169 tftpd-hpa:18269 atftpd:18369; do
@@ -99,6 +115,7 @@ for _ in $(seq "$rounds"); do
 		n=${s%%:*}; p=${s##*:}
 		res[http1-$n]+="$(rate $size one_http "$p") "
 		res[http16-$n]+="$(rate $((size * 16)) many_http "$p") "
+		res[ka-$n]+="$(keepalive "$p") "
 	done
 done
 med() { if grep -q FAILED <<<"${res[$1]}"; then echo 0; else tr ' ' '\n' <<<"${res[$1]}" | grep . | median; fi; }
@@ -112,3 +129,6 @@ for k in http1 http16; do
 	printf '%-8s oxcatd %7.1f   nginx %7.1f   oxcatd/nginx %.2fx\n' "$k" "$(med "$k-oxcatd")" "$(med "$k-nginx")" \
 		"$(awk -v a="$(med "$k-oxcatd")" -v b="$(med "$k-nginx")" 'BEGIN {print a / b}')"
 done
+echo "== HTTP keep-alive, 1,000 requests of 1 KB on one connection (requests/s, median of $rounds)"
+printf '%-8s oxcatd %7.0f   nginx %7.0f   oxcatd/nginx %.2fx\n' ka "$(med ka-oxcatd)" "$(med ka-nginx)" \
+	"$(awk -v a="$(med ka-oxcatd)" -v b="$(med ka-nginx)" 'BEGIN {print a / b}')"
