@@ -5,7 +5,7 @@
 #    oxcatd vs tftpd-hpa vs atftpd;
 #  - HTTP, 30 MB: one and 16 curl clients, oxcatd vs nginx;
 #  - HTTP keep-alive: 1,000 requests for a 1 KB file on one connection (curl), oxcatd vs nginx.
-# Everything listens on 127.0.0.1. Usage: bash bench/provision.sh [ROUNDS]   (run as root)
+# Everything listens on 127.0.0.1. Usage: [OXCAT_BIN=PATH] bash bench/provision.sh [ROUNDS]   (run as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -16,8 +16,9 @@ for p in nginx atftp curl; do
 done
 dpkg -s tftpd-hpa >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends tftpd-hpa >/dev/null
 pkill -x in.tftpd || true
-cargo build --release --locked --quiet --bin oxcat
-bin=$PWD/target/release/oxcat
+# OXCAT_BIN=PATH measures another build (e.g. the previous commit's) with the same script.
+if [ -z "${OXCAT_BIN:-}" ]; then cargo build --release --locked --quiet --bin oxcat; fi
+bin=${OXCAT_BIN:-$PWD/target/release/oxcat}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
