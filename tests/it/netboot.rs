@@ -196,8 +196,10 @@ fn vm_boots_from_oxcatd_runs_its_postscripts_and_reports_booted() {
             "oxcatpost: hello: ok",
             "oxcatpost: n1: booted",
             "oxcat-lab: oxcatpost exit 0",
-            // busybox tftp on the node, across the boot network, gets the config oxcatd renders.
+            // busybox tftp on the node, across the boot network, gets the config oxcatd renders,
+            // until the node reports booted: then its token is spent.
             "oxcat-lab: tftp pxelinux.cfg/01-52-54-00-12-34-01: #oxcat nodeset: netboot guest",
+            "oxcat-lab: after the boot, tftp pxelinux.cfg/01-52-54-00-12-34-01 failed",
         ],
     );
     for file in ["kernel", "initrd"] {

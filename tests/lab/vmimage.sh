@@ -69,21 +69,26 @@ ip link set "$nic" up
 udhcpc -i "$nic" -n -q -t 10 -T 2 -s /udhcpc.sh || echo "oxcat-lab: no DHCP lease"
 server=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^oxcat\.server=//p')
 echo "oxcat-lab: server $server"
+# The node's pxelinux config by MAC over TFTP, as pxelinux would ask for it (rendered by oxcatd,
+# which serves it, with the token in it, until the node reports the end of its boot).
+host=${server#*://}
+host=${host%%[:/]*}
+cfg=pxelinux.cfg/01-$(tr ':' '-' </sys/class/net/"$nic"/address)
+fetch_cfg() {
+	if tftp -g -r "$cfg" -l /tmp/pxe.cfg "$host"; then
+		echo "oxcat-lab: $1tftp $cfg: $(head -n 1 /tmp/pxe.cfg)"
+	else
+		echo "oxcat-lab: $1tftp $cfg failed"
+	fi
+}
+fetch_cfg ""
 if wget -q -O /tmp/oxcatpost "$server/postscripts/oxcatpost"; then
 	sh /tmp/oxcatpost
 	echo "oxcat-lab: oxcatpost exit $?"
 else
 	echo "oxcat-lab: could not fetch oxcatpost"
 fi
-# The node's pxelinux config by MAC over TFTP, as pxelinux would ask for it (rendered by oxcatd).
-host=${server#*://}
-host=${host%%[:/]*}
-cfg=pxelinux.cfg/01-$(tr ':' '-' </sys/class/net/"$nic"/address)
-if tftp -g -r "$cfg" -l /tmp/pxe.cfg "$host"; then
-	echo "oxcat-lab: tftp $cfg: $(head -n 1 /tmp/pxe.cfg)"
-else
-	echo "oxcat-lab: tftp $cfg failed"
-fi
+fetch_cfg "after the boot, "
 echo "oxcat-lab: powering off"
 poweroff -f
 EOF
