@@ -60,7 +60,8 @@ fn sqlite_clients_opening_and_closing_the_store_change_nothing_under_oxcatd() {
     lab.run("addimage", &["img1", "--kernel", "vmlinuz", "--initrd", "initrd.img"]).ok();
     lab.run("addimage", &["img2", "--kernel", "vmlinuz", "--initrd", "initrd.img"]).ok();
     lab.enroll("n1").ok();
-    lab.run("chdef", &["n1", "ip=10.0.0.1"]).ok();
+    // The node's address is the client's: oxcatd answers what needs n1's token to n1 only.
+    lab.run("chdef", &["n1", "ip=127.0.0.1"]).ok();
     lab.run("nodeset", &["n1", "osimage=img1"]).ok();
     lab.write("oxcat.toml", "[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nlisten = [\"127.0.0.1:0\"]\n");
     let mut cmd = lab.cmd("oxcatd");
@@ -83,14 +84,17 @@ fn sqlite_clients_opening_and_closing_the_store_change_nothing_under_oxcatd() {
         assert_eq!(python_sqlite3(&db, "SELECT count(*) FROM nodelist"), "1");
         assert!(wal.exists() && shm.exists(), "round {round}: a client's close deleted the -wal/-shm");
         assert!(!locks_held(&db, pid).is_empty(), "round {round}: oxcatd's locks are gone");
+        // The script first: once the node reports booted, its token opens no config.
+        let script = curl(&format!("http://{http}/tftpboot/ipxe/n1.ipxe"));
+        assert!(script.starts_with(&format!("#!ipxe oxcat nodeset: netboot {image}\n")), "round {round}: {script}");
         let status = statuses[round % statuses.len()];
         let answer = curl(&format!("http://{http}/status?node=n1&token={token}&status={status}"));
         assert_eq!(answer, "ok\n", "round {round}");
         lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is(&format!("n1: {status}\n"));
-        let script = curl(&format!("http://{http}/tftpboot/ipxe/n1.ipxe"));
-        assert!(script.starts_with(&format!("#!ipxe oxcat nodeset: netboot {image}\n")), "round {round}: {script}");
     }
-    // Now the clients come and go while status reports stream in: every one answered `ok` lands.
+    // Now the clients come and go while status reports stream in: every one answered `ok` lands
+    // (a new nodeset: the last round's booted spent the token, which chain.token keeps as a digest).
+    lab.run("nodeset", &["n1", "osimage=img1"]).ok();
     let token = lab.run("nodels", &["n1", "chain.token", "--show-secrets"]).ok().stdout;
     let token = token.trim().rsplit(' ').next().unwrap().to_string();
     let reporter = std::thread::spawn(move || {
