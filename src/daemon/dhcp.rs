@@ -1202,23 +1202,18 @@ fn socket(addr: SocketAddr, interface: Option<&str>) -> Result<std::net::UdpSock
     Ok(s.into())
 }
 
-/// Binds (a port in use is a startup error); returns the bound address and the server future.
-/// `leases` is shared by every DHCP socket of the daemon.
+/// Binds (a port in use is a startup error); returns the bound address and the future that serves
+/// `srv` there.
 pub async fn bind(
     addr: SocketAddr,
     interface: Option<&str>,
-    store: Arc<Mutex<Store>>,
-    leases: Arc<Mutex<Leases>>,
-    server: Option<Ipv4Addr>,
-    proxy: bool,
-    seen: Arc<super::scope::Seen>,
+    mut srv: Server,
     log: Log,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = ()>), String> {
     let sock = socket(addr, interface)?;
     let bound = sock.local_addr().map_err(|e| e.to_string())?;
     let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| e.to_string())?;
-    let mut srv = Server::new(store, leases, server, proxy).map_err(|e| e.to_string())?.noting_addresses(seen);
-    let kind = if proxy { "proxyDHCP" } else { "DHCP" };
+    let kind = if srv.proxy { "proxyDHCP" } else { "DHCP" };
     let via = interface.map(|i| format!(" via {i}")).unwrap_or_default();
     let tied = interface.is_some();
     Ok((bound, async move {

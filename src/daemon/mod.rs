@@ -51,18 +51,10 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             for iface in &interfaces {
                 let store =
                     Arc::new(Mutex::new(Store::open(&Store::locate(cfg.db.as_ref().and_then(|p| p.to_str())))?));
-                let (bound, fut) = dhcp::bind(
-                    *addr,
-                    *iface,
-                    store,
-                    leases.clone(),
-                    cfg.dhcp_server,
-                    cfg.dhcp_proxy,
-                    seen.clone(),
-                    log.clone(),
-                )
-                .await
-                .map_err(Error::Io)?;
+                // `leases` is shared by every DHCP socket of the daemon.
+                let srv = dhcp::Server::new(store, leases.clone(), cfg.dhcp_server, cfg.dhcp_proxy)?
+                    .noting_addresses(seen.clone());
+                let (bound, fut) = dhcp::bind(*addr, *iface, srv, log.clone()).await.map_err(Error::Io)?;
                 let kind = if cfg.dhcp_proxy { "proxyDHCP" } else { "DHCP" };
                 let on = iface.map(|i| format!(" ({i})")).unwrap_or_default();
                 writeln!(out, "oxcatd: {kind} on {bound}{on}").map_err(|e| Error::io("stdout", e))?;
