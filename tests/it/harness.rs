@@ -180,7 +180,8 @@ impl Lab {
         self.run_stdin(name, args, "")
     }
 
-    pub fn run_stdin(&self, name: &str, args: &[&str], input: &str) -> Out {
+    /// `input` is bytes, so a test can feed what is not UTF-8 too.
+    pub fn run_stdin(&self, name: &str, args: &[&str], input: impl AsRef<[u8]>) -> Out {
         let mut child = self
             .cmd(name)
             .args(args)
@@ -189,7 +190,7 @@ impl Lab {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.stdin.take().unwrap().write_all(input.as_ref()).unwrap();
         let o = child.wait_with_output().unwrap();
         Out {
             code: o.status.code().unwrap_or(-1),

@@ -6,7 +6,7 @@ use crate::bmcsim::{self, Bmc, PASSWORD, USER};
 use crate::harness::{Daemon, Lab};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const MASKED: &str =
     "'********' is the mask printed in place of a secret, not its value (dump with --show-secrets to carry secrets)";
@@ -265,33 +265,12 @@ fn non_utf8_values_are_refused_not_stored_as_replacement_characters() {
         String::from_utf8_lossy(&o.stderr),
         "Error: argument 2 (\"bmcpassword=********\") is not UTF-8 text (attribute names and values must be UTF-8)\n"
     );
-    let run_bytes = |name: &str, args: &[&str], input: &[u8]| {
-        let mut c = lab
-            .cmd(name)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut c.stdin.take().unwrap(), input).unwrap();
-        let o = c.wait_with_output().unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
-    };
-    assert_eq!(
-        run_bytes("chdef", &["-z"], b"n1:\n    objtype=node\n    usercomment=caf\xe9\n"),
-        (
-            Some(2),
-            "Error: standard input: line 3 is not UTF-8 text (convert it first, e.g. with iconv -t UTF-8)\n".into()
-        )
-    );
+    lab.run_stdin("chdef", &["-z"], b"n1:\n    objtype=node\n    usercomment=caf\xe9\n")
+        .fails(2)
+        .stderr_is("Error: standard input: line 3 is not UTF-8 text (convert it first, e.g. with iconv -t UTF-8)\n");
     std::fs::write(lab.path("nodelist.csv"), b"#node,groups,comments\n\"n1\",\"compute\",\"caf\xe9\"\n").unwrap();
-    assert_eq!(
-        run_bytes("tabrestore", &["nodelist.csv"], b""),
-        (
-            Some(2),
-            "Error: nodelist.csv: line 2 is not UTF-8 text (convert it first, e.g. with iconv -t UTF-8)\n".into()
-        )
-    );
+    lab.run("tabrestore", &["nodelist.csv"])
+        .fails(2)
+        .stderr_is("Error: nodelist.csv: line 2 is not UTF-8 text (convert it first, e.g. with iconv -t UTF-8)\n");
     assert_eq!(lab.snapshot(), before);
 }
