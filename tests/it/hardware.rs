@@ -7,8 +7,8 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// A lab with `n` simulated BMCs defined as nodes n1..nN.
-fn lab_with(n: usize) -> Option<(Lab, Vec<Bmc>)> {
+/// A lab with `n` simulated BMCs defined as nodes n1..nN (group compute).
+pub fn lab_with(n: usize) -> Option<(Lab, Vec<Bmc>)> {
     if !bmcsim::available() {
         return None;
     }

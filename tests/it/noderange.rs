@@ -1,32 +1,13 @@
 //! Noderanges against a real store: exclusions that name nothing, huge ranges, long lists of
 //! unknown names, and selections on secret columns.
 
-use crate::bmcsim::{self, Bmc, PASSWORD, USER};
 use crate::harness::Lab;
 
 /// `rpower compute,-n2l off` (a typo for n2) must power off nothing: the excluded name is an
 /// unknown name, as in xCAT, not a silent no-op that leaves n2 unspared.
 #[test]
 fn an_exclusion_naming_nothing_stops_rpower_before_any_node_is_touched() {
-    if !bmcsim::available() {
-        return;
-    }
-    let lab = Lab::new();
-    let bmcs: Vec<Bmc> = (0..2).map(|_| Bmc::start(lab.dir.path())).collect();
-    for (i, b) in bmcs.iter().enumerate() {
-        lab.run(
-            "mkdef",
-            &[
-                &format!("n{}", i + 1),
-                "groups=compute",
-                "mgt=ipmi",
-                &format!("bmc={}", b.addr),
-                &format!("bmcusername={USER}"),
-                &format!("bmcpassword={PASSWORD}"),
-            ],
-        )
-        .ok();
-    }
+    let Some((lab, bmcs)) = crate::hardware::lab_with(2) else { return };
     lab.run("rpower", &["compute", "on"]).ok();
     lab.run("rpower", &["compute,-n2l", "off"])
         .fails(2)
