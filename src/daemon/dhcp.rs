@@ -6,6 +6,7 @@
 //! The MAC index follows the store: SQLite's data_version, checked per packet, says whether
 //! anything changed, and the store's change journal which nodes' entries to read again.
 
+use super::lock;
 use super::log::{Limiter, Log};
 use crate::boot::servers;
 use crate::store::{self, view::NodeView, Store};
@@ -1098,7 +1099,13 @@ impl Server {
         server: Option<Ipv4Addr>,
         proxy: bool,
     ) -> crate::error::Result<Server> {
-        let index = Index::build(lock(&store).conn(), server)?;
+        let index = {
+            let st = lock(&store);
+            // A client retries in seconds: better to drop one packet than to wait a minute for
+            // another process's write transaction.
+            st.conn().busy_timeout(std::time::Duration::from_secs(1))?;
+            Index::build(st.conn(), server)?
+        };
         Ok(Server { index, store, leases, proxy, store_error: None, checked: None, seen: None })
     }
 
@@ -1134,7 +1141,14 @@ impl Server {
         }
         let node = self.index.lookup(req.chaddr()).map(|l| l.node.clone());
         if let (true, Some(seen), Some(node), Some(addr)) = (self.proxy, &self.seen, &node, address_used(&req)) {
-            seen.note(node, addr.into());
+            // chaddr and ciaddr are the sender's say-so: an address is noted only when the packet
+            // comes from it, or from a client on this link that has none yet (0.0.0.0, not
+            // relayed), never from another host speaking for the node.
+            let direct = from.ip() == std::net::IpAddr::V4(addr)
+                || (from.ip().is_unspecified() && req.giaddr().is_unspecified());
+            if direct {
+                seen.note(node, addr.into());
+            }
         }
         let answer = if self.proxy {
             if node.is_none() && Client::of(&req).boots() {
@@ -1142,10 +1156,12 @@ impl Server {
             }
             proxy_answer(&req, &self.index, from)
         } else if node.is_none() {
-            let granted = {
+            // A lease is a store write, which may wait for another process's writer: off the
+            // runtime's workers, so HTTP and TFTP keep serving meanwhile.
+            let granted = tokio::task::block_in_place(|| {
                 let mut st = lock(&self.store);
                 lock(&self.leases).grant(&mut st, &self.index, &req, unix_now())
-            };
+            });
             match granted {
                 Ok(Grant::Lease(lease) | Grant::Nak(lease)) => reply(&req, &lease, &self.index),
                 Ok(Grant::Refused(why)) => return unknown(req, why),
@@ -1174,11 +1190,6 @@ fn unknown(req: Message, why: &'static str) -> Outcome {
     } else {
         Outcome::Quiet
     }
-}
-
-/// A lock that outlives a panic of its last holder (see the packet loop in [`bind`]).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A UDP socket for DHCP on `addr`, tied to `interface` when given (SO_BINDTODEVICE): on a server
@@ -1655,6 +1666,29 @@ mod tests {
         assert!(matches!(srv.handle(&long, from), Outcome::Malformed(Malformed::HLen(17))));
         // The reproducer: a 244-byte BOOTREQUEST with hlen 17.
         assert!(matches!(srv.handle(&long[..244], from), Outcome::Malformed(Malformed::HLen(17))));
+    }
+
+    /// proxyDHCP notes the address a node uses only from the node itself: a host elsewhere that
+    /// sends a REQUEST with the node's MAC and its own address as ciaddr gains nothing.
+    #[test]
+    fn proxy_notes_a_nodes_address_only_from_that_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = range_store(dir.path());
+        let seen = Arc::new(super::super::scope::Seen::default());
+        let mut srv = Server::new(Arc::new(Mutex::new(st)), Leases::shared(), Some("10.0.0.1".parse().unwrap()), true)
+            .unwrap()
+            .noting_addresses(seen.clone());
+        let mut req = with_type([0x52, 0x54, 0, 0, 0, 1], MessageType::Request, None);
+        req.set_ciaddr(Ipv4Addr::new(10, 9, 9, 9));
+        let packet = encoded(&req);
+        srv.handle(&packet, "10.1.1.1:68".parse().unwrap());
+        assert_eq!(seen.get("n1"), None, "a relayed or forged claim is not noted");
+        srv.handle(&packet, "10.9.9.9:4011".parse().unwrap());
+        assert_eq!(seen.get("n1"), Some("10.9.9.9".parse().unwrap()));
+        // A client without an address yet asks for one from 0.0.0.0 (option 50).
+        let asked = encoded(&with_type([0x52, 0x54, 0, 0, 0, 1], MessageType::Request, Some("10.0.0.77")));
+        srv.handle(&asked, "0.0.0.0:68".parse().unwrap());
+        assert_eq!(seen.get("n1"), Some("10.0.0.77".parse().unwrap()));
     }
 
     #[test]

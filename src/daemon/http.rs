@@ -62,13 +62,13 @@ const READERS_KEPT: usize = 4;
 
 impl Readers {
     fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> T) -> crate::error::Result<T> {
-        let st = self.idle.lock().expect("readers lock").pop();
+        let st = super::lock(&self.idle).pop();
         let st = match st {
             Some(st) => st,
             None => Store::open(&self.path)?,
         };
         let out = f(st.conn());
-        let mut idle = self.idle.lock().expect("readers lock");
+        let mut idle = super::lock(&self.idle);
         if idle.len() < READERS_KEPT {
             idle.push(st);
         }
@@ -129,7 +129,7 @@ impl Conns {
     /// Asks the oldest connection that is answering nothing to close (and forgets it, so that
     /// the next newcomer picks another); false when every connection is answering.
     fn evict_idle(&self) -> bool {
-        let mut open = self.open.lock().expect("conns lock");
+        let mut open = super::lock(&self.open);
         let Some(id) = open.iter().find(|(_, c)| c.busy.load(Ordering::SeqCst) == 0).map(|(id, _)| *id) else {
             return false;
         };
@@ -143,7 +143,7 @@ impl Conns {
     fn add(&self) -> (u64, Arc<Conn>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn::default());
-        self.open.lock().expect("conns lock").insert(id, conn.clone());
+        super::lock(&self.open).insert(id, conn.clone());
         (id, conn)
     }
 }
@@ -235,7 +235,7 @@ async fn run_connection(
     _slot: tokio::sync::OwnedSemaphorePermit,
 ) {
     serve(stream, peer, shared, &limits, conn).await;
-    conns.open.lock().expect("conns lock").remove(&id);
+    super::lock(&conns.open).remove(&id);
 }
 
 /// Serves one connection until the client closes it, a timeout, or eviction: the daemon's
@@ -437,11 +437,11 @@ async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Arc<Shared>, 
         .filter(|kv| !kv.is_empty())
         .filter_map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Some((decode(k)?, decode(v)?))
+            Some((decode(k, true)?, decode(v, true)?))
         })
         .collect();
     let range = req.headers().get(hyper::header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let path = decode(uri.path());
+    let path = decode(uri.path(), false);
     let method = req.method().clone();
     let a = match path {
         None => text(400, "bad request\n"),
@@ -467,7 +467,9 @@ async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Arc<Shared>, 
         .unwrap_or_else(|_| Response::new(Reply { kind: Kind::Bytes(None), _busy: None }))
 }
 
-fn decode(s: &str) -> Option<String> {
+/// Percent-decodes `s`; `+` is a space only in a query (form encoding), never in a path
+/// (`gcc-c++-8.5.0.rpm` is a file name).
+fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -478,7 +480,7 @@ fn decode(s: &str) -> Option<String> {
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
-            b'+' => {
+            b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -709,7 +711,7 @@ async fn status(r: &Req, shared: &Arc<Shared>) -> Answer {
     }
     let shared = shared.clone();
     tokio::task::spawn_blocking(move || {
-        let mut st = shared.writer.lock().expect("store lock");
+        let mut st = super::lock(&shared.writer);
         let nodelist = schema::table("nodelist").expect("nodelist");
         let chain = schema::table("chain").expect("chain");
         let recorded = st.write(|c| {
@@ -756,9 +758,14 @@ mod tests {
 
     #[test]
     fn decoding() {
-        assert_eq!(decode("a%20b+c").as_deref(), Some("a b c"));
-        assert_eq!(decode("%zz"), None);
-        assert_eq!(decode("%"), None);
+        assert_eq!(decode("a%20b+c", true).as_deref(), Some("a b c"));
+        // A path keeps its '+': RPMs such as gcc-c++ are named so.
+        assert_eq!(
+            decode("/install/Packages/gcc-c++-8.5.0.rpm", false).as_deref(),
+            Some("/install/Packages/gcc-c++-8.5.0.rpm")
+        );
+        assert_eq!(decode("%zz", false), None);
+        assert_eq!(decode("%", true), None);
     }
 
     #[test]

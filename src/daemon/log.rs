@@ -41,7 +41,7 @@ impl Budget {
 
     /// Takes one line from the budget, or counts it as suppressed.
     fn admit(&self) -> bool {
-        let mut b = self.bucket.lock().expect("budget lock");
+        let mut b = super::lock(&self.bucket);
         let now = Instant::now();
         let refill = now.duration_since(b.1).as_secs_f64() * f64::from(LINES_PER_SEC);
         *b = ((b.0 + refill).min(f64::from(BURST_LINES)), now);
@@ -58,6 +58,23 @@ impl Budget {
 /// `line` with every control character (C0, DEL, C1) and bidirectional override written as an
 /// escape: a newline a client put in a path cannot start a forged line, nor ESC drive a terminal.
 /// Backslashes are doubled, so an escape in the log is always one that was made here.
+/// The most of a line that is logged, and of a rate-limit key that is kept: what a client chose
+/// (a path, a vendor class) can be far longer, and is cut.
+const MAX_LINE: usize = 1024;
+const MAX_KEY: usize = 256;
+
+/// The first `max` bytes of `s`, at a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 pub fn escape(line: &str) -> std::borrow::Cow<'_, str> {
     fn special(c: char) -> bool {
         c.is_control() || c == '\\' || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -127,7 +144,7 @@ impl Log {
     }
 
     fn send(&self, line: &str) {
-        if self.tx.try_send(escape(line).into_owned()).is_err() {
+        if self.tx.try_send(escape(clip(line, MAX_LINE)).into_owned()).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -160,7 +177,9 @@ impl Limiter {
         Limiter { seen: HashMap::new(), every }
     }
 
-    pub fn allow(&mut self, key: String) -> bool {
+    pub fn allow(&mut self, mut key: String) -> bool {
+        // Keys hold what clients chose (paths of up to 64 KiB): 4,096 of those would be 256 MB.
+        key.truncate(clip(&key, MAX_KEY).len());
         let now = Instant::now();
         // Bounded: a flood of distinct keys forgets the old ones rather than growing.
         if self.seen.len() >= 4096 {
@@ -198,7 +217,7 @@ impl Problems {
     }
 
     pub fn report(&self, key: String, line: impl FnOnce() -> String) {
-        if self.limiter.lock().expect("limiter lock").allow(key) && self.log.budget.admit() {
+        if super::lock(&self.limiter).allow(key) && self.log.budget.admit() {
             self.log.send(&line());
         }
     }
@@ -207,6 +226,18 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_client_strings_are_cut_in_keys_and_lines() {
+        let mut l = Limiter::new(Duration::from_secs(60));
+        let long = format!("10.0.0.9 /{}", "é".repeat(40_000));
+        assert!(l.allow(long.clone()));
+        assert!(l.seen.keys().all(|k| k.len() <= MAX_KEY));
+        // Two paths alike in their first 256 bytes are one key: a flood of them is one line.
+        assert!(!l.allow(format!("{long}x")));
+        assert_eq!(clip("aé", 2), "a");
+        assert_eq!(clip("abc", 10), "abc");
+    }
 
     #[test]
     fn limiter_lets_each_key_through_once_per_period() {

@@ -14,7 +14,13 @@ use crate::error::{Error, Result};
 use crate::store::{self, Store};
 use config::Config;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// A lock that outlives a panic of its last holder: what it guards (the store handle, slot and
+/// rate-limit maps) stays usable, so one bad request cannot poison every later one.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Starts every configured service, prints `oxcatd: SERVICE on ADDR` for each and `oxcatd: ready`,
 /// and serves until SIGTERM or SIGINT.

@@ -16,14 +16,14 @@ pub struct Seen(Mutex<HashMap<String, IpAddr>>);
 
 impl Seen {
     pub fn note(&self, node: &str, addr: IpAddr) {
-        let mut m = self.0.lock().expect("seen lock");
+        let mut m = super::lock(&self.0);
         if m.get(node) != Some(&addr) {
             m.insert(node.to_string(), addr);
         }
     }
 
-    fn get(&self, node: &str) -> Option<IpAddr> {
-        self.0.lock().expect("seen lock").get(node).copied()
+    pub fn get(&self, node: &str) -> Option<IpAddr> {
+        super::lock(&self.0).get(node).copied()
     }
 }
 

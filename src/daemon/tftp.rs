@@ -247,7 +247,7 @@ impl ReadOnlyRoot {
             }
             Err(Refusal::NotFound) => {
                 let store = self.store.as_ref().ok_or(Refusal::NotFound)?;
-                let st = store.lock().expect("store lock");
+                let st = super::lock(store);
                 match crate::boot::nodeset::render_path(st.conn(), asked) {
                     // A node's config (it holds its token) goes to the node only.
                     Ok(Some((node, _)))
@@ -549,7 +549,7 @@ struct Slot {
 impl Slots {
     /// A slot for a transfer to `client`, or why there is none.
     fn take(self: &Arc<Self>, client: IpAddr) -> Result<Slot, String> {
-        let mut r = self.running.lock().expect("slots lock");
+        let mut r = super::lock(&self.running);
         if r.per_client.get(&client).is_some_and(|n| *n >= MAX_PER_CLIENT) {
             return Err(format!("{MAX_PER_CLIENT} transfers to this client running, the most at once"));
         }
@@ -572,14 +572,14 @@ impl Slots {
 impl Slot {
     /// The client acknowledged a packet: it is real, and its transfer is not displaced.
     fn confirm(&self) {
-        let mut r = self.slots.running.lock().expect("slots lock");
+        let mut r = super::lock(&self.slots.running);
         r.unconfirmed.retain(|(id, _)| *id != self.id);
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut r = self.slots.running.lock().expect("slots lock");
+        let mut r = super::lock(&self.slots.running);
         r.unconfirmed.retain(|(id, _)| *id != self.id);
         r.total -= 1;
         if let Some(n) = r.per_client.get_mut(&self.client) {

@@ -103,6 +103,9 @@ fn http_serves_boot_scripts_images_and_ranges() {
     assert_eq!(code_of(&[&format!("http://{}/tftpboot/escape", d.http)]), "404");
     assert_eq!(code_of(&[&format!("http://{}/nothing", d.http)]), "404");
     assert_eq!(code_of(&["-X", "DELETE", &format!("http://{}/tftpboot/big.bin", d.http)]), "405");
+    // '+' is a space only in a query: packages such as gcc-c++ keep their names in a path.
+    std::fs::write(lab.path("tftp/gcc-c++-8.5.0.rpm"), "rpm").unwrap();
+    assert_eq!(curl(&[&format!("http://{}/tftpboot/gcc-c++-8.5.0.rpm", d.http)]).1, b"rpm");
 }
 
 #[test]
