@@ -453,18 +453,42 @@ fn node_with_mac(conn: &Connection, mac: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
-pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<(String, String)>> {
-    let (loader, key) = if let Some(n) = rel.strip_prefix("ipxe/").and_then(|r| r.strip_suffix(".ipxe")) {
-        (1, n.to_string())
-    } else if let Some(m) = rel.strip_prefix("pxelinux.cfg/01-") {
-        (0, m.replace('-', ":"))
-    } else if let Some(m) = rel.strip_prefix("grub2/grub.cfg-01-") {
-        (2, m.replace('-', ":"))
-    } else {
-        return Ok(None);
-    };
+/// The node whose boot config a path under the TFTP root names (`ipxe/NODE.ipxe`,
+/// `pxelinux.cfg/01-MAC`, `grub2/grub.cfg-01-MAC`), if a node has that name or MAC. Such a file
+/// holds the node's token, whether rendered or written by `nodeset --files`: the servers hand it
+/// to that node only.
+pub fn config_node(conn: &Connection, rel: &str) -> Result<Option<String>> {
+    Ok(config_of(conn, rel)?.map(|(_, node)| node))
+}
+
+/// True when `rel` has the form of a node's boot config path (no store read): the servers ask
+/// [`config_node`] only then.
+pub fn names_a_config(rel: &str) -> bool {
+    config_key(rel).is_some()
+}
+
+/// Which of a node's files (0 pxelinux, 1 iPXE, 2 GRUB) a path names, and the node.
+fn config_of(conn: &Connection, rel: &str) -> Result<Option<(usize, String)>> {
+    let Some((loader, key)) = config_key(rel) else { return Ok(None) };
     let node = if loader == 1 { Some(key) } else { node_with_mac(conn, &key)? };
-    let Some(node) = node else { return Ok(None) };
+    Ok(node.map(|n| (loader, n)))
+}
+
+/// Which of a node's files a path names, and its key: the node's name (iPXE) or its MAC.
+fn config_key(rel: &str) -> Option<(usize, String)> {
+    let rel = rel.trim_start_matches('/');
+    if let Some(n) = rel.strip_prefix("ipxe/").and_then(|r| r.strip_suffix(".ipxe")) {
+        Some((1, n.to_string()))
+    } else if let Some(m) = rel.strip_prefix("pxelinux.cfg/01-") {
+        Some((0, m.replace('-', ":")))
+    } else {
+        rel.strip_prefix("grub2/grub.cfg-01-").map(|m| (2, m.replace('-', ":")))
+    }
+}
+
+/// A node's boot config, rendered from its recorded state, for a path [`config_node`] knows.
+pub fn render_path(conn: &Connection, rel: &str) -> Result<Option<(String, String)>> {
+    let Some((loader, node)) = config_of(conn, rel)? else { return Ok(None) };
     // Only this node's rows: a boot storm asks once per node, and the cluster may be large.
     let view = NodeView::of_nodes(conn, std::slice::from_ref(&node))?;
     if !view.is_node(&node) {

@@ -601,6 +601,20 @@ async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
         }
         return text(404, "not found\n");
     };
+    // A config `nodeset --files` wrote holds the node's token too: for the node only.
+    if r.path.starts_with("/tftpboot/") && crate::boot::nodeset::names_a_config(rel) {
+        let (rel, peer) = (rel.to_string(), r.peer.ip());
+        let refused = shared
+            .read(move |sh, c| {
+                let node = crate::boot::nodeset::config_node(c, &rel).ok().flatten()?;
+                (!scope::is_node_address(c, &node, peer, &sh.seen).unwrap_or(false)).then_some(node)
+            })
+            .await
+            .flatten();
+        if let Some(node) = refused {
+            return text(403, format!("the boot config of {node} is served to its own address only\n"));
+        }
+    }
     let Ok(mut file) = tokio::fs::File::open(&path).await else { return text(404, "not found\n") };
     let Ok(len) = file.metadata().await.map(|m| m.len()) else { return text(500, "cannot read the file\n") };
     let ctype = if rel.ends_with(".ipxe") || rel.contains("cfg") || rel.ends_with(".sh") {

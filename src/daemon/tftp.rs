@@ -241,6 +241,15 @@ impl ReadOnlyRoot {
     pub fn content(&self, asked: &str, peer: std::net::IpAddr) -> Result<Content, Refusal> {
         match self.resolve(Path::new(asked)) {
             Ok(real) => {
+                // A config `nodeset --files` wrote holds the node's token too: for the node only.
+                if let (true, Some(store)) = (crate::boot::nodeset::names_a_config(asked), self.store.as_ref()) {
+                    let st = super::lock(store);
+                    if let Ok(Some(node)) = crate::boot::nodeset::config_node(st.conn(), asked) {
+                        if !super::scope::is_node_address(st.conn(), &node, peer, &self.seen).unwrap_or(false) {
+                            return Err(Refusal::NotTheNode(node));
+                        }
+                    }
+                }
                 let f = std::fs::File::open(&real).map_err(|_| Refusal::NotFound)?;
                 let meta = f.metadata().map_err(|_| Refusal::NotFound)?;
                 Ok(Content { size: meta.len() as usize, source: Source::File(f) })

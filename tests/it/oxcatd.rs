@@ -547,6 +547,26 @@ fn boot_configs_and_tokens_are_for_the_nodes_own_address() {
     assert_eq!(code, 0);
 }
 
+/// Configs written by `nodeset --files` (for other TFTP servers) hold the token too: oxcatd
+/// serves those files to the node only, like the configs it renders.
+#[test]
+fn configs_written_by_nodeset_files_are_for_the_node_only() {
+    let Some((lab, d)) = start() else { return };
+    lab.run("nodeset", &["n1", "osimage=img", "--files"]).ok();
+    assert!(lab.path("tftp/ipxe/n1.ipxe").is_file() && lab.path("tftp/pxelinux.cfg/01-52-54-00-00-00-01").is_file());
+    let ipxe = format!("http://{}/tftpboot/ipxe/n1.ipxe", d.http);
+    let pxe = format!("tftp://{}/pxelinux.cfg/01-52-54-00-00-00-01", d.tftp);
+    let code = |from: &str| {
+        String::from_utf8(curl(&["--interface", from, "-o", "/dev/null", "-w", "%{http_code}", &ipxe]).1).unwrap()
+    };
+    assert_eq!(code("127.0.0.2"), "403");
+    assert_ne!(curl(&["--interface", "127.0.0.2", &pxe]).0, 0, "TFTP gave n1's written config to another address");
+    assert_eq!(code(NODE_ADDR), "200");
+    let (status, body) = curl(&[&pxe]);
+    assert_eq!(status, 0);
+    assert!(String::from_utf8_lossy(&body).contains("oxcat.token="));
+}
+
 /// Once the node reports the end of its boot, its token reports status and opens nothing else
 /// (mypostscript, its boot config) until the next nodeset; chain.token keeps only a digest.
 #[test]
