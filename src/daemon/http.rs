@@ -573,7 +573,12 @@ async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
     } else {
         return text(404, "not found\n");
     };
-    let Some(path) = under(&root, rel) else {
+    // canonicalize and stat may wait on a slow or hung mount (an NFS /install): not on a worker.
+    let found = {
+        let rel = rel.to_string();
+        tokio::task::spawn_blocking(move || under(&root, &rel)).await.ok().flatten()
+    };
+    let Some(path) = found else {
         // No file: a node's boot config, rendered from its recorded state, for the node only.
         if r.path.starts_with("/tftpboot/") {
             let (rel, peer) = (rel.to_string(), r.peer.ip());
