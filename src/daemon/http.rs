@@ -90,7 +90,18 @@ impl Shared {
         f: impl FnOnce(&Shared, &rusqlite::Connection) -> T + Send + 'static,
     ) -> Option<T> {
         let shared = self.clone();
-        tokio::task::spawn_blocking(move || shared.readers.with(|c| f(&shared, c)).ok()).await.ok().flatten()
+        tokio::task::spawn_blocking(move || match shared.readers.with(|c| f(&shared, c)) {
+            Ok(v) => Some(v),
+            // A reader that cannot be opened (descriptors used up, the store gone) is an admin's
+            // problem to see, not a silent 404.
+            Err(e) => {
+                shared.problems.report("reader".into(), || format!("oxcatd: HTTP: cannot read the store: {e}"));
+                None
+            }
+        })
+        .await
+        .ok()
+        .flatten()
     }
 }
 
@@ -563,11 +574,18 @@ async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
     if let Some(node) = r.path.strip_prefix("/mypostscript/") {
         return mypostscript(r, node.to_string(), shared).await;
     }
-    let site = |k: &'static str| shared.read(move |_, c| store::site_value(c, k).ok().flatten());
+    // The root a site setting names, or its default where unset; None when the store could not be
+    // read (a 500: serving from the default root instead could hand out the wrong files).
+    let site_dir = |k: &'static str, default: &'static str| async move {
+        let v = shared.read(move |_, c| store::site_value(c, k).ok()).await.flatten()?;
+        Some(PathBuf::from(v.unwrap_or_else(|| default.into())))
+    };
     let (root, rel) = if let Some(rel) = r.path.strip_prefix("/install/") {
-        (PathBuf::from(site("installdir").await.flatten().unwrap_or_else(|| "/install".into())), rel)
+        let Some(root) = site_dir("installdir", "/install").await else { return text(500, "cannot read the store\n") };
+        (root, rel)
     } else if let Some(rel) = r.path.strip_prefix("/tftpboot/") {
-        (PathBuf::from(site("tftpdir").await.flatten().unwrap_or_else(|| "/tftpboot".into())), rel)
+        let Some(root) = site_dir("tftpdir", "/tftpboot").await else { return text(500, "cannot read the store\n") };
+        (root, rel)
     } else if let Some(rel) = r.path.strip_prefix("/postscripts/") {
         (shared.postscripts.clone(), rel)
     } else {
