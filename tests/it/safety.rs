@@ -274,3 +274,21 @@ fn non_utf8_values_are_refused_not_stored_as_replacement_characters() {
         .stderr_is("Error: nodelist.csv: line 2 is not UTF-8 text (convert it first, e.g. with iconv -t UTF-8)\n");
     assert_eq!(lab.snapshot(), before);
 }
+
+/// chdef creates nodes it is given by name, but a name after `-` can only be a typo of a node
+/// meant to be spared: refused like in every other command, nothing written.
+#[test]
+fn chdef_refuses_a_mistyped_exclusion() {
+    let lab = Lab::new();
+    lab.run("mkdef", &["cn01-cn03", "groups=compute"]).ok();
+    let before = lab.snapshot();
+    lab.run("chdef", &["compute,-cn0l", "status=booting"])
+        .fails(2)
+        .stderr_is("Error: Invalid nodes and/or groups in noderange: cn0l\n");
+    assert_eq!(lab.snapshot(), before);
+    // A new name in an included term still creates that node.
+    lab.run("chdef", &["compute,cn04,-cn01", "groups=compute", "status=booting"]).ok();
+    lab.run("nodels", &["compute", "nodelist.status"])
+        .ok()
+        .stdout_is("cn01: \ncn02: booting\ncn03: booting\ncn04: booting\n");
+}
