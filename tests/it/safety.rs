@@ -311,3 +311,26 @@ fn the_auditlog_holds_no_secret() {
     }
     assert!(audit.contains("chain.token=********"), "{audit}");
 }
+
+/// A selection on a secret answers whether a guess is right without printing it: tabdump -w,
+/// gettab's keys and nodech's criteria refuse it as nodels and lsdef -w do.
+#[test]
+fn secrets_cannot_be_selected_on() {
+    let lab = Lab::new();
+    lab.enroll("cn01").ok();
+    lab.run("chtab", &["node=cn01", "ipmi.password=hunter2"]).ok();
+    let refused = |name: &str| format!("Error: {name} is secret: it cannot be used to select nodes (==, !=, =~, !~)\n");
+    let before = lab.snapshot();
+    let out = lab.run("tabdump", &["-w", "password=~h%", "ipmi"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, refused("ipmi.password"));
+    let out = lab.run("gettab", &["password=hunter2", "ipmi.node"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, refused("ipmi.password"));
+    let out = lab.run("nodech", &["cn01", "ipmi.password==hunter2", "nodelist.comments=guessed"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stderr, refused("ipmi.password"));
+    assert_eq!(lab.snapshot(), before);
+}
