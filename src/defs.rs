@@ -1106,9 +1106,16 @@ pub fn select(
 
 /// Expands chdef's noderange: like any noderange, except that names which are no node or group
 /// stand for new nodes (xCAT's chdef creates a node that does not exist yet, given `groups=`).
+/// An unknown name in an exclusion (`compute,-cn0l`) is a typo, refused as by every command: the
+/// node meant to be spared must not be changed.
 pub fn expand_for_change(view: &NodeView, text: &str) -> Result<Vec<String>> {
+    use crate::noderange::NoderangeError;
     match crate::noderange::expand(text, view) {
-        Err(crate::noderange::NoderangeError::Unknown(new)) => {
+        Err(NoderangeError::Unknown(_)) => {
+            let (new, excluded) = crate::noderange::unknown_names(text, view)?;
+            if !excluded.is_empty() {
+                return Err(NoderangeError::Unknown(excluded).into());
+            }
             let with_new = WithNewNodes { view, new: new.into_iter().collect() };
             Ok(crate::noderange::expand(text, &with_new)?)
         }

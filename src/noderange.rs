@@ -81,12 +81,23 @@ fn syntax(text: &str, why: impl Into<String>) -> NoderangeError {
 /// Expands against the defined nodes and groups.
 pub fn expand(range: &str, u: &dyn Universe) -> R<Vec<String>> {
     let budget = Budget { left: u.name_limit(), limit: u.name_limit() };
-    let mut ctx = Ctx { u: Some(u), unknown: Vec::new(), seen_unknown: HashSet::new(), budget };
+    let mut ctx = Ctx::new(Some(u), budget);
     let names = ctx.range(range, 0)?;
     if !ctx.unknown.is_empty() {
         return Err(NoderangeError::Unknown(ctx.unknown));
     }
     Ok(finish(names))
+}
+
+/// The names of a noderange that are no node or group: those of included terms, then those of
+/// exclusions (`-name`, which can only be a typo: chdef creates the former, never the latter).
+pub fn unknown_names(range: &str, u: &dyn Universe) -> R<(Vec<String>, Vec<String>)> {
+    let budget = Budget { left: u.name_limit(), limit: u.name_limit() };
+    let mut ctx = Ctx::new(Some(u), budget);
+    ctx.range(range, 0)?;
+    let excluded: HashSet<String> = ctx.unknown_excluded.iter().cloned().collect();
+    let included = ctx.unknown.into_iter().filter(|n| !excluded.contains(n)).collect();
+    Ok((included, ctx.unknown_excluded))
 }
 
 /// Purely syntactic expansion for commands that create nodes: plain names stand for themselves;
@@ -98,7 +109,7 @@ pub fn expand_names(range: &str) -> R<Vec<String>> {
 /// [`expand_names`] with the store's limit on the names ranges may produce.
 pub fn expand_names_within(range: &str, limit: u64) -> R<Vec<String>> {
     let budget = Budget { left: limit, limit };
-    let mut ctx = Ctx { u: None, unknown: Vec::new(), seen_unknown: HashSet::new(), budget };
+    let mut ctx = Ctx::new(None, budget);
     Ok(finish(ctx.range(range, 0)?))
 }
 
@@ -177,6 +188,9 @@ struct Ctx<'u> {
     u: Option<&'u dyn Universe>,
     unknown: Vec<String>,
     seen_unknown: HashSet<String>,
+    /// How many exclusions (`-name`) enclose the term being read, and the unknown names met there.
+    excluding: usize,
+    unknown_excluded: Vec<String>,
     budget: Budget,
 }
 
@@ -203,7 +217,11 @@ impl Budget {
     }
 }
 
-impl Ctx<'_> {
+impl<'u> Ctx<'u> {
+    fn new(u: Option<&'u dyn Universe>, budget: Budget) -> Self {
+        Ctx { u, unknown: Vec::new(), seen_unknown: HashSet::new(), excluding: 0, unknown_excluded: Vec::new(), budget }
+    }
+
     fn range(&mut self, text: &str, depth: usize) -> R<Vec<String>> {
         if depth >= MAX_DEPTH {
             return Err(syntax(text, format!("nested more than {MAX_DEPTH} deep")));
@@ -220,7 +238,10 @@ impl Ctx<'_> {
             } else if let Some(rest) = tok.strip_prefix('-').filter(|r| !r.is_empty()) {
                 // As in xCAT, an excluded name that is no node or group is an unknown name like
                 // any other: `compute,-cn0l` must not quietly act on the node meant to be spared.
-                exclude.extend(self.intersection(rest, depth)?);
+                self.excluding += 1;
+                let excluded = self.intersection(rest, depth);
+                self.excluding -= 1;
+                exclude.extend(excluded?);
             } else {
                 include.extend(self.intersection(tok, depth)?);
             }
@@ -309,6 +330,9 @@ impl Ctx<'_> {
             } else if let Some(m) = u.group_members(&n) {
                 out.extend(m);
             } else if self.seen_unknown.insert(n.clone()) {
+                if self.excluding > 0 {
+                    self.unknown_excluded.push(n.clone());
+                }
                 self.unknown.push(n);
             }
         }

@@ -240,6 +240,10 @@ pub fn gettab(
     let mut out = Vec::new();
     for &(t, col) in columns {
         let cond = where_keys(t, keys)?;
+        // Which rows a password selects would confirm a guess without printing it.
+        if let Some((k, _)) = keys.iter().find(|(k, _)| t.column(k).is_some_and(|(_, c)| c.secret)) {
+            return Err(Error::Input(crate::store::view::secret_criterion(&format!("{}.{k}", t.name))));
+        }
         let cname = t.columns[col].name;
         let v: Option<Option<String>> = conn
             .prepare(&format!("SELECT \"{cname}\" FROM \"{}\" WHERE {cond} LIMIT 1", t.name))?
@@ -259,6 +263,13 @@ pub fn parse_criterion(arg: &str) -> Option<Result<(&'static Table, usize, Compa
     let parsed = Comparison::parse(arg)?;
     Some(parsed.map_err(|e| Error::Usage(format!("{arg}: {e}"))).and_then(|(sel, cmp)| {
         let (t, col) = column_of(&sel, true, true)?;
+        // Changing only the nodes whose password matches would confirm a guess.
+        if t.columns[col].secret {
+            return Err(Error::Input(crate::store::view::secret_criterion(&format!(
+                "{}.{}",
+                t.name, t.columns[col].name
+            ))));
+        }
         Ok((t, col, cmp))
     }))
 }

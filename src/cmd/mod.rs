@@ -191,10 +191,23 @@ impl Ctx {
 }
 
 const SECRET_FLAGS: &[&str] = &["--bmc-password"];
-const SECRET_ATTRS: &[&str] = &["bmcpassword", "password", "sshpassword"];
 
-/// Replaces secret values in an argument list: `--bmc-password X`, `--bmc-password=X` and
-/// `bmcpassword=X` / `password=X` object attributes.
+/// Whether a name in an argument (`ipmi.password`, `password`, `bmcpassword`, `chain.token`) stands
+/// for a column the schema marks secret: as `table.column`, column or attribute name.
+fn is_secret_name(name: &str) -> bool {
+    let column = name.rsplit('.').next().unwrap_or(name);
+    crate::store::schema::TABLES.iter().any(|t| {
+        t.columns.iter().any(|c| {
+            c.secret
+                && (name == format!("{}.{}", t.name, c.name)
+                    || [name, column].iter().any(|n| *n == c.name || c.attr == Some(n) || c.object_attr(t) == Some(n)))
+        })
+    })
+}
+
+/// Replaces secret values in an argument list: `--bmc-password X`, `--bmc-password=X`, and in
+/// each comma-separated part of an argument, a secret's value after `=`, `==`, `!=`, `=~`, `!~`
+/// (also `+=`, `,=`, `^=`, `<`, `>`): chtab's `node=cn01,password=X`, nodech's criteria.
 pub fn redact(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut hide_next = false;
@@ -203,26 +216,36 @@ pub fn redact(args: &[String]) -> Vec<String> {
             out.push(crate::output::MASK.to_string());
             continue;
         }
-        if SECRET_FLAGS.contains(&a.as_str()) {
-            hide_next = true;
-            out.push(a.clone());
-        } else if let Some((k, _)) = a.split_once('=') {
-            // `--flag=`, `attr=`, and `table.column=` (also `+=`, `,=`, `^=`) of chtab and nodech.
-            let bare = k.trim_start_matches('-').trim_end_matches(['+', ',', '^']);
-            let column = bare.rsplit('.').next().unwrap_or(bare);
-            if SECRET_FLAGS.contains(&k)
-                || SECRET_ATTRS.contains(&bare)
-                || (bare.contains('.') && SECRET_ATTRS.contains(&column))
-            {
-                out.push(format!("{k}={}", crate::output::MASK));
-            } else {
-                out.push(a.clone());
-            }
-        } else {
-            out.push(a.clone());
-        }
+        hide_next = SECRET_FLAGS.contains(&a.as_str());
+        out.push(redact_parts(a));
     }
     out
+}
+
+/// [`redact`] for one argument.
+fn redact_parts(arg: &str) -> String {
+    const OPS: &[char] = &['=', '!', '~', '<', '>'];
+    let parts: Vec<&str> = arg.split(',').collect();
+    let mut out = Vec::with_capacity(parts.len());
+    // After a secret's value, parts without an operator may be more of that value.
+    let mut in_secret = false;
+    for (i, part) in parts.iter().enumerate() {
+        let Some(at) = part.find(OPS) else {
+            out.push(if in_secret { crate::output::MASK.to_string() } else { part.to_string() });
+            continue;
+        };
+        // `k,=v` splits into `k` and `=v`.
+        let key = if at == 0 && i > 0 { parts[i - 1] } else { &part[..at] };
+        let bare = key.trim_start_matches('-').trim_end_matches(['+', '^']);
+        in_secret = SECRET_FLAGS.contains(&key) || is_secret_name(bare);
+        if in_secret {
+            let ops = part[at..].len() - part[at..].trim_start_matches(OPS).len();
+            out.push(format!("{}{}", &part[..at + ops], crate::output::MASK));
+        } else {
+            out.push(part.to_string());
+        }
+    }
+    out.join(",")
 }
 
 /// `--json`, shared by the listing commands.
@@ -272,13 +295,20 @@ mod tests {
             "bmc=10.0.0.1",
             "password=x",
             "ipmi.password+=y",
+            "chain.token=t",
+            "node=cn01,password=p,q",
+            "ipmi.password!=g",
+            "password=~h%",
+            "ipmi.password,=z",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         assert_eq!(
             redact(&args).join(" "),
-            "n1 --bmc-password ******** --bmc-password=******** bmcpassword=******** bmc=10.0.0.1 password=******** ipmi.password+=********"
+            "n1 --bmc-password ******** --bmc-password=******** bmcpassword=******** bmc=10.0.0.1 password=******** ipmi.password+=******** \
+             chain.token=******** node=cn01,password=********,******** ipmi.password!=******** \
+             password=~******** ipmi.password,=********"
         );
     }
 }

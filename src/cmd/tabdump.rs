@@ -24,7 +24,7 @@ pub fn command() -> Command {
                 .short('w')
                 .value_name("COL==VAL")
                 .action(ArgAction::Append)
-                .help("Only the rows that match: ==, !=, =~ and !~ (SQL LIKE: % is the wildcard), <, <=, >, >="),
+                .help("Only the rows that match: ==, !=, =~ and !~ (SQL LIKE: % is the wildcard), <, <=, >, >=; not on a password column"),
         )
         .arg(
             Arg::new("lines")

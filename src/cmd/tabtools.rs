@@ -84,7 +84,7 @@ pub fn gettab_command() -> Command {
             "Prints table.column of the first row of each table whose key columns have the given values \
              (key=value,...: any columns, as in xCAT). One column prints bare, several as 'table.column: value'. \
              Unlike xCAT's gettab, a password column (ipmi.password, passwd.password, switches.password, ...) \
-             prints as ******** unless --show-secrets is given.",
+             prints as ******** unless --show-secrets is given, and cannot be a key (that would confirm a guess).",
         )
         .arg(
             Arg::new("with-fieldname")
@@ -195,7 +195,7 @@ pub fn nodech_command() -> Command {
              shortnames). table.column,=value puts a value in front of a comma list and ^= takes it out, starting \
              from the value as the node reads it (its groups' included); =@ is a plain =. An empty value clears the \
              node's own value (xCAT writes |^.*$|| to hide a group's value instead). table.column==value (also \
-             !=, =~, !~) restricts the change to the nodes that match. -d deletes the nodes' rows from the tables \
+             !=, =~, !~) restricts the change to the nodes that match (not on a password column). -d deletes the nodes' rows from the tables \
              named. Values are checked as chdef checks them; one transaction.",
         )
         .arg(

@@ -353,8 +353,13 @@ pub fn rows_where(conn: &Connection, t: &Table, wheres: &[String]) -> Result<Vec
         let Some((col, value, op, sql)) = found else {
             return Err(Error::Usage(format!("Unsupported operator:{w} on -w flag input")));
         };
-        if t.column(col).is_none() {
-            return Err(Error::Input(format!("No column \"{col}\" in table \"{}\"", t.name)));
+        match t.column(col) {
+            None => return Err(Error::Input(format!("No column \"{col}\" in table \"{}\"", t.name))),
+            // A selection on a password would confirm a guess without printing it.
+            Some((_, c)) if c.secret => {
+                return Err(Error::Input(view::secret_criterion(&format!("{}.{col}", t.name))));
+            }
+            Some(_) => {}
         }
         let value = if op.ends_with('~') { value.trim_start_matches('/').trim_end_matches('/') } else { value };
         // The column itself, as xCAT's SQL: an unset value matches no selection (not even !=), and

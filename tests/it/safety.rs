@@ -274,3 +274,63 @@ fn non_utf8_values_are_refused_not_stored_as_replacement_characters() {
         .stderr_is("Error: nodelist.csv: line 2 is not UTF-8 text (convert it first, e.g. with iconv -t UTF-8)\n");
     assert_eq!(lab.snapshot(), before);
 }
+
+/// chdef creates nodes it is given by name, but a name after `-` can only be a typo of a node
+/// meant to be spared: refused like in every other command, nothing written.
+#[test]
+fn chdef_refuses_a_mistyped_exclusion() {
+    let lab = Lab::new();
+    lab.run("mkdef", &["cn01-cn03", "groups=compute"]).ok();
+    let before = lab.snapshot();
+    lab.run("chdef", &["compute,-cn0l", "status=booting"])
+        .fails(2)
+        .stderr_is("Error: Invalid nodes and/or groups in noderange: cn0l\n");
+    assert_eq!(lab.snapshot(), before);
+    // A new name in an included term still creates that node.
+    lab.run("chdef", &["compute,cn04,-cn01", "groups=compute", "status=booting"]).ok();
+    lab.run("nodels", &["compute", "nodelist.status"])
+        .ok()
+        .stdout_is("cn01: \ncn02: booting\ncn03: booting\ncn04: booting\n");
+}
+
+/// The audit log records every command that changed the store, with each secret's value masked:
+/// any secret column (chain.token too), after any operator, in any comma-separated part.
+#[test]
+fn the_auditlog_holds_no_secret() {
+    let lab = Lab::new();
+    lab.enroll("cn01").ok();
+    lab.run("nodech", &["cn01", "chain.token=SECRETTOK"]).ok();
+    lab.run("chtab", &["node=cn01,password=hunter2", "ipmi.username=y"]).ok();
+    lab.run("chtab", &["key=system", "passwd.username=root", "passwd.password=rootpw1,x"]).ok();
+    // Refused now (a selection on a secret), but its value must not reach the log either way.
+    lab.run("nodech", &["cn01", "ipmi.password!=xguess", "nodelist.comments=c"]);
+    lab.run("nodech", &["cn01", "ipmi.username==y", "nodelist.comments=c", "ipmi.password,=pfx9"]).ok();
+    let audit = lab.run("tabdump", &["auditlog"]).ok().stdout;
+    for secret in ["SECRETTOK", "hunter2", "rootpw1", "x\"", "xguess", "pfx9"] {
+        assert!(!audit.contains(secret), "{secret} in the audit log:\n{audit}");
+    }
+    assert!(audit.contains("chain.token=********"), "{audit}");
+}
+
+/// A selection on a secret answers whether a guess is right without printing it: tabdump -w,
+/// gettab's keys and nodech's criteria refuse it as nodels and lsdef -w do.
+#[test]
+fn secrets_cannot_be_selected_on() {
+    let lab = Lab::new();
+    lab.enroll("cn01").ok();
+    lab.run("chtab", &["node=cn01", "ipmi.password=hunter2"]).ok();
+    let refused = |name: &str| format!("Error: {name} is secret: it cannot be used to select nodes (==, !=, =~, !~)\n");
+    let before = lab.snapshot();
+    let out = lab.run("tabdump", &["-w", "password=~h%", "ipmi"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, refused("ipmi.password"));
+    let out = lab.run("gettab", &["password=hunter2", "ipmi.node"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, refused("ipmi.password"));
+    let out = lab.run("nodech", &["cn01", "ipmi.password==hunter2", "nodelist.comments=guessed"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stderr, refused("ipmi.password"));
+    assert_eq!(lab.snapshot(), before);
+}
