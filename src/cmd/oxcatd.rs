@@ -59,7 +59,7 @@ logs which and why and exits with status 1, so that the service manager restarts
 shipped unit restarts it after any exit).
 
 A node's boot token (on its kernel command line) and what it opens are for the node only: its \
-rendered boot config (HTTP and TFTP), its mypostscript and its status reports are answered only to \
+boot config (HTTP and TFTP; rendered, or a file nodeset --files wrote), its mypostscript and its status reports are answered only to \
 the node's own address, hosts.ip, or with proxyDHCP the address oxcatd saw its MAC ask for or use \
 in DHCP (as trustworthy as the boot network). Once the node reports installed, booted or failed, \
 the token is spent: it still reports status, but opens nothing else until the next nodeset, and \
