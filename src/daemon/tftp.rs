@@ -239,17 +239,18 @@ impl ReadOnlyRoot {
 
     /// What a request gets: a file, opened, or a node's rendered boot config.
     pub fn content(&self, asked: &str, peer: std::net::IpAddr) -> Result<Content, Refusal> {
+        // A node's config, rendered or written by `nodeset --files`, holds its token: for the node
+        // only, and checked before anything is read or rendered (sources can be forged).
+        if let (true, Some(store)) = (crate::boot::nodeset::names_a_config(asked), self.store.as_ref()) {
+            let st = super::lock(store);
+            if let Ok(Some(node)) = crate::boot::nodeset::config_node(st.conn(), asked) {
+                if !super::scope::is_node_address(st.conn(), &node, peer, &self.seen).unwrap_or(false) {
+                    return Err(Refusal::NotTheNode(node));
+                }
+            }
+        }
         match self.resolve(Path::new(asked)) {
             Ok(real) => {
-                // A config `nodeset --files` wrote holds the node's token too: for the node only.
-                if let (true, Some(store)) = (crate::boot::nodeset::names_a_config(asked), self.store.as_ref()) {
-                    let st = super::lock(store);
-                    if let Ok(Some(node)) = crate::boot::nodeset::config_node(st.conn(), asked) {
-                        if !super::scope::is_node_address(st.conn(), &node, peer, &self.seen).unwrap_or(false) {
-                            return Err(Refusal::NotTheNode(node));
-                        }
-                    }
-                }
                 let f = std::fs::File::open(&real).map_err(|_| Refusal::NotFound)?;
                 let meta = f.metadata().map_err(|_| Refusal::NotFound)?;
                 Ok(Content { size: meta.len() as usize, source: Source::File(f) })
@@ -258,12 +259,6 @@ impl ReadOnlyRoot {
                 let store = self.store.as_ref().ok_or(Refusal::NotFound)?;
                 let st = super::lock(store);
                 match crate::boot::nodeset::render_path(st.conn(), asked) {
-                    // A node's config (it holds its token) goes to the node only.
-                    Ok(Some((node, _)))
-                        if !super::scope::is_node_address(st.conn(), &node, peer, &self.seen).unwrap_or(false) =>
-                    {
-                        Err(Refusal::NotTheNode(node))
-                    }
                     Ok(Some((_, text))) => Ok(Content::text(text.into_bytes())),
                     Err(e) => Err(Refusal::Unrendered(e.to_string())),
                     Ok(None) => Err(Refusal::NotFound),
