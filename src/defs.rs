@@ -15,11 +15,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// The site object's one name.
 pub const SITE_OBJECT: &str = "clustersite";
 
-/// How chdef applies a value: replace, or add to / remove from a list (`-p` / `-m`).
+/// How a value is applied: replace, or add to / remove from a list (chdef `-p` / `-m`; chtab `+=`,
+/// nodech `,=` and `^=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListOp {
     Set,
+    /// Append what is not in the list yet.
     Add,
+    /// Put in front what is not in the list yet (nodech `,=`).
+    Prepend,
     Remove,
 }
 
@@ -98,7 +102,12 @@ fn list_separator(kind: Kind) -> char {
 
 /// Applies a list operation to an old value.
 pub fn apply_op(op: ListOp, kind: Kind, old: Option<&str>, value: &str) -> String {
-    let sep = list_separator(kind);
+    apply_list(op, list_separator(kind), old, value)
+}
+
+/// Applies a list operation to `old`, a list whose items `sep` separates (items trimmed, empty
+/// ones dropped).
+pub fn apply_list(op: ListOp, sep: char, old: Option<&str>, value: &str) -> String {
     let split = |v: &str| -> Vec<String> {
         v.split(sep).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     };
@@ -109,6 +118,13 @@ pub fn apply_op(op: ListOp, kind: Kind, old: Option<&str>, value: &str) -> Strin
             for v in split(value) {
                 if !items.contains(&v) {
                     items.push(v);
+                }
+            }
+        }
+        ListOp::Prepend => {
+            for v in split(value) {
+                if !items.contains(&v) {
+                    items.insert(0, v);
                 }
             }
         }
@@ -398,7 +414,7 @@ pub fn write_groups(
             let current: Vec<String> = view.members_of(g).unwrap_or(&[]).to_vec();
             let wanted: Vec<String> = match op {
                 ListOp::Set => m.clone(),
-                ListOp::Add => current.iter().chain(m).cloned().collect(),
+                ListOp::Add | ListOp::Prepend => current.iter().chain(m).cloned().collect(),
                 ListOp::Remove => current.iter().filter(|n| !m.contains(n)).cloned().collect(),
             };
             for n in current.iter().chain(&wanted) {

@@ -2,7 +2,7 @@
 //! noderm (node rows by noderange), and the CSV restore behind tabrestore and tabedit. Every
 //! change is checked in full before anything is written, and runs in the caller's transaction.
 
-use crate::defs::{self, check_value};
+use crate::defs::{self, check_value, ListOp};
 use crate::error::{Error, Result};
 use crate::node;
 use crate::output::MASK;
@@ -13,25 +13,12 @@ use crate::store::view::NodeView;
 use crate::store::{self, get_row, restore_rows, tabcsv, upsert, Row};
 use rusqlite::{params_from_iter, Connection};
 
-/// How a value is applied to a column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `=`: replace.
-    Set,
-    /// `+=` (chtab): append to the comma list if not there yet.
-    Append,
-    /// `,=` (nodech): put in front of the comma list if not there yet.
-    Prepend,
-    /// `^=` (nodech): take out of the comma list.
-    Remove,
-}
-
 /// One `table.column OP value` argument.
 #[derive(Debug)]
 pub struct Change {
     pub table: &'static Table,
     pub col: usize,
-    pub op: Op,
+    pub op: ListOp,
     pub value: String,
 }
 
@@ -75,10 +62,10 @@ pub fn parse_change(arg: &str, append: bool, splice: bool, shortnames: bool, nod
         return Err(Error::Usage(format!("Malformed argument {arg} (expected table.column=value)")));
     };
     let (lhs, op) = match lhs.chars().last() {
-        Some('+') if append => (&lhs[..lhs.len() - 1], Op::Append),
-        Some(',') if splice => (&lhs[..lhs.len() - 1], Op::Prepend),
-        Some('^') if splice => (&lhs[..lhs.len() - 1], Op::Remove),
-        _ => (lhs, Op::Set),
+        Some('+') if append => (&lhs[..lhs.len() - 1], ListOp::Add),
+        Some(',') if splice => (&lhs[..lhs.len() - 1], ListOp::Prepend),
+        Some('^') if splice => (&lhs[..lhs.len() - 1], ListOp::Remove),
+        _ => (lhs, ListOp::Set),
     };
     // nodech: `=@value` is an unambiguous `=` (the value may itself start with an operator).
     let value = if splice { value.strip_prefix('@').unwrap_or(value) } else { value };
@@ -87,35 +74,6 @@ pub fn parse_change(arg: &str, append: bool, splice: bool, shortnames: bool, nod
         return Err(Error::Input(format!("{lhs}: the node column cannot be changed this way")));
     }
     Ok(Change { table, col, op, value: value.to_string() })
-}
-
-/// Applies `op` to a comma list.
-fn apply(op: Op, old: Option<&str>, value: &str) -> String {
-    let items =
-        |v: &str| -> Vec<String> { v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect() };
-    let mut list = items(old.unwrap_or(""));
-    match op {
-        Op::Set => return value.to_string(),
-        Op::Append => {
-            for v in items(value) {
-                if !list.contains(&v) {
-                    list.push(v);
-                }
-            }
-        }
-        Op::Prepend => {
-            for v in items(value) {
-                if !list.contains(&v) {
-                    list.insert(0, v);
-                }
-            }
-        }
-        Op::Remove => {
-            let gone = items(value);
-            list.retain(|i| !gone.contains(i));
-        }
-    }
-    list.join(",")
 }
 
 /// Checks a value for a column of the row keyed `key`: no masked secret, a site value its key
@@ -150,7 +108,7 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
         }
     }
     let mut errors = Vec::new();
-    for c in changes.iter().filter(|c| c.op == Op::Set) {
+    for c in changes.iter().filter(|c| c.op == ListOp::Set) {
         if let Err(e) = checked(&owner, key_of(c.table), c.table, c.col, &c.value) {
             errors.push(e);
         }
@@ -172,7 +130,8 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
             // A new row: the key columns and the new values (a key column may be among either).
             let mut row: Vec<(&str, String)> = keys.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             for c in &mine {
-                let v = checked(&owner, key_of(t), t, c.col, &apply(c.op, None, &c.value)).map_err(Error::Input)?;
+                let v = checked(&owner, key_of(t), t, c.col, &defs::apply_list(c.op, ',', None, &c.value))
+                    .map_err(Error::Input)?;
                 let name = t.columns[c.col].name;
                 row.retain(|(k, _)| *k != name);
                 row.push((name, v));
@@ -201,7 +160,7 @@ pub fn chtab(conn: &Connection, keys: &[(String, String)], changes: &[Change]) -
                     [rowid],
                     |r| r.get(0),
                 )?;
-                let v = checked(&owner, key_of(t), t, c.col, &apply(c.op, old.as_deref(), &c.value))
+                let v = checked(&owner, key_of(t), t, c.col, &defs::apply_list(c.op, ',', old.as_deref(), &c.value))
                     .map_err(Error::Input)?;
                 conn.execute(
                     &format!("UPDATE \"{}\" SET \"{cname}\" = ?1 WHERE rowid = ?2", t.name),
@@ -284,8 +243,8 @@ pub fn nodech(conn: &Connection, nodes: &[String], changes: &[Change]) -> Result
     let mut errors = Vec::new();
     for n in nodes {
         for c in changes {
-            let old = if c.op == Op::Set { None } else { view.value(n, c.table, c.col)?.map(|r| r.value) };
-            let v = apply(c.op, old.as_deref(), &c.value);
+            let old = if c.op == ListOp::Set { None } else { view.value(n, c.table, c.col)?.map(|r| r.value) };
+            let v = defs::apply_list(c.op, ',', old.as_deref(), &c.value);
             let col = &c.table.columns[c.col];
             match check_value(n, false, &c.column_name(), col, &v) {
                 Ok(v) => planned.push((n, c.table, col.name, v)),
