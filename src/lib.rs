@@ -8,6 +8,7 @@ pub mod boot;
 pub mod cmd;
 pub mod daemon;
 pub mod defs;
+pub mod deploy;
 pub mod docs;
 pub mod enroll;
 pub mod error;
