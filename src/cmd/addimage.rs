@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 pub const ABOUT: &str =
-    "Register an OS image: copy kernel, initrd and root image into the image store with their SHA-256";
+    "Register an OS image: copy kernel, initrd and root image, or a whole-disk image, into the image store with their SHA-256";
 
 pub fn command() -> Command {
     let path = |id: &'static str, help: &'static str| {
@@ -34,6 +34,20 @@ pub fn command() -> Command {
         )
         .arg(Arg::new("arch").long("arch").value_name("ARCH").help("Architecture: x86_64, aarch64 or ppc64le"))
         .arg(Arg::new("type").long("type").value_name("TYPE").help("netboot (default) or install"))
+        .arg(path("disk", "A whole-disk image (raw, raw.gz, raw.zst, raw.xz or qcow2) to deploy to nodes' disks"))
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_name("FORMAT")
+                .help("With --disk: raw or qcow2 (default: told by the file's first bytes; qcow2 is converted to raw with qemu-img)"),
+        )
+        .arg(
+            Arg::new("rootdevice")
+                .long("rootdevice")
+                .value_name("HINTS")
+                .help("With --disk: root device hints, e.g. serial=S,size>=100 (the node's rootdevice wins)"),
+        )
+        .arg(path("userdata", "With --disk: cloud-init user data for the deployed nodes (copied as user-data)"))
         .arg(
             Arg::new("newname")
                 .short('n')
@@ -54,13 +68,24 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         arch: m.get_one::<String>("arch").cloned(),
         provmethod: m.get_one::<String>("type").cloned(),
         from: newname.map(|_| name),
+        disk: m.get_one::<PathBuf>("disk").cloned(),
+        format: m.get_one::<String>("format").cloned(),
+        rootdevice: m.get_one::<String>("rootdevice").cloned(),
+        userdata: m.get_one::<PathBuf>("userdata").cloned(),
     };
     let mut store = ctx.store()?;
     let args = ctx.redacted_args();
     let stored = image::add(&mut store, &spec, (ctx.name, &args))?;
     for s in &stored {
-        writeln!(ctx.out, "{}: {}: {} ({} bytes, sha256 {})", spec.name, s.role, s.path.display(), s.bytes, s.sha256)
-            .map_err(output::io)?;
+        let (name, role, path, bytes, sha) = (&spec.name, s.role, s.path.display(), s.bytes, &s.sha256);
+        match s.compressed {
+            // A compressed disk image: the size and sum of what the node writes, then what is stored.
+            Some((how, stored)) => {
+                writeln!(ctx.out, "{name}: {role}: {path} ({bytes} bytes, sha256 {sha}; stored {how}: {stored} bytes)")
+            }
+            None => writeln!(ctx.out, "{name}: {role}: {path} ({bytes} bytes, sha256 {sha})"),
+        }
+        .map_err(output::io)?;
     }
     Ok(Status::Ok)
 }

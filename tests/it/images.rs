@@ -113,3 +113,128 @@ fn refusals_leave_nothing_behind() {
         assert_eq!(listing(), vec!["img1"]);
     }
 }
+
+/// `sha256sum FILE` (the peer's word on a file's sum).
+fn sha256sum(lab: &Lab, file: &str) -> String {
+    let o = lab.sh(&format!("sha256sum {file}")).output().unwrap();
+    assert!(o.status.success(), "sha256sum {file}");
+    String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap().to_string()
+}
+
+/// A 3 MiB raw disk image (whole sectors, as qcow2 keeps them) with its gzip, zstd, xz and qcow2 forms, made by the real tools.
+fn lab_with_disks() -> Option<Lab> {
+    if !crate::harness::peers(&["gzip", "zstd", "xz", "qemu-img"], "gzip zstd xz-utils qemu-utils") {
+        return None;
+    }
+    let lab = Lab::new();
+    let st = lab
+        .sh("head -c 3145728 /dev/urandom > disk.img \
+             && gzip -c disk.img > disk.img.gz && zstd -q -c disk.img > disk.img.zst && xz -c disk.img > disk.img.xz \
+             && qemu-img convert -f raw -O qcow2 disk.img disk.qcow2")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    Some(lab)
+}
+
+#[test]
+fn disk_images_are_stored_as_they_come_with_the_uncompressed_sum() {
+    let Some(lab) = lab_with_disks() else { return };
+    let images = lab.path("install/images");
+    let sum = sha256sum(&lab, "disk.img");
+    let size = std::fs::metadata(lab.path("disk.img")).unwrap().len();
+    for (img, file, stored, format) in [
+        ("raw", "disk.img", "disk.raw", "raw"),
+        ("gz", "disk.img.gz", "disk.raw.gz", "gz"),
+        ("zst", "disk.img.zst", "disk.raw.zst", "zst"),
+        ("xz", "disk.img.xz", "disk.raw.xz", "xz"),
+    ] {
+        let o = lab.run("addimage", &[img, "--disk", file, "--arch", "x86_64"]).ok();
+        let path = images.join(img).join(stored);
+        let tail = if format == "raw" {
+            String::new()
+        } else {
+            format!("; stored {format}: {} bytes", std::fs::metadata(lab.path(file)).unwrap().len())
+        };
+        assert_eq!(o.stdout, format!("{img}: disk: {} ({size} bytes, sha256 {sum}{tail})\n", path.display()));
+        // Stored byte for byte as given: the node decompresses while writing.
+        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(lab.path(file)).unwrap(), "{img}");
+        lab.run("lsdef", &["-t", "osimage", img, "-i", "diskimage,diskimageformat,diskimagesha256,diskimagesize,provmethod", "-c"])
+            .ok()
+            .stdout_is(&format!(
+                "{img}: diskimage={}\n{img}: diskimageformat={format}\n{img}: diskimagesha256={sum}\n{img}: diskimagesize={size}\n{img}: provmethod=disk\n",
+                path.display()
+            ));
+    }
+    // qcow2 (told by its magic) is converted once, to raw, byte-identical to the original.
+    let o = lab.run("addimage", &["q", "--disk", "disk.qcow2", "--rootdevice", "serial=S1,size>=1"]).ok();
+    let raw = images.join("q/disk.raw");
+    assert_eq!(o.stdout, format!("q: disk: {} ({size} bytes, sha256 {sum})\n", raw.display()));
+    assert_eq!(std::fs::read(&raw).unwrap(), std::fs::read(lab.path("disk.img")).unwrap());
+    lab.run("lsdef", &["-t", "osimage", "q", "-i", "diskimageformat,rootdevice", "-c"])
+        .ok()
+        .stdout_is("q: diskimageformat=raw\nq: rootdevice=serial=S1,size>=1\n");
+    // --format qcow2 says the same.
+    lab.run("addimage", &["q2", "--disk", "disk.qcow2", "--format", "qcow2"]).ok();
+    assert_eq!(sha256sum(&lab, "install/images/q2/disk.raw"), sum);
+    // User data is copied in as user-data; -n copies a disk image with it.
+    lab.write("ud.yaml", "#cloud-config\nhostname: x\n");
+    lab.run("addimage", &["ud", "--disk", "disk.img.zst", "--userdata", "ud.yaml"]).ok();
+    lab.run("addimage", &["ud", "-n", "ud2"]).ok().stdout_is(&format!(
+        "ud2: disk: {d}/disk.raw.zst ({size} bytes, sha256 {sum}; stored zst: {z} bytes)\nud2: userdata: {d}/user-data (26 bytes, sha256 {u})\n",
+        d = images.join("ud2").display(),
+        z = std::fs::metadata(lab.path("disk.img.zst")).unwrap().len(),
+        u = sha(b"#cloud-config\nhostname: x\n"),
+    ));
+    assert_eq!(std::fs::read(images.join("ud2/user-data")).unwrap(), b"#cloud-config\nhostname: x\n");
+    lab.run("lsdef", &["-t", "osimage", "ud2", "-i", "userdata,provmethod,diskimagesha256", "-c"]).ok().stdout_is(
+        &format!(
+            "ud2: diskimagesha256={sum}\nud2: provmethod=disk\nud2: userdata={}\n",
+            images.join("ud2/user-data").display()
+        ),
+    );
+    lab.run("rmdef", &["-t", "osimage", "ud2"]).ok();
+    assert!(!images.join("ud2").exists() && images.join("ud/disk.raw.zst").exists());
+}
+
+#[test]
+fn bad_disk_images_are_refused_with_one_line_and_nothing_written() {
+    let Some(lab) = lab_with_disks() else { return };
+    lab.write("vmlinuz", "kernel bytes");
+    let before = lab.snapshot();
+    lab.run("addimage", &["d", "--disk", "missing.img"])
+        .fails(2)
+        .stderr_is("Error: --disk: cannot read missing.img: No such file or directory (os error 2)\n");
+    lab.run("addimage", &["d", "--disk", "disk.img", "--kernel", "vmlinuz"]).fails(2).stderr_is(
+        "Error: --disk: a disk image has no --kernel, --initrd or --rootimg (give --disk alone, or --kernel and --initrd)\n",
+    );
+    lab.run("addimage", &["d", "--disk", "disk.img", "--format", "vmdk"])
+        .fails(2)
+        .stderr_is("Error: --format: 'vmdk' is not allowed (allowed: raw, qcow2)\n");
+    lab.run("addimage", &["d", "--disk", "disk.img", "--format", "qcow2"])
+        .fails(2)
+        .stderr_is("Error: --format qcow2: disk.img is not a qcow2 image (it does not start with QFI\\xfb)\n");
+    lab.run("addimage", &["d", "--kernel", "vmlinuz", "--initrd", "vmlinuz", "--userdata", "vmlinuz"])
+        .fails(2)
+        .stderr_is("Error: --userdata: only for disk images (give --disk FILE)\n");
+    // Every error at once.
+    lab.run("addimage", &["d/1", "--disk", "missing.img", "--type", "netboot"]).fails(2).stderr_is(
+        "Error: invalid name 'd/1': only letters, digits, '-', '_' and '.' are allowed\n\
+         Error: --disk: cannot read missing.img: No such file or directory (os error 2)\n\
+         Error: --type: a disk image is provisioned as 'disk' (leave --type out with --disk)\n",
+    );
+    // Corrupt compressed data: refused after the copy started, and the copy is gone.
+    lab.sh("head -c 100000 disk.img.gz > cut.gz").status().unwrap();
+    let o = lab.run("addimage", &["d", "--disk", "cut.gz"]).fails(2);
+    assert!(o.stderr.starts_with("Error: --disk: cut.gz: not a valid gz stream: "), "{}", o.stderr);
+    // qcow2 without qemu-img: the package to install is named.
+    let o = lab.cmd("addimage").args(["d", "--disk", "disk.qcow2"]).env("PATH", lab.path("bin")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "Error: --disk: disk.qcow2 is a qcow2 image: converting it to raw needs qemu-img (install the package qemu-utils)\n"
+    );
+    assert_eq!(lab.snapshot(), before);
+    let left: Vec<_> = std::fs::read_dir(lab.path("install/images")).map(|d| d.count()).into_iter().collect();
+    assert!(left.is_empty() || left == vec![0], "files left in the image store: {left:?}");
+}
