@@ -197,7 +197,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
     };
     let image = match req {
         Request::Image(Some(i)) => Some(i.clone()),
-        Request::Image(None) | Request::Shell | Request::Run(_) => ctx.col(node, "nodetype", "provmethod")?,
+        Request::Image(None) => ctx.col(node, "nodetype", "provmethod")?,
         _ => None,
     };
     let Some(servers) = servers::of_node(ctx.view, node, ip.parse().ok(), ctx.site_master.as_deref(), &ctx.local)?
@@ -221,30 +221,56 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         vars.insert("image", String::new());
         ("boot".to_string(), "boot", vec![], None, None, None, None)
     } else {
-        let Some(image) = image else {
-            return Ok(Err("no image: give osimage=NAME, or set the node's provmethod to an osimage".into()));
-        };
+        // shell and run tasks boot genesis and need no image (as xCAT's); an image request needs
+        // its image, and a disk image (provmethod disk) boots genesis to deploy it.
         let osimage = schema::table("osimage").expect("osimage");
         let linuximage = schema::table("linuximage").expect("linuximage");
-        let Some(o) = get_row(ctx.conn, osimage, &[&image])? else {
-            return Ok(Err(format!("osimage '{image}' does not exist (lsdef -t osimage lists them)")));
+        let mut image_rows = None;
+        if let Request::Image(_) = req {
+            let Some(image) = image else {
+                return Ok(Err("no image: give osimage=NAME, or set the node's provmethod to an osimage".into()));
+            };
+            let Some(o) = get_row(ctx.conn, osimage, &[&image])? else {
+                return Ok(Err(format!("osimage '{image}' does not exist (lsdef -t osimage lists them)")));
+            };
+            let l = get_row(ctx.conn, linuximage, &[&image])?.unwrap_or_else(|| vec![None; linuximage.columns.len()]);
+            image_rows = Some((image, o, l));
+        }
+        let ocol = |c: &str| -> Option<String> {
+            image_rows.as_ref().and_then(|(_, o, _)| o[osimage.column(c).expect("osimage column").0].clone())
         };
-        let l = get_row(ctx.conn, linuximage, &[&image])?.unwrap_or_else(|| vec![None; linuximage.columns.len()]);
-        let ocol = |c: &str| o[osimage.column(c).expect("osimage column").0].clone();
-        let lcol = |c: &str| l[linuximage.column(c).expect("linuximage column").0].clone();
-        let (Some(kernel), Some(initrd)) = (lcol("kernel"), lcol("initrd")) else {
-            return Ok(Err(format!("osimage '{image}' has no kernel and initrd (register them with addimage)")));
+        let lcol = |c: &str| -> Option<String> {
+            image_rows.as_ref().and_then(|(_, _, l)| l[linuximage.column(c).expect("linuximage column").0].clone())
         };
-        let kind = match req {
-            Request::Shell | Request::Run(_) => "shell",
-            _ if ocol("provmethod").as_deref() == Some("install") => "install",
+        let kind = match (req, ocol("provmethod").as_deref()) {
+            (Request::Shell | Request::Run(_), _) => "shell",
+            (_, Some("disk")) => "deploy",
+            (_, Some("install")) => "install",
             _ => "netboot",
         };
+        let image = image_rows.as_ref().map(|(i, _, _)| i.clone()).unwrap_or_else(|| "genesis".into());
         let base = format!("http://{}:{}", servers.image, ctx.http_port);
         let master = format!("http://{}:{}", servers.master, ctx.http_port);
-        let (kpath, ipath) = match (ctx.url_path(&kernel), ctx.url_path(&initrd)) {
-            (Ok(k), Ok(i)) => (k, i),
-            (Err(e), _) | (_, Err(e)) => return Ok(Err(format!("osimage '{image}': {e}"))),
+        // What to boot: genesis (from the TFTP root, which oxcatd serves over HTTP under
+        // /tftpboot/), or the image's kernel and initrd.
+        let (kpath, ipath, files_base) = if matches!(kind, "shell" | "deploy") {
+            let arch = ctx.col(node, "nodetype", "arch")?.or_else(|| ocol("osarch")).unwrap_or_else(|| "x86_64".into());
+            let (k, i) = super::genesis_files(&arch);
+            if let Some(missing) = [&k, &i].into_iter().find(|f| !ctx.tftpdir.join(f).is_file()) {
+                return Ok(Err(format!(
+                    "genesis (the node ramdisk) for {arch} is not in the TFTP root: {} is missing (run mknb to build it)",
+                    ctx.tftpdir.join(missing).display()
+                )));
+            }
+            (format!("/tftpboot/{k}"), format!("/tftpboot/{i}"), format!("http://{}:{}", servers.tftp, ctx.http_port))
+        } else {
+            let (Some(kernel), Some(initrd)) = (lcol("kernel"), lcol("initrd")) else {
+                return Ok(Err(format!("osimage '{image}' has no kernel and initrd (register them with addimage)")));
+            };
+            match (ctx.url_path(&kernel), ctx.url_path(&initrd)) {
+                (Ok(k), Ok(i)) => (k, i, base.clone()),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(format!("osimage '{image}': {e}"))),
+            }
         };
         // A fresh token per nodeset; when rendering at request time, the one nodeset recorded.
         let token: String = if ctx.reuse_token {
@@ -263,7 +289,8 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
             b.iter().map(|x| format!("{x:02x}")).collect()
         };
         let mut args: Vec<String> = Vec::new();
-        if let Some(a) = lcol("addkcmdline") {
+        // The image's kernel arguments are for its own kernel, not for genesis.
+        if let Some(a) = lcol("addkcmdline").filter(|_| kind != "deploy") {
             args.push(a);
         }
         if let Some(a) = ctx.col(node, "bootparams", "addkcmdline")? {
@@ -273,22 +300,23 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
             let speed = ctx.col(node, "nodehm", "serialspeed")?.unwrap_or_else(|| "115200".into());
             args.push(format!("console=tty0 console=ttyS{port},{speed}"));
         }
-        if let Some(r) = lcol("rootimg") {
+        if let Some(r) = lcol("rootimg").filter(|_| kind != "deploy") {
             match ctx.url_path(&r) {
                 Ok(p) => args.push(format!("oxcat.rootimg={base}{p}")),
                 Err(e) => return Ok(Err(format!("osimage '{image}': {e}"))),
             }
         }
         args.push(format!("oxcat.node={node} oxcat.server={master} oxcat.token={token}"));
-        if kind == "shell" {
-            args.push("oxcat.shell".into());
+        if matches!(kind, "shell" | "deploy") {
+            // Genesis brings up the boot NIC (the one the configs are named after) only.
+            args.push(format!("oxcat.mode={kind} oxcat.mac={mac}"));
         }
         if let Request::Run(task) = req {
             args.push(format!("oxcat.destiny={task}"));
         }
         vars.insert("kcmdline", args.join(" "));
-        vars.insert("kernel_url", format!("{base}{kpath}"));
-        vars.insert("initrd_url", format!("{base}{ipath}"));
+        vars.insert("kernel_url", format!("{files_base}{kpath}"));
+        vars.insert("initrd_url", format!("{files_base}{ipath}"));
         vars.insert("kernel_path", kpath);
         vars.insert("initrd_path", ipath);
         vars.insert("image", image.clone());
@@ -304,6 +332,8 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         let state = match req {
             Request::Run(task) => task.clone(),
             _ if kind == "shell" => "shell".to_string(),
+            // A deploy is an install, as xCAT records a diskful install.
+            _ if kind == "deploy" => format!("install {image}"),
             _ => format!("{kind} {image}"),
         };
         (state, kind, nodetype, Some(token), ocol("profile"), ocol("osvers"), ocol("osarch"))

@@ -1,7 +1,7 @@
 //! Boot templates: a strict `{{name}}` renderer (an unknown name is an error naming template and
-//! line) and the most-specific-first lookup: for loader L, kind K (netboot, install, shell, boot)
-//! and a node's profile P, os O and arch A, the first of `L/P.O.A.K.tmpl`, `L/P.O.K.tmpl`,
-//! `L/P.A.K.tmpl`, `L/P.K.tmpl`, `L/K.tmpl` (and for install and shell, `L/netboot.tmpl`) found in
+//! line) and the most-specific-first lookup: for loader L, kind K (netboot, install, deploy,
+//! shell, boot) and a node's profile P, os O and arch A, the first of `L/P.O.A.K.tmpl`, `L/P.O.K.tmpl`,
+//! `L/P.A.K.tmpl`, `L/P.K.tmpl`, `L/K.tmpl` (and for install, deploy and shell, `L/netboot.tmpl`) found in
 //! site.templatedir, else in the templates shipped inside oxcat (share/boot).
 
 use std::collections::HashMap;
@@ -15,6 +15,13 @@ const SHIPPED: &[(&str, &str)] = &[
     ("ipxe/boot.tmpl", include_str!("../../share/boot/ipxe/boot.tmpl")),
     ("grub2/netboot.tmpl", include_str!("../../share/boot/grub2/netboot.tmpl")),
     ("grub2/boot.tmpl", include_str!("../../share/boot/grub2/boot.tmpl")),
+    // Genesis, the node ramdisk: deploying a disk image, or a shell (and runcmd/runimage tasks).
+    ("pxelinux/deploy.tmpl", include_str!("../../share/boot/pxelinux/deploy.tmpl")),
+    ("pxelinux/shell.tmpl", include_str!("../../share/boot/pxelinux/shell.tmpl")),
+    ("ipxe/deploy.tmpl", include_str!("../../share/boot/ipxe/deploy.tmpl")),
+    ("ipxe/shell.tmpl", include_str!("../../share/boot/ipxe/shell.tmpl")),
+    ("grub2/deploy.tmpl", include_str!("../../share/boot/grub2/deploy.tmpl")),
+    ("grub2/shell.tmpl", include_str!("../../share/boot/grub2/shell.tmpl")),
 ];
 
 /// A template found by [`lookup`]: where it came from and its text.

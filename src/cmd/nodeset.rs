@@ -29,7 +29,16 @@ master. A host name is given to the node as the address it resolves to.
 
 Templates (site.templatedir, else the shipped ones) may use {{node}}, {{mac}}, {{ip}}, {{state}}, \
 {{image}}, {{server}} (the image server), {{xcatmaster}}, {{tftpserver}}, {{nfsserver}}, \
-{{http_port}}, {{kcmdline}}, {{kernel_url}}, {{initrd_url}}, {{kernel_path}} and {{initrd_path}}.";
+{{http_port}}, {{kcmdline}}, {{kernel_url}}, {{initrd_url}}, {{kernel_path}} and {{initrd_path}}.
+
+An osimage with provmethod disk (addimage --disk) is recorded as 'install IMAGE': the node boots \
+genesis, the node ramdisk mknb builds (TFTPDIR/genesis/ARCH/vmlinuz and initrd.img, fetched over \
+HTTP under /tftpboot/), with oxcat.mode=deploy and oxcat.mac=MAC (its boot NIC); genesis writes the \
+image to the node's disk and oxcatd switches the node to boot when it reports installed. shell, \
+runcmd= and runimage= boot genesis too, with oxcat.mode=shell, and need no osimage. Without genesis \
+in the TFTP root such a node is refused (run mknb). The deploy and shell templates are \
+deploy.tmpl and shell.tmpl; boot hands over to the local disk: iPXE and GRUB exit to the firmware \
+(GRUB first starts /EFI/BOOT/BOOTX64.EFI from a local disk when one has it), pxelinux LOCALBOOT 0.";
 
 pub fn command() -> Command {
     Command::new("nodeset")
@@ -39,7 +48,7 @@ pub fn command() -> Command {
             Arg::new("state")
                 .required(true)
                 .value_name("STATE")
-                .help("osimage=NAME (or osimage: the node's provmethod), boot (local disk), shell, runcmd=CMD or runimage=URL (boot like shell, the task in oxcat.destiny=), shutdown or offline (no boot config), or stat"),
+                .help("osimage=NAME (or osimage: the node's provmethod), boot (local disk), shell (genesis; no osimage needed), runcmd=CMD or runimage=URL (boot like shell, the task in oxcat.destiny=), shutdown or offline (no boot config), or stat"),
         )
         .arg(
             Arg::new("all")

@@ -39,11 +39,23 @@ fn lab() -> Lab {
     )
     .ok();
     lab.run("addimage", &["rocky9-inst", "--kernel", "vmlinuz", "--initrd", "initrd.img", "--type", "install"]).ok();
+    lab.write("disk.img", "a whole disk");
+    lab.run("addimage", &["rocky9-disk", "--disk", "disk.img", "--kcmdline", "quiet", "--arch", "x86_64"]).ok();
     lab.run("chdef", &["-t", "osimage", "rocky9", "profile=compute", "osvers=rocky9.4"]).ok();
     lab.enroll("n[1-3]").ok();
     lab.run("chdef", &["compute", "-t", "group", "ip=|n(\\d+)|10.0.0.($1+10)|", "serialport=0", "serialspeed=115200"])
         .ok();
     lab
+}
+
+/// Stand-ins for what mknb builds: genesis's kernel and initrd in the TFTP root.
+fn fake_genesis(lab: &Lab) {
+    let (kernel, initrd) = oxcat::boot::genesis_files("x86_64");
+    for f in [kernel, initrd] {
+        let p = lab.path("tftp").join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "genesis").unwrap();
+    }
 }
 
 /// `nodeset --show` with the lab path and the random token made stable.
@@ -71,10 +83,13 @@ fn every_template_renders_as_its_golden_file() {
     golden("netboot.txt", &shown(&lab, &["n1", "osimage=rocky9", "--show"]));
     golden("install.txt", &shown(&lab, &["n1", "osimage=rocky9-inst", "--show"]));
     golden("boot.txt", &shown(&lab, &["n1", "boot", "--show"]));
-    lab.run("chdef", &["n1", "provmethod=rocky9"]).ok();
+    fake_genesis(&lab);
     golden("shell.txt", &shown(&lab, &["n1", "shell", "--show"]));
+    golden("deploy.txt", &shown(&lab, &["n1", "osimage=rocky9-disk", "--show"]));
     // --show wrote nothing.
-    assert!(!lab.path("tftp").exists());
+    for dir in ["ipxe", "pxelinux.cfg", "grub2"] {
+        assert!(!lab.path("tftp").join(dir).exists());
+    }
     lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: offline\n");
 }
 
@@ -174,13 +189,13 @@ fn site_templates_override_most_specific_first() {
 #[test]
 fn runcmd_runimage_shutdown_and_stat_all() {
     let lab = lab();
-    lab.run("chdef", &["n1,n2", "provmethod=rocky9"]).ok();
+    fake_genesis(&lab);
     // runcmd= and runimage= boot like shell, with the task for the image to run (xCAT's genesis
     // gets destiny=STATE); the state is recorded as given.
     lab.run("nodeset", &["n1", "runcmd=bmcsetup", "--files"]).ok().stdout_is("n1: runcmd=bmcsetup\n");
     let ipxe = std::fs::read_to_string(lab.path("tftp/ipxe/n1.ipxe")).unwrap();
     assert!(ipxe.starts_with("#!ipxe oxcat nodeset: runcmd=bmcsetup\n"), "{ipxe}");
-    assert!(ipxe.contains(" oxcat.shell oxcat.destiny=runcmd=bmcsetup "), "{ipxe}");
+    assert!(ipxe.contains(" oxcat.mode=shell oxcat.mac=52:54:00:00:00:01 oxcat.destiny=runcmd=bmcsetup "), "{ipxe}");
     lab.run("nodeset", &["n2", "runimage=http://10.0.0.1/image.tgz"]).ok();
     // -a: stat on every server; oxcat has one.
     lab.run("nodeset", &["n[1-3]", "stat", "-a"])
@@ -196,4 +211,105 @@ fn runcmd_runimage_shutdown_and_stat_all() {
     lab.run("nodeset", &["n1", "boot", "-a"])
         .fails(2)
         .stderr_is("Error: '-a' could only be used with 'stat' subcommand.\n");
+}
+
+/// What a node's config says on its kernel line: (token, genesis URLs, mode).
+fn kernel_args(text: &str) -> String {
+    text.lines().find(|l| l.contains("oxcat.node=")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn disk_images_and_shell_boot_genesis() {
+    let lab = lab();
+    // Without genesis in the TFTP root: refused per node, with what to run; nothing recorded.
+    let o = lab.run("nodeset", &["n1", "osimage=rocky9-disk"]).fails(1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "n1: Error: genesis (the node ramdisk) for x86_64 is not in the TFTP root: {} is missing (run mknb to build it)\n",
+            lab.path("tftp/genesis/x86_64/vmlinuz").display()
+        )
+    );
+    lab.run("nodeset", &["n2", "shell"]).fails(1);
+    lab.run("nodeset", &["n[1-2]", "stat"]).ok().stdout_is("n1: offline\nn2: offline\n");
+    fake_genesis(&lab);
+    lab.run("nodeset", &["n1", "osimage=rocky9-disk", "--files"]).ok().stdout_is("n1: install rocky9-disk\n");
+    lab.run("lsdef", &["n1", "-i", "provmethod,currstate", "-c"])
+        .ok()
+        .stdout_is("n1: currstate=install rocky9-disk\nn1: provmethod=rocky9-disk\n");
+    let token = lab.run("nodels", &["n1", "chain.token", "--show-secrets"]).ok().stdout;
+    let token = token.trim().strip_prefix("n1: ").unwrap().to_string();
+    assert_eq!(token.len(), 32);
+    let genesis = "http://10.0.0.1:8080/tftpboot/genesis/x86_64";
+    let args = format!(
+        "console=tty0 console=ttyS0,115200 oxcat.node=n1 oxcat.server=http://10.0.0.1:8080 oxcat.token={token} \
+         oxcat.mode=deploy oxcat.mac=52:54:00:00:00:01"
+    );
+    let read = |rel: &str| std::fs::read_to_string(lab.path("tftp").join(rel)).unwrap();
+    let ipxe = read("ipxe/n1.ipxe");
+    assert_eq!(
+        kernel_args(&ipxe),
+        format!("kernel {genesis}/vmlinuz initrd=initrd {args} BOOTIF=01-${{netX/mac:hexhyp}} || goto failed")
+    );
+    assert!(ipxe.contains(&format!("\ninitrd --name initrd {genesis}/initrd.img ")), "{ipxe}");
+    let pxe = read("pxelinux.cfg/01-52-54-00-00-00-01");
+    assert!(
+        pxe.contains(&format!("  KERNEL {genesis}/vmlinuz\n  APPEND initrd={genesis}/initrd.img {args}\n")),
+        "{pxe}"
+    );
+    let grub = read("grub2/grub.cfg-01-52-54-00-00-00-01");
+    assert!(
+        grub.contains(&format!(
+            "linux (http,10.0.0.1:8080)/tftpboot/genesis/x86_64/vmlinuz {args}\n    initrd (http,10.0.0.1:8080)/tftpboot/genesis/x86_64/initrd.img\n"
+        )),
+        "{grub}"
+    );
+    // oxcatd renders the same at request time from the recorded state and token.
+    let store = oxcat::store::Store::open(&lab.db()).unwrap();
+    for (rel, written) in [
+        ("ipxe/n1.ipxe", &ipxe),
+        ("pxelinux.cfg/01-52-54-00-00-00-01", &pxe),
+        ("grub2/grub.cfg-01-52-54-00-00-00-01", &grub),
+    ] {
+        let (node, text) = oxcat::boot::nodeset::render_path(store.conn(), rel).unwrap().unwrap();
+        assert_eq!((node.as_str(), &text), ("n1", written), "{rel}");
+    }
+    // shell needs no image: n3 has none.
+    lab.run("nodels", &["n3", "nodetype.provmethod"]).ok().stdout_is("n3: \n");
+    lab.run("nodeset", &["n3", "shell", "--files"]).ok().stdout_is("n3: shell\n");
+    let ipxe = read("ipxe/n3.ipxe");
+    assert!(ipxe.starts_with("#!ipxe oxcat nodeset: shell\n"), "{ipxe}");
+    assert!(kernel_args(&ipxe).starts_with(&format!(
+        "kernel {genesis}/vmlinuz initrd=initrd console=tty0 console=ttyS0,115200 oxcat.node=n3 "
+    )));
+    assert!(kernel_args(&ipxe).contains(" oxcat.mode=shell oxcat.mac=52:54:00:00:00:03 BOOTIF="), "{ipxe}");
+    let (_, text) = oxcat::boot::nodeset::render_path(store.conn(), "ipxe/n3.ipxe").unwrap().unwrap();
+    assert_eq!(text, ipxe);
+}
+
+#[test]
+fn grub_configs_pass_grub_script_check() {
+    if !crate::harness::peers(&["grub-script-check"], "grub-common") {
+        return;
+    }
+    let lab = lab();
+    fake_genesis(&lab);
+    for state in ["osimage=rocky9", "osimage=rocky9-inst", "osimage=rocky9-disk", "boot", "shell", "runcmd=bmcsetup"] {
+        lab.run("nodeset", &["n1", state, "--files"]).ok();
+        let cfg = lab.path("tftp/grub2/grub.cfg-01-52-54-00-00-00-01");
+        let o = std::process::Command::new("grub-script-check").arg(&cfg).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{state}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The local-disk config starts a deployed disk's UEFI boot loader, else returns to the firmware.
+    lab.run("nodeset", &["n1", "boot", "--files"]).ok();
+    let grub = std::fs::read_to_string(lab.path("tftp/grub2/grub.cfg-01-52-54-00-00-00-01")).unwrap();
+    assert!(
+        grub.contains("search --no-floppy --file --set=disk $efiboot") && grub.contains("chainloader ($disk)$efiboot")
+    );
+    assert!(grub.trim_end().ends_with("exit\n}"), "{grub}");
 }
