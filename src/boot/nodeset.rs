@@ -407,6 +407,32 @@ pub fn record(conn: &Connection, plans: &[Plan]) -> Result<()> {
     Ok(())
 }
 
+/// Records the plans (one transaction, with the audit entry `(command, range, args)`), then brings
+/// the TFTP root in line: with `files` the configs are written; without, configs an earlier
+/// `--files` run left are removed, so that what oxcatd serves (a file on disk wins over
+/// rendering) follows the new state.
+pub fn commit(
+    st: &mut store::Store,
+    mut plans: Vec<Plan>,
+    files: bool,
+    audit: (&str, &str, &str),
+) -> Result<Vec<Plan>> {
+    if plans.is_empty() {
+        return Ok(plans);
+    }
+    st.write(|c| {
+        record(c, &plans)?;
+        store::audit(c, audit.0, audit.1, audit.2)
+    })?;
+    if !files {
+        for p in &mut plans {
+            p.remove.extend(p.files.drain(..).map(|(path, _)| path));
+        }
+    }
+    apply(&plans).map_err(Error::Io)?;
+    Ok(plans)
+}
+
 /// Writes the planned files (each through a temporary name, so a reader never sees half a file)
 /// and removes the planned removals.
 pub fn apply(plans: &[Plan]) -> std::result::Result<(), String> {

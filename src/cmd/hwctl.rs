@@ -189,7 +189,7 @@ pub fn reventlog(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
 }
 
 /// The default fan-out bound: high, because each conversation is a few datagrams; -f lowers it.
-const DEFAULT_FANOUT: usize = 1024;
+pub(super) const DEFAULT_FANOUT: usize = 1024;
 
 fn fan_out(ctx: &mut Ctx, m: &ArgMatches, op: Op) -> Result<Status> {
     let mut st = ctx.store()?;
@@ -296,7 +296,7 @@ fn status_after(p: Power, facts: &[Fact]) -> Option<&'static str> {
     }
 }
 
-fn record_power_status(st: &mut store::Store, powered: &[(String, &'static str)]) -> Result<()> {
+pub(super) fn record_power_status(st: &mut store::Store, powered: &[(String, &'static str)]) -> Result<()> {
     if store::site_value(st.conn(), "nodestatus")?.is_some_and(|v| matches!(v.as_str(), "n" | "no" | "0")) {
         return Ok(());
     }
@@ -311,7 +311,7 @@ fn record_power_status(st: &mut store::Store, powered: &[(String, &'static str)]
 }
 
 /// Staggered power-on (site.syspowerinterval seconds between batches of site.syspowermaxnodes).
-fn stagger(conn: &rusqlite::Connection, op: Op) -> Result<Option<(usize, Duration)>> {
+pub(super) fn stagger(conn: &rusqlite::Connection, op: Op) -> Result<Option<(usize, Duration)>> {
     if !matches!(op, Op::Power(Power::On | Power::Boot | Power::Cycle)) {
         return Ok(None);
     }

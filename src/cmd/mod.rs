@@ -12,6 +12,7 @@ mod mknb;
 mod nodels;
 mod nodeset;
 mod oxcatd;
+mod rinstall;
 mod tabdump;
 mod tabrestore;
 mod tabtools;
@@ -94,6 +95,7 @@ pub static APPLETS: &[Applet] = &[
         command: hwctl::reventlog_command,
         run: hwctl::reventlog,
     },
+    Applet { name: "rinstall", section: 8, about: rinstall::ABOUT, command: rinstall::command, run: rinstall::run },
     Applet { name: "rinv", section: 1, about: hwctl::RINV_ABOUT, command: hwctl::rinv_command, run: hwctl::rinv },
     Applet { name: "rmdef", section: 1, about: defs::RMDEF_ABOUT, command: defs::rmdef_command, run: defs::rmdef },
     Applet {

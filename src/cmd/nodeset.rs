@@ -5,7 +5,7 @@ use super::{flag, Ctx, Status};
 use crate::boot::nodeset::{self, Request};
 use crate::error::{Error, Result};
 use crate::output;
-use crate::store::{self, view::NodeView};
+use crate::store::view::NodeView;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
 
@@ -101,22 +101,9 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
                 writeln!(ctx.out, "==> {} <== (removed)", path.display()).map_err(output::io)?;
             }
         }
-    } else if !plans.is_empty() {
+    } else {
         let args = ctx.redacted_args();
-        let name = ctx.name;
-        st.write(|c| {
-            nodeset::record(c, &plans)?;
-            store::audit(c, name, &range, &args)
-        })?;
-        // Without --files, configs a previous --files run left behind go, so that what oxcatd
-        // serves (a file on disk wins over rendering) follows the new state.
-        let mut plans = plans;
-        if !flag(m, "files") {
-            for p in &mut plans {
-                p.remove.extend(p.files.drain(..).map(|(path, _)| path));
-            }
-        }
-        nodeset::apply(&plans).map_err(Error::Io)?;
+        let plans = nodeset::commit(&mut st, plans, flag(m, "files"), (ctx.name, &range, &args))?;
         for p in &plans {
             writeln!(ctx.out, "{}: {}", p.node, p.state).map_err(output::io)?;
         }

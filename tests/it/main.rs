@@ -18,6 +18,7 @@ mod nodels;
 mod noderange;
 mod nodeset;
 mod oxcatd;
+mod rinstall;
 mod safety;
 mod servers;
 mod store;
