@@ -11,11 +11,24 @@ use std::path::PathBuf;
 pub const ABOUT: &str =
     "Register an OS image: copy kernel, initrd and root image, or a whole-disk image, into the image store with their SHA-256";
 
+const LONG_ABOUT: &str = "\
+Register an OS image: copy its files into the image store (site.installdir/images/NAME/) with their \
+SHA-256, and record it as osimage and linuximage rows, in one transaction; a failed add leaves \
+neither rows nor files, and every problem with the arguments is reported at once.
+
+A netboot or install image has --kernel and --initrd (and for netboot, maybe --rootimg). A \
+whole-disk image (--disk, provmethod disk), which genesis writes to a node's disk, is stored as \
+disk.raw, disk.raw.gz, disk.raw.zst or disk.raw.xz, as it comes (the compression is told by the \
+file's first bytes); a qcow2 image (its magic bytes, or --format qcow2) is converted to disk.raw \
+once, with qemu-img (package qemu-utils), so nodes need no qemu-img. linuximage.diskimagesha256 and \
+diskimagesize are those of the uncompressed disk, which the node checks as it writes.";
+
 pub fn command() -> Command {
     let path = |id: &'static str, help: &'static str| {
         Arg::new(id).long(id).value_name("PATH").value_parser(clap::value_parser!(PathBuf)).help(help)
     };
     Command::new("addimage")
+        .long_about(LONG_ABOUT)
         .arg(
             Arg::new("name")
                 .required(true)
