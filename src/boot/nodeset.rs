@@ -253,6 +253,9 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
         let master = format!("http://{}:{}", servers.master, ctx.http_port);
         // What to boot: genesis (from the TFTP root, which oxcatd serves over HTTP under
         // /tftpboot/), or the image's kernel and initrd.
+        if kind == "deploy" && lcol("diskimage").is_none() {
+            return Ok(Err(format!("osimage '{image}' has no disk image (register one with addimage --disk)")));
+        }
         let (kpath, ipath, files_base) = if matches!(kind, "shell" | "deploy") {
             let arch = ctx.col(node, "nodetype", "arch")?.or_else(|| ocol("osarch")).unwrap_or_else(|| "x86_64".into());
             let (k, i) = super::genesis_files(&arch);

@@ -285,6 +285,11 @@ fn disk_images_and_shell_boot_genesis() {
     assert!(kernel_args(&ipxe).contains(" oxcat.mode=shell oxcat.mac=52:54:00:00:00:03 BOOTIF="), "{ipxe}");
     let (_, text) = oxcat::boot::nodeset::render_path(store.conn(), "ipxe/n3.ipxe").unwrap().unwrap();
     assert_eq!(text, ipxe);
+    // A disk osimage made by hand, without a disk image, is refused.
+    lab.run("mkdef", &["-t", "osimage", "bare", "provmethod=disk"]).ok();
+    lab.run("nodeset", &["n2", "osimage=bare"])
+        .fails(1)
+        .stderr_is("n2: Error: osimage 'bare' has no disk image (register one with addimage --disk)\n");
 }
 
 #[test]
