@@ -232,8 +232,8 @@ fn follow(ctx: &mut Ctx, st: &store::Store, nodes: &[String], timeout: Duration)
         match &bar {
             Some(b) => {
                 b.suspend(|| print(ctx))?;
-                b.set_position(last.values().map(|s| progress_of(s)).sum());
                 b.set_message(format!("{booted} booted, {failed} failed, {} going", nodes.len() - booted - failed));
+                b.set_position(last.values().map(|s| progress_of(s)).sum());
             }
             None => print(ctx)?,
         }
