@@ -29,7 +29,7 @@ With -c (--wait), rinstall then follows each node's nodelist.status (as the node
 oxcatd: installing N%, installed, booting, booted, failed: REASON), printing each change as \
 `node: STATUS`, with a progress bar on a terminal, until every node reached booted or failed, or \
 the timeout passed (a node still going is reported as `node: timed out (last status: STATUS)`). \
-The exit status is 0 only when every node went through every step (and with -c, booted).";
+The exit status is 0 only when every node went through every step (and with -c, booted). (xCAT's rinstall -c opens the console of a single node instead.)";
 
 pub fn command() -> Command {
     Command::new("rinstall")
