@@ -227,6 +227,11 @@ fn bad_disk_images_are_refused_with_one_line_and_nothing_written() {
     lab.sh("head -c 100000 disk.img.gz > cut.gz").status().unwrap();
     let o = lab.run("addimage", &["d", "--disk", "cut.gz"]).fails(2);
     assert!(o.stderr.starts_with("Error: --disk: cut.gz: not a valid gz stream: "), "{}", o.stderr);
+    // A qcow2 header qemu-img cannot read: its complaint, and the conversion's output is gone.
+    std::fs::write(lab.path("bad.qcow2"), b"QFI\xfb\0\0\0\x03 not really qcow2").unwrap();
+    let o = lab.run("addimage", &["d", "--disk", "bad.qcow2"]).fails(2);
+    assert!(o.stderr.starts_with("Error: --disk: bad.qcow2: qemu-img convert failed: "), "{}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
     // qcow2 without qemu-img: the package to install is named.
     let o = lab.cmd("addimage").args(["d", "--disk", "disk.qcow2"]).env("PATH", lab.path("bin")).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
