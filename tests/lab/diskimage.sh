@@ -70,7 +70,14 @@ add() {
 	for d in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add "$d"; done
 	order="$order $1"
 }
-for m in virtio_pci virtio_blk virtio_scsi sd_mod vfat nls_cp437 nls_iso8859_1 nls_utf8 virtio_net; do add $m; done
+# vfat mounts with the kernel's default character sets unless told otherwise (Debian's: ascii, 437).
+config=x/boot/config-$kver
+iocharset=$(sed -n 's/^CONFIG_FAT_DEFAULT_IOCHARSET="\(.*\)"$/\1/p' "$config")
+codepage=$(sed -n 's/^CONFIG_FAT_DEFAULT_CODEPAGE=//p' "$config")
+for m in virtio_pci virtio_blk virtio_scsi sd_mod vfat nls_cp437 nls_iso8859_1 nls_utf8 \
+	"nls_${iocharset:-ascii}" "nls_cp${codepage:-437}" virtio_net; do
+	add "$m"
+done
 
 cat >$root/init <<EOF
 #!/bin/busybox sh
