@@ -219,3 +219,26 @@ fn test_os_reads_its_hostname_from_a_cidata_partition_and_runs_the_first_boot_sc
         ],
     );
 }
+
+#[test]
+fn test_os_image_is_padded_with_random_data_to_the_size_asked_for() {
+    if !available() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("disklab-48");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/diskimage.sh");
+    let o = Command::new("sh").arg(script).arg(&dir).arg("48").output().unwrap();
+    assert!(o.status.success(), "diskimage.sh: {}", String::from_utf8_lossy(&o.stderr));
+    let image = std::fs::read(dir.join("disk.raw")).unwrap();
+    assert_eq!(image.len(), 48 << 20);
+    let o = Command::new("sfdisk").arg("-d").arg(dir.join("disk.raw")).output().unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    let pad =
+        table.lines().find(|l| l.contains("name=\"pad\"")).unwrap_or_else(|| panic!("no pad partition:\n{table}"));
+    let start: usize = regex::Regex::new(r"start= *(\d+)").unwrap().captures(pad).unwrap()[1].parse().unwrap();
+    // Random bytes: a MiB of the pad does not compress.
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &image[start * 512..start * 512 + (1 << 20)]).unwrap();
+    let compressed = z.finish().unwrap().len();
+    assert!(compressed > 1 << 20, "the pad compresses to {compressed} bytes");
+}
