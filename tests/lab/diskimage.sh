@@ -92,12 +92,13 @@ cat >>$root/init <<'EOF'
 # A hung step must not keep the VM (and the test waiting for it) up.
 (sleep 600; echo "oxcat-testos: timed out"; poweroff -f) &
 ip link set lo up
-# The seed: the partition labelled CIDATA (disks show up while the drivers probe).
-seed=
-for i in 1 2 3 4 5; do
-	seed=$(findfs LABEL=CIDATA 2>/dev/null) && break
+# The seed: the partition labelled CIDATA. Disks show up while the drivers probe: wait for the
+# first (at most 10 s), then give the others a second.
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	ls /sys/block | grep -qv -e '^loop' -e '^ram' && break
 	sleep 1
 done
+seed=$(findfs LABEL=CIDATA 2>/dev/null) || { sleep 1; seed=$(findfs LABEL=CIDATA 2>/dev/null); } || seed=
 if [ -n "$seed" ] && mount -t vfat -o ro "$seed" /seed; then
 	echo "oxcat-testos: seed on $seed"
 	echo "oxcat-testos: seed hostname $(sed -n 's/^local-hostname: *//p' /seed/meta-data 2>/dev/null)"
