@@ -48,21 +48,29 @@ pub(crate) enum Firmware {
     Uefi,
 }
 
-/// QEMU's arguments for a VM with `firmware` (UEFI: OVMF's code read-only and a copy of its
-/// variables in `dir`) that boots from `disk`, serial console into `console`, powered off by a
-/// reboot, no NIC.
-pub(crate) fn qemu_args(firmware: Firmware, dir: &Path, disk: &Path, console: &Path) -> Vec<String> {
+/// QEMU's firmware arguments: none for SeaBIOS (QEMU's default); for UEFI OVMF's code read-only
+/// and a copy of its variable store in `dir` (one per VM: the firmware writes boot entries there).
+pub(crate) fn firmware_args(firmware: Firmware, dir: &Path) -> Vec<String> {
+    let Firmware::Uefi = firmware else { return Vec::new() };
+    let (code, vars) = ovmf().expect("OVMF");
+    let own_vars = dir.join("OVMF_VARS.fd");
+    std::fs::copy(vars, &own_vars).unwrap();
+    vec![
+        "-drive".into(),
+        format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display()),
+        "-drive".into(),
+        format!("if=pflash,format=raw,unit=1,file={}", own_vars.display()),
+    ]
+}
+
+/// QEMU's arguments for a VM with `firmware` that boots from `disk`, serial console into
+/// `console`, powered off by a reboot, no NIC.
+fn qemu_args(firmware: Firmware, dir: &Path, disk: &Path, console: &Path) -> Vec<String> {
     let mut args: Vec<String> =
         ["-accel", "tcg", "-m", "256", "-display", "none", "-vga", "none", "-nodefaults"].map(String::from).into();
     args.extend(["-no-user-config", "-no-reboot", "-nic", "none"].map(String::from));
     args.extend(["-serial".into(), format!("file:{}", console.display())]);
-    if let Firmware::Uefi = firmware {
-        let (code, vars) = ovmf().expect("OVMF");
-        let own_vars = dir.join("OVMF_VARS.fd");
-        std::fs::copy(vars, &own_vars).unwrap();
-        args.extend(["-drive".into(), format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display())]);
-        args.extend(["-drive".into(), format!("if=pflash,format=raw,unit=1,file={}", own_vars.display())]);
-    }
+    args.extend(firmware_args(firmware, dir));
     args.extend(["-drive".into(), format!("file={},if=virtio,format=raw", disk.display())]);
     args
 }
@@ -200,7 +208,8 @@ fn test_os_reads_its_hostname_from_a_cidata_partition_and_runs_the_first_boot_sc
     }
     let lab = Lab::new();
     let disk = copy_of_test_os(&lab);
-    let firstboot = "echo \"first boot of $(sed -n 's/^local-hostname: //p' /seed/meta-data)\"\nexit 3\n";
+    // The test OS names itself after the seed before the script runs.
+    let firstboot = "echo \"first boot of $(hostname)\"\nexit 3\n";
     add_seed(
         &lab,
         &disk,

@@ -101,7 +101,9 @@ done
 seed=$(findfs LABEL=CIDATA 2>/dev/null) || { sleep 1; seed=$(findfs LABEL=CIDATA 2>/dev/null); } || seed=
 if [ -n "$seed" ] && mount -t vfat -o ro "$seed" /seed; then
 	echo "oxcat-testos: seed on $seed"
-	echo "oxcat-testos: seed hostname $(sed -n 's/^local-hostname: *//p' /seed/meta-data 2>/dev/null)"
+	name=$(sed -n 's/^local-hostname: *//p' /seed/meta-data 2>/dev/null)
+	echo "oxcat-testos: seed hostname $name"
+	[ -n "$name" ] && hostname "$name"
 	if [ -f /seed/oxcat-firstboot.sh ]; then
 		nic=
 		for i in 1 2 3 4 5 6 7 8 9 10; do
