@@ -2,7 +2,9 @@
 //! Debian's packages without loop devices or mounts. A QEMU VM (TCG, no network) boots a copy of
 //! it straight from its virtio disk, with SeaBIOS (syslinux through gptmbr.bin) and with OVMF
 //! (GRUB as \EFI\BOOT\BOOTX64.EFI), and once with a NoCloud seed partition (CIDATA) added the way
-//! the node agent adds it, whose hostname and first-boot script the test OS picks up.
+//! the node agent adds it, whose hostname and first-boot script the test OS picks up (its NIC on
+//! QEMU's user network with restrict=on, inside a network namespace of the test's own: nothing
+//! leaves the VM but its DHCP request to QEMU).
 
 use crate::harness::{peers, Lab};
 use crate::netboot::console_text;
@@ -64,16 +66,22 @@ pub(crate) fn firmware_args(firmware: Firmware, dir: &Path) -> Vec<String> {
 }
 
 /// QEMU's arguments for a VM with `firmware` that boots from `disk`, serial console into
-/// `console`, powered off by a reboot, no NIC.
-fn qemu_args(firmware: Firmware, dir: &Path, disk: &Path, console: &Path) -> Vec<String> {
+/// `console`, powered off by a reboot, its NIC as `nic` says (`-nic`'s value).
+fn qemu_args(firmware: Firmware, dir: &Path, disk: &Path, console: &Path, nic: &str) -> Vec<String> {
     let mut args: Vec<String> =
         ["-accel", "tcg", "-m", "256", "-display", "none", "-vga", "none", "-nodefaults"].map(String::from).into();
-    args.extend(["-no-user-config", "-no-reboot", "-nic", "none"].map(String::from));
+    args.extend(["-no-user-config", "-no-reboot", "-nic", nic].map(String::from));
     args.extend(["-serial".into(), format!("file:{}", console.display())]);
     args.extend(firmware_args(firmware, dir));
     args.extend(["-drive".into(), format!("file={},if=virtio,format=raw", disk.display())]);
     args
 }
+
+/// No NIC.
+const NO_NIC: &str = "none";
+/// A virtio NIC on QEMU's user network, cut off from everything but QEMU's own DHCP server
+/// (restrict=on); its QEMU also runs in a network namespace of its own (loopback only).
+const CLOSED_NIC: &str = "user,restrict=on,model=virtio-net-pci";
 
 /// A VM booting from its disk; killed on drop.
 struct Vm {
@@ -83,10 +91,18 @@ struct Vm {
 }
 
 impl Vm {
-    fn boot(lab: &Lab, firmware: Firmware, disk: &Path) -> Vm {
+    fn boot(lab: &Lab, firmware: Firmware, disk: &Path, nic: &str) -> Vm {
         let console = lab.path("console.log");
-        let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(qemu_args(firmware, &lab.path(""), disk, &console)).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut cmd = match crate::harness::own_netns().filter(|_| nic != NO_NIC) {
+            Some(unshare) => {
+                let mut words = unshare.split_whitespace();
+                let mut cmd = Command::new(words.next().unwrap());
+                cmd.args(words).arg("qemu-system-x86_64");
+                cmd
+            }
+            None => Command::new("qemu-system-x86_64"),
+        };
+        cmd.args(qemu_args(firmware, &lab.path(""), disk, &console, nic)).stdout(Stdio::null()).stderr(Stdio::null());
         Vm { child: cmd.spawn().expect("qemu starts"), console, started: Instant::now() }
     }
 
@@ -173,7 +189,7 @@ fn test_os_boots_from_its_disk_with_bios() {
     }
     let lab = Lab::new();
     let disk = copy_of_test_os(&lab);
-    let console = Vm::boot(&lab, Firmware::Bios, &disk).wait(BOOT_LIMIT);
+    let console = Vm::boot(&lab, Firmware::Bios, &disk, NO_NIC).wait(BOOT_LIMIT);
     // syslinux (from gptmbr.bin and the partition's boot sector) loaded the kernel, not GRUB.
     assert!(console.contains("SYSLINUX"), "syslinux did not boot:\n{console}");
     assert!(!console.contains("oxcat-testos: grub"), "GRUB booted under SeaBIOS:\n{console}");
@@ -187,7 +203,7 @@ fn test_os_boots_from_its_disk_with_uefi() {
     }
     let lab = Lab::new();
     let disk = copy_of_test_os(&lab);
-    let console = Vm::boot(&lab, Firmware::Uefi, &disk).wait(BOOT_LIMIT);
+    let console = Vm::boot(&lab, Firmware::Uefi, &disk, NO_NIC).wait(BOOT_LIMIT);
     // OVMF ran \EFI\BOOT\BOOTX64.EFI, which booted from its own partition.
     assert_lines(
         &console,
@@ -215,13 +231,15 @@ fn test_os_reads_its_hostname_from_a_cidata_partition_and_runs_the_first_boot_sc
         &disk,
         &[("meta-data", "instance-id: oxcat-n7-0123456789ab\nlocal-hostname: n7\n"), ("oxcat-firstboot.sh", firstboot)],
     );
-    let console = Vm::boot(&lab, Firmware::Uefi, &disk).wait(BOOT_LIMIT);
+    let console = Vm::boot(&lab, Firmware::Uefi, &disk, CLOSED_NIC).wait(BOOT_LIMIT);
     assert_lines(
         &console,
         &[
             "oxcat-testos: booted from disk",
             "oxcat-testos: seed on /dev/vda2",
             "oxcat-testos: seed hostname n7",
+            // The NIC came up for the script (QEMU's DHCP server gave the lease).
+            "oxcat-testos: lease 10.0.2.15",
             "first boot of n7",
             "oxcat-testos: firstboot exit 3",
             "oxcat-testos: powering off",
