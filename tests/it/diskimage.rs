@@ -1,5 +1,5 @@
 //! The test OS that disk deploys write: tests/lab/diskimage.sh assembles a whole-disk image from
-//! Debian's packages without loop devices or mounts. A QEMU VM (TCG, no network) boots a copy of
+//! Debian's packages without loop devices or mounts. A QEMU VM (TCG) boots a copy of
 //! it straight from its virtio disk, with SeaBIOS (syslinux through gptmbr.bin) and with OVMF
 //! (GRUB as \EFI\BOOT\BOOTX64.EFI), and once with a NoCloud seed partition (CIDATA) added the way
 //! the node agent adds it, whose hostname and first-boot script the test OS picks up (its NIC on
@@ -32,16 +32,23 @@ pub(crate) fn ovmf() -> Option<(PathBuf, PathBuf)> {
     found
 }
 
-/// The test OS's disk image, built once per target directory (tests/lab/diskimage.sh).
+/// `tests/lab/diskimage.sh DIR [SIZE_MIB]` with DIR under the target directory; the Debian
+/// packages it downloads are kept in one place for all sizes.
+fn build(dir: &str, size_mib: Option<&str>) -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut cmd = Command::new("sh");
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/diskimage.sh")).arg(tmp.join(dir)).args(size_mib);
+    let o = cmd.env("OXCAT_LAB_DOWNLOADS", tmp.join("lab-downloads")).output().unwrap();
+    assert!(o.status.success(), "diskimage.sh: {}", String::from_utf8_lossy(&o.stderr));
+    tmp.join(dir).join("disk.raw")
+}
+
+/// The test OS's disk image, built once per target directory.
 pub(crate) fn test_os() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("disklab");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/diskimage.sh");
     // Tests run in parallel: one builds, the others wait on the lock.
     static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _g = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let o = Command::new("sh").arg(script).arg(&dir).output().unwrap();
-    assert!(o.status.success(), "diskimage.sh: {}", String::from_utf8_lossy(&o.stderr));
-    dir.join("disk.raw")
+    build("disklab", None)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -252,13 +259,10 @@ fn test_os_image_is_padded_with_random_data_to_the_size_asked_for() {
     if !available() {
         return;
     }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("disklab-48");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/diskimage.sh");
-    let o = Command::new("sh").arg(script).arg(&dir).arg("48").output().unwrap();
-    assert!(o.status.success(), "diskimage.sh: {}", String::from_utf8_lossy(&o.stderr));
-    let image = std::fs::read(dir.join("disk.raw")).unwrap();
+    let disk = build("disklab-48", Some("48"));
+    let image = std::fs::read(&disk).unwrap();
     assert_eq!(image.len(), 48 << 20);
-    let o = Command::new("sfdisk").arg("-d").arg(dir.join("disk.raw")).output().unwrap();
+    let o = Command::new("sfdisk").arg("-d").arg(&disk).output().unwrap();
     let table = String::from_utf8_lossy(&o.stdout);
     let pad =
         table.lines().find(|l| l.contains("name=\"pad\"")).unwrap_or_else(|| panic!("no pad partition:\n{table}"));

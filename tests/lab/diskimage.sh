@@ -11,8 +11,8 @@
 # and the same kernel (Debian's cloud kernel) and busybox initramfs for both. Its /init is "the
 # deployed OS": it reports on the serial console that it booted from disk, reads the NoCloud seed
 # (the partition labelled CIDATA) and runs the seed's oxcat-firstboot.sh, then powers off.
-# Kernel and busybox come from Debian's packages (apt-get download into DIR/download, kept for
-# rebuilds; dpkg -x; nothing is installed). Reruns are free once built (until this script or
+# Kernel and busybox come from Debian's packages (apt-get download into $OXCAT_LAB_DOWNLOADS,
+# default DIR/download, kept for rebuilds; dpkg -x; nothing is installed). Reruns are free once built (until this script or
 # SIZE_MIB changes).
 #   usage: diskimage.sh DIR [SIZE_MIB]
 # SIZE_MIB pads the image to that size with a second partition of random data (so that a large
@@ -40,14 +40,15 @@ trap 'rm -rf "$work"' EXIT
 # The metapackage names the current cloud kernel; download that and busybox-static once.
 kpkg=$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
 [ -n "$kpkg" ] || { echo "diskimage.sh: no linux-image-cloud-amd64 in apt's lists (run apt-get update)" >&2; exit 1; }
-mkdir -p "$dir/download"
+downloads=${OXCAT_LAB_DOWNLOADS:-$dir/download}
+mkdir -p "$downloads"
 for p in "$kpkg" busybox-static; do
-	ls "$dir/download/${p}"_*.deb >/dev/null 2>&1 && continue
-	(cd "$work" && apt-get download -q "$p" >/dev/null 2>&1 && mv ./*.deb "$dir/download/") ||
+	ls "$downloads/${p}"_*.deb >/dev/null 2>&1 && continue
+	(cd "$work" && apt-get download -q "$p" >/dev/null 2>&1 && mv ./*.deb "$downloads/") ||
 		{ echo "diskimage.sh: apt-get download $p failed" >&2; exit 1; }
 done
 cd "$work"
-for p in "$kpkg" busybox-static; do dpkg -x "$(ls "$dir/download/${p}"_*.deb | tail -n 1)" x; done
+for p in "$kpkg" busybox-static; do dpkg -x "$(ls "$downloads/${p}"_*.deb | tail -n 1)" x; done
 kver=${kpkg#linux-image-}
 mods=x/lib/modules/$kver
 
