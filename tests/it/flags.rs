@@ -168,13 +168,13 @@ fn tabdump_where_and_newest_records() {
     );
     // =~ is SQL LIKE; several -w must all match; an unset column matches nothing, != included
     // (xCAT's SQL where clause).
-    let header = "#node,groups,status,statustime,appstatus,appstatustime,primarysn,hidden,updatestatus,updatestatustime,zonename,comments,disable\n";
+    let header = "#node,groups,status,statustime,deploylog,appstatus,appstatustime,primarysn,hidden,updatestatus,updatestatustime,zonename,comments,disable\n";
     lab.run("tabdump", &["-w", "node=~n%", "-w", "node!=n2", "nodelist"])
         .ok()
-        .stdout_is(&format!("{header}\"n1\",\"compute\",,,,,,,,,,,\n\"n3\",\"compute\",,,,,,\"1\",,,,,\n"));
+        .stdout_is(&format!("{header}\"n1\",\"compute\",,,,,,,,,,,,\n\"n3\",\"compute\",,,,,,,\"1\",,,,,\n"));
     lab.run("tabdump", &["-w", "hidden!=0", "nodelist"])
         .ok()
-        .stdout_is(&format!("{header}\"n3\",\"compute\",,,,,,\"1\",,,,,\n"));
+        .stdout_is(&format!("{header}\"n3\",\"compute\",,,,,,,\"1\",,,,,\n"));
     // auditlog's recid compares as a number.
     let audit = lab.run("tabdump", &["-w", "recid>3", "auditlog"]).ok().stdout;
     assert_eq!(audit.lines().count(), 2, "{audit}");

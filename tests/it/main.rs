@@ -4,6 +4,7 @@ mod bmcsim;
 mod concurrency;
 mod defs;
 mod dhcp;
+mod diskimage;
 mod docs;
 mod enroll;
 mod flags;

@@ -114,7 +114,7 @@ fn qemu_args(console: &std::path::Path, tap: &str) -> Vec<String> {
 }
 
 /// The serial log without terminal escapes (sga draws iPXE's banner with them).
-fn console_text(console: &std::path::Path) -> String {
+pub(crate) fn console_text(console: &std::path::Path) -> String {
     let raw = std::fs::read(console).unwrap_or_default();
     let text = String::from_utf8_lossy(&raw);
     let escapes = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]").unwrap();
