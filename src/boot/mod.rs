@@ -1,5 +1,6 @@
 //! Network boot: `nodeset` renders each node's pxelinux, iPXE and GRUB config from templates.
 
+pub mod genesis;
 pub mod mknb;
 pub mod nodeset;
 pub mod render;
