@@ -8,6 +8,7 @@ mod diskimage;
 mod docs;
 mod enroll;
 mod flags;
+mod genesis;
 mod hardware;
 mod harness;
 mod images;

@@ -76,7 +76,7 @@ fn start_oxcatd(lab: &Lab, ns: &Netns, iface: &str, proxy: bool) -> Daemon {
 
 /// The boot network: a namespace whose tap (for the VM) holds 10.99.0.1, where oxcatd serves
 /// DHCP, HTTP and TFTP.
-fn boot_network(lab: &Lab) -> (Netns, String, Daemon) {
+pub(crate) fn boot_network(lab: &Lab) -> (Netns, String, Daemon) {
     let ns = Netns::new(format!("oxvm{}", unique()));
     let tap_name = format!("tap{}", unique());
     tap(&ns, &tap_name);
