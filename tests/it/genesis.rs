@@ -117,13 +117,8 @@ fn genesis_boots_from_oxcatd_into_a_shell_that_runs_oxcat_and_sees_the_disk() {
     lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
     lab.run("mkdef", &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0"]).ok();
     lab.run("mkdef", &["n1", "groups=compute", &format!("mac={MAC}"), "ip=10.99.0.11", "serialport=0"]).ok();
-    // nodeset's shell boots genesis; where it still needs an osimage, genesis is registered as one.
-    if lab.run("nodeset", &["n1", "shell"]).code != 0 {
-        let (kp, ip) = (tftp.join(&k), tftp.join(&i));
-        lab.run("addimage", &["genesis", "--kernel", kp.to_str().unwrap(), "--initrd", ip.to_str().unwrap()]).ok();
-        lab.run("chdef", &["n1", "provmethod=genesis"]).ok();
-        lab.run("nodeset", &["n1", "shell"]).ok().stdout_is("n1: shell\n");
-    }
+    // nodeset's shell boots genesis from the TFTP root (served over HTTP too), no osimage needed.
+    lab.run("nodeset", &["n1", "shell"]).ok().stdout_is("n1: shell\n");
     let (ns, tap, _daemon) = boot_network(&lab);
 
     // A second disk, virtio: genesis's drivers must find it as vda.
