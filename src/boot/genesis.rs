@@ -84,7 +84,7 @@ pub fn build(opts: &Options) -> Result<Vec<String>, Vec<String>> {
     };
     std::fs::create_dir_all(&debdir).map_err(|e| fail(format!("{}: {e}", debdir.display())))?;
     let kpkg = kernel_package(&debdir).map_err(fail)?;
-    let debs = fetch(&debdir, &[&kpkg, BUSYBOX_PACKAGE])?;
+    let debs = fetch(&debdir, &work.0.join("download"), &[&kpkg, BUSYBOX_PACKAGE])?;
     let x = work.0.join("x");
     for deb in &debs {
         let o = Command::new("dpkg").arg("-x").arg(deb).arg(&x).output().map_err(|e| fail(format!("dpkg -x: {e}")))?;
@@ -196,8 +196,9 @@ fn kernel_package(debdir: &Path) -> Result<String, String> {
     })
 }
 
-/// The .deb of each package: from `debdir` when there, else `apt-get download`ed into it.
-fn fetch(debdir: &Path, packages: &[&str]) -> Result<Vec<PathBuf>, Vec<String>> {
+/// The .deb of each package: from `debdir` when there, else `apt-get download`ed (into `scratch`,
+/// then moved in whole, so that others sharing the cache never read half a download).
+fn fetch(debdir: &Path, scratch: &Path, packages: &[&str]) -> Result<Vec<PathBuf>, Vec<String>> {
     let find = |pkg: &str| -> Option<PathBuf> {
         let prefix = format!("{pkg}_");
         let mut found: Vec<PathBuf> = std::fs::read_dir(debdir)
@@ -214,9 +215,10 @@ fn fetch(debdir: &Path, packages: &[&str]) -> Result<Vec<PathBuf>, Vec<String>> 
     };
     let wanted: Vec<&str> = packages.iter().copied().filter(|p| find(p).is_none()).collect();
     if !wanted.is_empty() {
-        let o = Command::new("apt-get").args(["download", "-q"]).args(&wanted).current_dir(debdir).output();
+        std::fs::create_dir_all(scratch).map_err(|e| vec![format!("{}: {e}", scratch.display())])?;
+        let o = Command::new("apt-get").args(["download", "-q"]).args(&wanted).current_dir(scratch).output();
         let err = match o {
-            Ok(o) if o.status.success() => None,
+            Ok(o) if o.status.success() => move_into(scratch, debdir).err(),
             Ok(o) => Some(
                 String::from_utf8_lossy(&o.stderr).lines().rfind(|l| l.starts_with("E:")).unwrap_or("").to_string(),
             ),
@@ -236,6 +238,22 @@ fn fetch(debdir: &Path, packages: &[&str]) -> Result<Vec<PathBuf>, Vec<String>> 
         .iter()
         .map(|p| find(p).ok_or_else(|| vec![format!("package {p}: no .deb in {}", debdir.display())]))
         .collect()
+}
+
+/// Moves each file of `from` into `to`: renamed, or where that crosses filesystems copied as
+/// NAME.part and renamed.
+fn move_into(from: &Path, to: &Path) -> Result<(), String> {
+    for e in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?.flatten() {
+        let dst = to.join(e.file_name());
+        if std::fs::rename(e.path(), &dst).is_ok() {
+            continue;
+        }
+        let part = to.join(format!("{}.part", e.file_name().to_string_lossy()));
+        std::fs::copy(e.path(), &part)
+            .and_then(|_| std::fs::rename(&part, &dst))
+            .map_err(|err| format!("{}: {err}", dst.display()))?;
+    }
+    Ok(())
 }
 
 /// The one kernel version under lib/modules of the unpacked kernel package.

@@ -18,7 +18,8 @@ const MAC: &str = "52:54:00:12:34:21";
 /// packages are downloaded once into a cache beside it, so rebuilds cost no download.
 pub(crate) fn genesis() -> PathBuf {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let (dir, debs) = (tmp.join("genesis"), tmp.join("genesis-debs"));
+    // The download cache tests/lab/diskimage.sh uses too (busybox-static is downloaded once).
+    let (dir, debs) = (tmp.join("genesis"), tmp.join("lab-downloads"));
     // Tests run in parallel: one builds, the others wait on the lock.
     static BUILD: Mutex<()> = Mutex::new(());
     let _g = BUILD.lock().unwrap_or_else(|e| e.into_inner());
