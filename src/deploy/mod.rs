@@ -9,6 +9,8 @@
 //!   `failed: REASON`; with `installed` and `failed: ...` the body is the tail of the agent's log,
 //!   kept in nodelist.deploylog.
 
+pub mod plan;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
