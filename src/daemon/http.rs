@@ -33,11 +33,55 @@ use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpSocket;
 use tokio::sync::{Notify, Semaphore};
 
-/// The statuses a node may report (xCAT's lifecycle words).
+/// The statuses a node may report (xCAT's lifecycle words); a disk deploy's agent also reports
+/// `installing N%` and `failed: REASON` (see [`status_error`]).
 pub const STATUSES: &[&str] = &["booting", "netbooting", "installing", "postbooting", "installed", "booted", "failed"];
 
 /// The statuses that end a boot's work: the token is spent (see the module's description).
 const ENDS: &[&str] = &["installed", "booted", "failed"];
+
+/// The longest status a node may report (`failed: REASON` included).
+pub const MAX_STATUS: usize = 256;
+
+/// The most of a status report's body (the deploy agent's log tail) that is read and kept.
+pub const MAX_DEPLOYLOG: usize = 16 * 1024;
+
+/// Why `status` is not one a node may report, or None when it is.
+pub fn status_error(status: &str) -> Option<String> {
+    if STATUSES.contains(&status) {
+        return None;
+    }
+    if let Some(n) = status.strip_prefix("installing ").and_then(|p| p.strip_suffix('%')) {
+        return match n.parse::<u8>() {
+            Ok(p) if p <= 100 && n.bytes().all(|b| b.is_ascii_digit()) => None,
+            _ => Some(format!("'installing {n}%': the progress is a whole number from 0 to 100\n")),
+        };
+    }
+    if let Some(reason) = status.strip_prefix("failed: ") {
+        if status.len() > MAX_STATUS {
+            return Some(format!("a status is at most {MAX_STATUS} bytes ('failed: REASON' is {})\n", status.len()));
+        }
+        if reason.trim().is_empty() || status.chars().any(char::is_control) {
+            return Some("'failed: REASON': the reason is printable text (no control characters)\n".into());
+        }
+        return None;
+    }
+    Some(format!(
+        "status must be one of: {}, installing N% (0-100), failed: REASON (at most {MAX_STATUS} bytes)\n",
+        STATUSES.join(", ")
+    ))
+}
+
+/// True when `status` ends a boot's work (spends the token).
+fn ends(status: &str) -> bool {
+    ENDS.contains(&status) || status.starts_with("failed: ")
+}
+
+/// A status report's body as nodelist.deploylog keeps it: text, with control characters other
+/// than newlines dropped (the admin reads it on a terminal).
+pub fn deploylog_text(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().filter(|c| *c == '\n' || !c.is_control()).collect()
+}
 
 pub struct Shared {
     readers: Readers,
@@ -48,6 +92,8 @@ pub struct Shared {
     pub problems: Problems,
     /// Addresses proxyDHCP saw nodes use.
     pub seen: Arc<Seen>,
+    /// Events worth a line each (a deployed node's boot device switched to disk).
+    log: Log,
 }
 
 /// Connections to the store for reading, reused; one more is opened when all are in use. In WAL
@@ -78,10 +124,10 @@ impl Readers {
 
 impl Shared {
     pub fn new(store: Store, postscripts: PathBuf, log: Log, seen: Arc<Seen>) -> crate::error::Result<Shared> {
-        let problems = Problems::new(log, Duration::from_secs(300));
+        let problems = Problems::new(log.clone(), Duration::from_secs(300));
         let reader = Store::open(store.path())?;
         let readers = Readers { path: store.path().to_path_buf(), idle: Mutex::new(vec![reader]) };
-        Ok(Shared { readers, writer: Mutex::new(store), postscripts, problems, seen })
+        Ok(Shared { readers, writer: Mutex::new(store), postscripts, problems, seen, log })
     }
 
     /// Runs `f` on a reading connection, off the async threads.
@@ -259,9 +305,10 @@ where
     let moved = Arc::new(AtomicU64::new(0));
     let io = hyper_util::rt::TokioIo::new(Watched { io, start, moved: moved.clone() });
     let svc_conn = conn.clone();
+    let body_timeout = limits.header_timeout;
     let service = hyper::service::service_fn(move |req| {
         let (shared, busy) = (shared.clone(), Busy::new(&svc_conn));
-        async move { Ok::<_, std::convert::Infallible>(answer(req, peer, &shared, busy).await) }
+        async move { Ok::<_, std::convert::Infallible>(answer(req, peer, &shared, busy, body_timeout).await) }
     });
     let served = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
@@ -417,6 +464,8 @@ struct Req {
     query: Vec<(String, String)>,
     range: Option<String>,
     peer: SocketAddr,
+    /// The body of a POST /status (at most [`MAX_DEPLOYLOG`] bytes); None for other requests.
+    body: Option<Bytes>,
 }
 
 impl Req {
@@ -439,8 +488,33 @@ fn text(code: u16, body: impl Into<String>) -> Answer {
     Answer { code, ctype: "text/plain", headers: vec![], len: body.len() as u64, body: Kind::Bytes(Some(body)) }
 }
 
-async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Arc<Shared>, busy: Busy) -> Response<Reply> {
-    let uri = req.uri();
+/// Why a request's body could not be read.
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// Reads a body of at most `max` bytes within `within` (a client trickling it byte by byte
+/// gets no longer than it gets for its request head).
+async fn read_body(body: Incoming, max: usize, within: Duration) -> Result<Bytes, BodyError> {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, max);
+    match tokio::time::timeout(within, limited.collect()).await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        _ => Err(BodyError::Broken),
+    }
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    busy: Busy,
+    body_timeout: Duration,
+) -> Response<Reply> {
+    let (parts, body) = req.into_parts();
+    let uri = &parts.uri;
     let query = uri
         .query()
         .unwrap_or("")
@@ -451,21 +525,32 @@ async fn answer(req: Request<Incoming>, peer: SocketAddr, shared: &Arc<Shared>, 
             Some((decode(k, true)?, decode(v, true)?))
         })
         .collect();
-    let range = req.headers().get(hyper::header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let range = parts.headers.get(hyper::header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let path = decode(uri.path(), false);
-    let method = req.method().clone();
-    let a = match path {
-        None => text(400, "bad request\n"),
-        Some(path) => {
-            let r = Req { method, path, query, range, peer };
+    let method = parts.method.clone();
+    // Only a status report's body is read (the deploy agent's log tail); any other body is
+    // not: hyper discards it, or closes the connection.
+    let body = match (&method, path.as_deref()) {
+        (&Method::POST, Some("/status")) => Some(read_body(body, MAX_DEPLOYLOG, body_timeout).await),
+        _ => {
+            drop(body);
+            None
+        }
+    };
+    let a = match (path, body) {
+        (None, _) => text(400, "bad request\n"),
+        (Some(_), Some(Err(BodyError::TooLarge))) => {
+            text(413, format!("a status report's body is at most {MAX_DEPLOYLOG} bytes\n"))
+        }
+        (Some(_), Some(Err(BodyError::Broken))) => text(400, "the request's body could not be read\n"),
+        (Some(path), body) => {
+            let r = Req { method, path, query, range, peer, body: body.and_then(Result::ok) };
             let a = route(&r, shared).await;
             log_problem(shared, &r, a.code);
             a
         }
     };
-    let head = req.method() == Method::HEAD;
-    // The request's body (if any) is not read: hyper discards it, or closes the connection.
-    drop(req);
+    let head = parts.method == Method::HEAD;
     let mut resp = Response::builder()
         .status(StatusCode::from_u16(a.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(hyper::header::CONTENT_TYPE, a.ctype)
@@ -524,6 +609,8 @@ fn reason(code: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Content Too Large",
         416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
         _ => "Internal Server Error",
@@ -573,6 +660,9 @@ async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
     }
     if let Some(node) = r.path.strip_prefix("/mypostscript/") {
         return mypostscript(r, node.to_string(), shared).await;
+    }
+    if r.path == "/deploy/plan" {
+        return deploy_plan(r, shared).await;
     }
     // The root a site setting names, or its default where unset; None when the store could not be
     // read (a 500: serving from the default root instead could hand out the wrong files).
@@ -717,13 +807,98 @@ async fn mypostscript(r: &Req, node: String, shared: &Arc<Shared>) -> Answer {
         .unwrap_or_else(|| text(500, "internal error\n"))
 }
 
-/// Checks the node's token and records its status; an end status spends the token.
+/// The node's plan for a disk deploy ([`crate::deploy::Plan`], JSON), for the holder of its
+/// unspent token, while its state is the install of a disk image. Each fetch draws a new
+/// first-boot token (chain.nexttoken, written in the same transaction that read the plan): the
+/// seed of the last plan fetched is the one that works.
+async fn deploy_plan(r: &Req, shared: &Arc<Shared>) -> Answer {
+    let (Some(node), Some(token)) = (r.q("node"), r.q("token")) else { return text(400, "give node and token\n") };
+    let peer = r.peer.ip();
+    let (n, t) = (node.clone(), token.clone());
+    let checked = shared
+        .read(move |sh, c| {
+            let stored = check(sh, c, &n, &t, peer)?;
+            if crate::boot::nodeset::token_is_spent(&stored) {
+                return Err(spent_message(&n));
+            }
+            Ok(())
+        })
+        .await;
+    match checked {
+        None => return text(500, "internal error\n"),
+        Some(Err(why)) => return text(403, why),
+        Some(Ok(())) => {}
+    }
+    let sh = shared.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        let mut st = super::lock(&sh.writer);
+        let chain = schema::table("chain").expect("chain");
+        st.write(|c| {
+            // Checked again inside the write: a nodeset or an end report may have come between.
+            match stored_token(c, &node) {
+                Some(t) if crate::boot::nodeset::token_matches(&t, &token) => {
+                    if crate::boot::nodeset::token_is_spent(&t) {
+                        return Ok(Err((403, spent_message(&node))));
+                    }
+                }
+                _ => return Ok(Err((403, "unknown node or wrong token\n".to_string()))),
+            }
+            let next = crate::deploy::plan::new_token();
+            match crate::deploy::plan::build(c, &node, &next)? {
+                Ok(plan) => {
+                    store::upsert(c, chain, &[&node], &[("nexttoken", Some(&next))])?;
+                    Ok(Ok(plan))
+                }
+                Err(why) => Ok(Err((why.code(), format!("{}\n", why.message())))),
+            }
+        })
+    })
+    .await;
+    match built {
+        Ok(Ok(Ok(plan))) => match serde_json::to_string_pretty(&plan) {
+            Ok(json) => {
+                let mut a = text(200, json + "\n");
+                a.ctype = "application/json";
+                a
+            }
+            Err(e) => text(500, format!("{e}\n")),
+        },
+        Ok(Ok(Err((code, why)))) => {
+            if code >= 500 {
+                shared
+                    .problems
+                    .report(format!("plan {why}"), || format!("oxcatd: HTTP: /deploy/plan: {}", why.trim_end()));
+            }
+            text(code, why)
+        }
+        Ok(Err(e)) => text(500, format!("{e}\n")),
+        Err(_) => text(500, "internal error\n"),
+    }
+}
+
+fn spent_message(node: &str) -> String {
+    format!("{node}: the boot token is spent (the node reported the end of its boot): run nodeset again\n")
+}
+
+/// What a status report did to the node, besides its status.
+enum Recorded {
+    /// Wrong token (a nodeset came between the check and the write).
+    Refused,
+    /// Recorded; `installed` ended a disk deploy and the node now boots from disk (these are
+    /// the boot configs nodeset planned for it).
+    Ok(Option<Vec<crate::boot::nodeset::Plan>>),
+}
+
+/// Checks the node's token and records its status; an end status spends the token. `installed`
+/// at the end of a disk deploy hands the node over to its disk: chain.token becomes the
+/// first-boot token of the plan, the state `boot`; then, for an IPMI node, the next boot
+/// device is set to disk.
 async fn status(r: &Req, shared: &Arc<Shared>) -> Answer {
     let (Some(node), Some(token), Some(status)) = (r.q("node"), r.q("token"), r.q("status")) else {
         return text(400, "give node, token and status\n");
     };
-    if !STATUSES.contains(&status.as_str()) {
-        return text(400, format!("status must be one of: {}\n", STATUSES.join(", ")));
+    if let Some(why) = status_error(&status) {
+        return text(400, why);
     }
     let peer = r.peer.ip();
     // The check and the settings are read on a reader; only the write waits for the writer.
@@ -741,40 +916,160 @@ async fn status(r: &Req, shared: &Arc<Shared>) -> Answer {
     match checked {
         None => return text(500, "internal error\n"),
         Some(Err(why)) => return text(403, why),
-        Some(Ok(true)) if !ENDS.contains(&status.as_str()) => {
-            return text(200, "ok (site.nodestatus=n: not recorded)\n")
-        }
+        Some(Ok(true)) if !ends(&status) => return text(200, "ok (site.nodestatus=n: not recorded)\n"),
         Some(Ok(_)) => {}
     }
-    let shared = shared.clone();
-    tokio::task::spawn_blocking(move || {
+    // The agent's log tail, with the end of a deploy (POSTed; oxcatpost's reports have none).
+    let deploylog = match &r.body {
+        Some(b) if status == "installed" || status.starts_with("failed") => Some(deploylog_text(b)),
+        _ => None,
+    };
+    let sh = shared.clone();
+    let node2 = node.clone();
+    let answered = tokio::task::spawn_blocking(move || {
+        let (shared, node) = (sh, node2);
         let mut st = super::lock(&shared.writer);
         let nodelist = schema::table("nodelist").expect("nodelist");
         let chain = schema::table("chain").expect("chain");
         let recorded = st.write(|c| {
             // Checked again inside the write: a nodeset may have come between.
             let Some(stored) = stored_token(c, &node).filter(|t| crate::boot::nodeset::token_matches(t, &token)) else {
-                return Ok(false);
+                return Ok(Recorded::Refused);
             };
-            if ENDS.contains(&status.as_str()) && !crate::boot::nodeset::token_is_spent(&stored) {
-                let spent = crate::boot::nodeset::spent_token(&stored);
-                store::upsert(c, chain, &[&node], &[("token", Some(&spent))])?;
+            let mut switched = None;
+            if ends(&status) && !crate::boot::nodeset::token_is_spent(&stored) {
+                let row = store::get_row(c, chain, &[&node])?;
+                let col =
+                    |name: &str| row.as_ref().and_then(|r| r[chain.column(name).expect("chain column").0].clone());
+                let next = col("nexttoken").filter(|t| !t.is_empty());
+                let deploying = match col("currstate") {
+                    Some(s) => crate::deploy::plan::deploy_image(c, &s)?.is_some(),
+                    None => false,
+                };
+                if status == "installed" && deploying && next.is_some() {
+                    // The deployed OS's first boot: the plan's token, the node's disk.
+                    store::upsert(c, chain, &[&node], &[("token", next.as_deref()), ("nexttoken", None)])?;
+                    switched = Some(boot_from_disk(c, &node)?);
+                } else {
+                    let spent = crate::boot::nodeset::spent_token(&stored);
+                    let mut cols = vec![("token", Some(spent.as_str()))];
+                    // A failed deploy's first-boot token will never boot anything.
+                    if deploying && next.is_some() {
+                        cols.push(("nexttoken", None));
+                    }
+                    store::upsert(c, chain, &[&node], &cols)?;
+                }
+            }
+            if let Some(text) = &deploylog {
+                let text = Some(text.as_str()).filter(|t| !t.is_empty());
+                store::upsert(c, nodelist, &[&node], &[("deploylog", text)])?;
             }
             let off = store::site_value(c, "nodestatus")?.is_some_and(|v| matches!(v.as_str(), "n" | "no" | "0"));
             if !off {
                 let now: String = c.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| r.get(0))?;
                 store::upsert(c, nodelist, &[&node], &[("status", Some(&status)), ("statustime", Some(&now))])?;
             }
-            Ok(true)
+            Ok(Recorded::Ok(switched))
         });
+        drop(st);
         match recorded {
-            Ok(true) => text(200, "ok\n"),
-            Ok(false) => text(403, "unknown node or wrong token\n"),
-            Err(e) => text(500, format!("{e}\n")),
+            Ok(Recorded::Ok(switched)) => {
+                let switched = switched.is_some_and(|plans| {
+                    rewrite_written_configs(&shared, &node, plans);
+                    true
+                });
+                (text(200, "ok\n"), switched)
+            }
+            Ok(Recorded::Refused) => (text(403, "unknown node or wrong token\n"), false),
+            Err(e) => (text(500, format!("{e}\n")), false),
         }
     })
-    .await
-    .unwrap_or_else(|_| text(500, "internal error\n"))
+    .await;
+    match answered {
+        Ok((a, switched)) => {
+            if switched {
+                // Not awaited: a slow or dead BMC must not hold up the node's answer.
+                tokio::spawn(set_disk_boot(shared.clone(), node));
+            }
+            a
+        }
+        Err(_) => text(500, "internal error\n"),
+    }
+}
+
+/// Records state `boot` for `node` as `nodeset NODE boot` does (inside the caller's
+/// transaction); returns the boot configs nodeset planned (none where it could not plan them:
+/// the state is `boot` all the same).
+fn boot_from_disk(c: &rusqlite::Connection, node: &str) -> crate::error::Result<Vec<crate::boot::nodeset::Plan>> {
+    use crate::boot::nodeset::{self, Plan, Request};
+    let view = crate::store::view::NodeView::of_nodes(c, &[node.to_string()])?;
+    let (mut plans, _) = nodeset::plan(c, &view, &[node.to_string()], &Request::Boot)?;
+    if plans.is_empty() {
+        plans.push(Plan {
+            node: node.to_string(),
+            state: "boot".into(),
+            files: vec![],
+            remove: vec![],
+            nodetype: vec![],
+            token: None,
+        });
+    }
+    nodeset::record(c, &plans)?;
+    Ok(plans)
+}
+
+/// Configs `nodeset --files` wrote for the node (for another TFTP server) follow its new state:
+/// those that exist are written again; none are created.
+fn rewrite_written_configs(shared: &Shared, node: &str, mut plans: Vec<crate::boot::nodeset::Plan>) {
+    for p in &mut plans {
+        p.files.retain(|(path, _)| path.exists());
+        p.remove.clear();
+    }
+    if let Err(e) = crate::boot::nodeset::apply(&plans) {
+        shared.log.problem(format!("oxcatd: {node}: installed, but its boot configs could not be written: {e}"));
+    }
+}
+
+/// After a disk deploy, sets an IPMI node's next boot (once) to its disk, as `rsetboot NODE hd`
+/// does, and logs the outcome.
+async fn set_disk_boot(shared: Arc<Shared>, node: String) {
+    use crate::hw::{bmc, ipmi::cmds::BootDevice, ops};
+    let n = node.clone();
+    let target = shared
+        .read(move |_, c| -> crate::error::Result<_> {
+            let view = crate::store::view::NodeView::of_nodes(c, std::slice::from_ref(&n))?;
+            if view.get(&n, "nodehm", "mgt")?.as_deref() != Some("ipmi") {
+                return Ok(None);
+            }
+            let limits = bmc::Limits::from_site(c, None, None)?;
+            Ok(bmc::targets(c, &view, std::slice::from_ref(&n), &limits)?.into_iter().next().map(|(_, t)| t))
+        })
+        .await;
+    let target = match target {
+        None => return,
+        Some(Ok(None)) => return,
+        Some(Ok(Some(Ok(t)))) => t,
+        Some(Ok(Some(Err(e)))) => {
+            shared
+                .log
+                .problem(format!("oxcatd: {node}: installed, but its next boot device cannot be set to disk: {e}"));
+            return;
+        }
+        Some(Err(e)) => {
+            shared.log.problem(format!("oxcatd: {node}: installed, but its BMC settings cannot be read: {e}"));
+            return;
+        }
+    };
+    let op = ops::Op::Boot { device: Some(BootDevice::Hd), persistent: false, uefi: false };
+    match ops::perform(target, op).await {
+        Ok(facts) => {
+            let now = facts.first().map(|f| f.value.clone()).unwrap_or_default();
+            shared.log.problem(format!("oxcatd: {node}: installed: next boot from disk (rsetboot {node} hd: {now})"));
+        }
+        Err(e) => shared.log.problem(format!(
+            "oxcatd: {node}: installed, but its next boot device could not be set to disk (rsetboot {node} hd): {e}"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -791,6 +1086,30 @@ mod tests {
         assert_eq!(byte_range(Some("bytes=10-"), 10), Err(()));
         assert_eq!(byte_range(Some("bytes=x-"), 10), Err(()));
         assert_eq!(byte_range(Some("bytes=0-1,3-4"), 10), Ok(None));
+    }
+
+    #[test]
+    fn deploy_statuses() {
+        for ok in
+            ["booted", "installing", "installing 0%", "installing 100%", "failed", "failed: no disk matches size>=1"]
+        {
+            assert_eq!(status_error(ok), None, "{ok}");
+        }
+        for bad in [
+            "installing 101%",
+            "installing x%",
+            "installing +5%",
+            "installing 5",
+            "failed:",
+            "failed: ",
+            "failed: a\tb",
+            "dancing",
+        ] {
+            assert!(status_error(bad).is_some(), "{bad}");
+        }
+        assert!(status_error(&format!("failed: {}", "r".repeat(248))).is_none());
+        assert!(status_error(&format!("failed: {}", "r".repeat(249))).is_some());
+        assert_eq!(deploylog_text(b"a\x1b[0m\r\nb\x00\n\xff"), "a[0m\nb\n\u{fffd}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod bmcsim;
 mod concurrency;
 mod defs;
+mod deploy_plan;
 mod dhcp;
 mod diskimage;
 mod docs;
