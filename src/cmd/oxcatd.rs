@@ -63,7 +63,32 @@ boot config (HTTP and TFTP; rendered, or a file nodeset --files wrote), its mypo
 the node's own address, hosts.ip, or with proxyDHCP the address oxcatd saw its MAC ask for or use \
 in DHCP (as trustworthy as the boot network). Once the node reports installed, booted or failed, \
 the token is spent: it still reports status, but opens nothing else until the next nodeset, and \
-chain.token keeps only its SHA-256.";
+chain.token keeps only its SHA-256.
+
+Status reports (GET or POST /status?node=N&token=T&status=S) say booting, netbooting, installing, \
+installing N% (N from 0 to 100), postbooting, installed, booted, failed or failed: REASON (at most \
+256 bytes, no control characters); anything else is a 400. With installed and failed, a POSTed body \
+(the deploy agent's log tail: at most 16 KiB, sent within header_timeout; control characters other \
+than newlines dropped) is kept in nodelist.deploylog (lsdef NODE -i deploylog).
+
+Disk deploys: GET /deploy/plan?node=N&token=T gives the node agent of genesis its plan (JSON): the \
+image's URL (http://IMAGESERVER:site.httpport/install/..., linuximage.diskimage), its format, \
+SHA-256 and size (linuximage.diskimageformat, diskimagesha256, diskimagesize), the root device \
+hints (noderes.rootdevice, else linuximage.rootdevice) and a cloud-init NoCloud seed: meta-data \
+(instance-id, local-hostname), user-data (the file noderes.userdata or linuximage.userdata names, \
+read when the plan is fetched: a file that cannot be read is a 500 and a log line; else a \
+#cloud-config with the host name and the SSH keys of site.installdir/postscripts/_ssh/authorized_keys), \
+vendor-data and oxcat-firstboot.sh (POSIX sh run at the first boot from disk: fetches oxcatpost and \
+runs it once, which reports booted), and network-config (version 2: the node's first MAC, hosts.ip \
+with the prefix, gateway and nameservers of the networks row holding it, site.nameservers and \
+site.domain as fallbacks; DHCP without such a row). The plan is answered only to the node's own \
+address, with its unspent token (else 403), while its state is install IMAGE of an osimage with \
+provmethod=disk (else 409). Each fetch draws a new first-boot token, kept in chain.nexttoken and \
+carried by the seed. installed in that state hands the node over to its disk, in one transaction: \
+chain.token becomes the first-boot token, the state boot as nodeset NODE boot records it (configs \
+nodeset --files wrote for the node are written again), status installed; then, for a node with \
+nodehm.mgt=ipmi, oxcatd sets its next boot device to disk once (as rsetboot NODE hd) and logs the \
+outcome. failed: REASON spends the token and leaves the state as it was.";
 
 pub fn command() -> Command {
     Command::new("oxcatd").long_about(LONG_ABOUT).arg(
