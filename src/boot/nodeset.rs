@@ -397,7 +397,9 @@ pub fn record(conn: &Connection, plans: &[Plan]) -> Result<()> {
     let chain = schema::table("chain").expect("chain");
     let nodetype = schema::table("nodetype").expect("nodetype");
     for p in plans {
-        let mut cols: Vec<(&str, Option<&str>)> = vec![("currstate", Some(&p.state))];
+        // A new state drops a disk deploy's first-boot token not yet handed over (see
+        // crate::deploy::plan): only `installed` of that deploy may make it the node's token.
+        let mut cols: Vec<(&str, Option<&str>)> = vec![("currstate", Some(&p.state)), ("nexttoken", None)];
         if let Some(t) = &p.token {
             cols.push(("token", Some(t)));
         }

@@ -386,8 +386,14 @@ fn a_failed_deploy_keeps_the_state_and_the_log() {
 }
 
 #[test]
-fn installed_without_a_plan_only_spends_the_token() {
+fn a_new_nodeset_drops_the_pending_first_boot_token() {
     let Some(d) = start() else { return };
+    // A nodeset after a plan was fetched drops its first-boot token: no plan is pending then.
+    d.plan();
+    assert_ne!(d.chain("nexttoken"), "");
+    d.lab.run("nodeset", &["n1", "offline"]).ok();
+    assert_eq!(d.chain("nexttoken"), "");
+    d.lab.run("nodech", &["n1", "chain.currstate=install dimg"]).ok();
     assert_eq!(d.report(TOKEN, "installed", "").0, "200");
     d.lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: install dimg\n");
     assert!(d.chain("token").starts_with("sha256:"));
