@@ -1,13 +1,17 @@
 //! The HTTP server nodes boot and report through: `/install/...` (the image store, with Range
-//! requests), `/tftpboot/...` (per-node iPXE scripts and boot files), `/postscripts/...`, and
-//! `/mypostscript/NODE?token=T` (the node's environment file for postscripts), and
+//! requests), `/tftpboot/...` (per-node iPXE scripts and boot files), `/postscripts/...`,
+//! `/mypostscript/NODE?token=T` (the node's environment file for postscripts),
+//! `/deploy/plan?node=N&token=T` (a disk deploy's plan, see `crate::deploy`), and
 //! `/status?node=N&token=T&status=S`, which checks the node's boot token (chain.token, put there
-//! by nodeset) and writes nodelist.status/statustime. What carries or needs the token is answered
+//! by nodeset) and writes nodelist.status/statustime (at the end of a disk deploy also the
+//! agent's POSTed log tail, nodelist.deploylog, and hands the node over to its disk). What
+//! carries or needs the token is answered
 //! to the node's own address only (see `scope`), and once the node reports the end of its boot
 //! (installed, booted, failed), its token is spent: chain.token keeps only its SHA-256, the token
 //! reports status but opens nothing else until the next nodeset.
 //!
-//! HTTP/1.1 (hyper) with keep-alive, GET and HEAD (POST for /status); paths that leave their
+//! HTTP/1.1 (hyper) with keep-alive, GET and HEAD (POST for /status, whose body, at most 16 KiB,
+//! must come within the header timeout); paths that leave their
 //! root are refused. A client gets `header_timeout` to send each request head, a connection that
 //! moves nothing for `idle_timeout` is closed, and at `max_connections` the connection idle
 //! longest makes room (else the newcomer gets a 503). Reads of the store use connections of
@@ -790,12 +794,7 @@ async fn mypostscript(r: &Req, node: String, shared: &Arc<Shared>) -> Answer {
                 Err(why) => return text(403, why),
             };
             if crate::boot::nodeset::token_is_spent(&stored) {
-                return text(
-                    403,
-                    format!(
-                        "{node}: the boot token is spent (the node reported the end of its boot): run nodeset again\n"
-                    ),
-                );
+                return text(403, spent_message(&node));
             }
             match crate::postscript::mypostscript(c, &node) {
                 Ok(Some(t)) => text(200, t),
