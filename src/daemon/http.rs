@@ -885,7 +885,7 @@ enum Recorded {
     Refused,
     /// Recorded; `installed` ended a disk deploy and the node now boots from disk (these are
     /// the boot configs nodeset planned for it).
-    Ok(Option<Vec<crate::boot::nodeset::Plan>>),
+    Ok(Option<HandOver>),
 }
 
 /// Checks the node's token and records its status; an end status spends the token. `installed`
@@ -973,8 +973,11 @@ async fn status(r: &Req, shared: &Arc<Shared>) -> Answer {
         drop(st);
         match recorded {
             Ok(Recorded::Ok(switched)) => {
-                let switched = switched.is_some_and(|plans| {
-                    rewrite_written_configs(&shared, &node, plans);
+                let switched = switched.is_some_and(|h| {
+                    if let Some(why) = h.unplanned {
+                        shared.log.problem(format!("oxcatd: {node}: installed: state boot, but no boot config: {why}"));
+                    }
+                    rewrite_written_configs(&shared, &node, h.plans);
                     true
                 });
                 (text(200, "ok\n"), switched)
@@ -996,13 +999,19 @@ async fn status(r: &Req, shared: &Arc<Shared>) -> Answer {
     }
 }
 
+/// A node's switch to its disk: the boot configs nodeset planned for state `boot`, or why it
+/// could not plan them (the state is `boot` all the same).
+struct HandOver {
+    plans: Vec<crate::boot::nodeset::Plan>,
+    unplanned: Option<String>,
+}
+
 /// Records state `boot` for `node` as `nodeset NODE boot` does (inside the caller's
-/// transaction); returns the boot configs nodeset planned (none where it could not plan them:
-/// the state is `boot` all the same).
-fn boot_from_disk(c: &rusqlite::Connection, node: &str) -> crate::error::Result<Vec<crate::boot::nodeset::Plan>> {
+/// transaction).
+fn boot_from_disk(c: &rusqlite::Connection, node: &str) -> crate::error::Result<HandOver> {
     use crate::boot::nodeset::{self, Plan, Request};
     let view = crate::store::view::NodeView::of_nodes(c, &[node.to_string()])?;
-    let (mut plans, _) = nodeset::plan(c, &view, &[node.to_string()], &Request::Boot)?;
+    let (mut plans, failed) = nodeset::plan(c, &view, &[node.to_string()], &Request::Boot)?;
     if plans.is_empty() {
         plans.push(Plan {
             node: node.to_string(),
@@ -1014,7 +1023,7 @@ fn boot_from_disk(c: &rusqlite::Connection, node: &str) -> crate::error::Result<
         });
     }
     nodeset::record(c, &plans)?;
-    Ok(plans)
+    Ok(HandOver { plans, unplanned: failed.into_iter().next().map(|(_, why)| why) })
 }
 
 /// Configs `nodeset --files` wrote for the node (for another TFTP server) follow its new state:

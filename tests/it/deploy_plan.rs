@@ -414,3 +414,17 @@ fn installed_sets_an_ipmi_nodes_next_boot_to_its_disk() {
     let it = bmcs[0].ipmitool(&["chassis", "bootparam", "get", "5"]);
     assert!(it.contains("Force Boot from default Hard-Drive"), "ipmitool says {it}");
 }
+
+/// A node whose MAC is not known (its boot config is named after it) still gets a plan, with no
+/// network-config (cloud-init's default: DHCP), and still switches to its disk; the log says why
+/// it has no boot config.
+#[test]
+fn a_node_without_a_mac_is_deployed_and_boots_from_disk_all_the_same() {
+    let Some(d) = start() else { return };
+    d.lab.run("chdef", &["n1", "mac="]).ok();
+    let plan = d.plan();
+    assert!(!plan.seed.files.contains_key("network-config"), "{:?}", plan.seed.files.keys());
+    assert_eq!(d.report(TOKEN, "installed", "").0, "200");
+    d.lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: boot\n");
+    d.daemon.log_line("oxcatd: n1: installed: state boot, but no boot config: no MAC address (mac.mac)");
+}
