@@ -666,6 +666,10 @@ async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
         return mypostscript(r, node.to_string(), shared).await;
     }
     if r.path == "/deploy/plan" {
+        // GET only: each fetch draws a new first-boot token, which a HEAD would do unseen.
+        if r.method != Method::GET {
+            return text(405, "method not allowed (GET only)\n");
+        }
         return deploy_plan(r, shared).await;
     }
     // The root a site setting names, or its default where unset; None when the store could not be

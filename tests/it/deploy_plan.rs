@@ -254,6 +254,8 @@ fn the_plan_is_for_the_node_with_its_live_token_in_a_disk_install_only() {
         "403 n1: not the node's address (only the node itself may use its token)\n"
     );
     assert_eq!(said(d.plan_from(NODE_ADDR, "ffffffffffffffffffffffffffffffff")), "403 unknown node or wrong token\n");
+    let head = curl_from(NODE_ADDR, &["-I", &d.url(&format!("/deploy/plan?node=n1&token={TOKEN}"))]);
+    assert_eq!(head.0, "405");
     assert_eq!(d.chain("nexttoken"), "", "a refused request drew a token");
     d.lab.run("nodech", &["n1", "chain.currstate=boot"]).ok();
     assert_eq!(
