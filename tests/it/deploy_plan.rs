@@ -74,8 +74,13 @@ fn setup(lab: Lab) -> Deploy {
         ],
     )
     .ok();
-    // What `nodeset n1 osimage=dimg` records (its disk support is another change's).
-    lab.run("nodech", &["n1", "chain.currstate=install dimg", &format!("chain.token={TOKEN}")]).ok();
+    // nodeset boots genesis (here stand-ins: nothing boots them) to deploy dimg; the test's
+    // URLs then use a known token.
+    std::fs::create_dir_all(lab.path("tftp/genesis/x86_64")).unwrap();
+    lab.write("tftp/genesis/x86_64/vmlinuz", "kernel");
+    lab.write("tftp/genesis/x86_64/initrd.img", "initrd");
+    lab.run("nodeset", &["n1", "osimage=dimg"]).ok().stdout_is("n1: install dimg\n");
+    lab.run("nodech", &["n1", &format!("chain.token={TOKEN}")]).ok();
     let post = lab.path("postscripts");
     std::fs::create_dir_all(&post).unwrap();
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/postscripts/oxcatpost"), post.join("oxcatpost")).unwrap();
@@ -311,9 +316,12 @@ fn deploy_statuses_are_checked_and_recorded() {
 #[test]
 fn installed_hands_the_node_over_to_its_disk_and_the_first_boot_reports_booted() {
     let Some(d) = start() else { return };
-    // A config `nodeset --files` wrote follows the new state; no other is written.
-    std::fs::create_dir_all(d.lab.path("tftp/ipxe")).unwrap();
-    let ipxe = d.lab.write("tftp/ipxe/n1.ipxe", "#!ipxe oxcat nodeset: install dimg\n");
+    // Configs `nodeset --files` wrote follow the new state; none other is written.
+    d.lab.run("nodeset", &["n1", "osimage=dimg", "--files"]).ok();
+    d.lab.run("nodech", &["n1", &format!("chain.token={TOKEN}")]).ok();
+    let ipxe = d.lab.path("tftp/ipxe/n1.ipxe");
+    assert!(std::fs::read_to_string(&ipxe).unwrap().starts_with("#!ipxe oxcat nodeset: install dimg\n"));
+    std::fs::remove_file(d.lab.path("tftp/pxelinux.cfg/01-52-54-00-00-00-41")).unwrap();
     let plan = d.plan();
     let first = d.chain("nexttoken");
     let mypostscript = |token: &str| curl_from(NODE_ADDR, &[&d.url(&format!("/mypostscript/n1?token={token}"))]).0;
@@ -326,7 +334,9 @@ fn installed_hands_the_node_over_to_its_disk_and_the_first_boot_reports_booted()
     assert!(log.contains("    deploylog=wrote 1048576 bytes[0m\nsha256 ok\n"), "{log:?}");
     let config = std::fs::read_to_string(&ipxe).unwrap();
     assert!(config.starts_with("#!ipxe oxcat nodeset: boot\n"), "{config}");
-    assert!(!d.lab.path("tftp/pxelinux.cfg").exists());
+    let grub = std::fs::read_to_string(d.lab.path("tftp/grub2/grub.cfg-01-52-54-00-00-00-41")).unwrap();
+    assert!(grub.starts_with("# oxcat nodeset: boot\n"), "{grub}");
+    assert!(!d.lab.path("tftp/pxelinux.cfg/01-52-54-00-00-00-41").exists());
     // The first-boot token opens mypostscript; the deploy's token no longer does.
     assert_eq!(mypostscript(TOKEN), "403");
     assert_eq!(mypostscript(&first), "200");
