@@ -37,7 +37,16 @@ xcatmaster are not set the next-server on its network, where it has no other add
 node's; default site.master), \
 interfaces = [\"eth1\"] (serve only these links, replies leave through them whatever the routes), \
 proxy = false (on: proxyDHCP beside another DHCP server, boot information only, ports 67 and 4011), \
-log = true (every answered exchange on standard error; problems are logged either way).
+log = true (every answered exchange on standard error; problems are logged either way), \
+ipv6_ra = \"empty\" (on each of the DHCP interfaces, answer IPv6 router solicitations with a \
+router advertisement that configures nothing: router lifetime 0, no prefix, neither the managed \
+nor the other-configuration flag. iPXE configures IPv6 beside DHCPv4 and, on a network without \
+an IPv6 router, waits about 14 s for an advertisement on every boot; this one ends the wait at \
+once, and hosts learn nothing from it. Sent to all nodes from the interface's link-local \
+address, at most once a second per interface; only solicitations from link-local addresses \
+with hop limit 255 are answered. oxcatd solicits once at startup, and where another router \
+advertises on the link it stops answering there and logs it. Needs interfaces to be listed: \
+without them no advertisement is sent) or \"off\".
 
 Everything else comes from the site, networks, nodes' and osimage tables. Log lines go to standard \
 error (the journal under systemd): one per DHCP exchange, and one per problem (each client and \

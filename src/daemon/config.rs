@@ -33,6 +33,9 @@ struct WireDhcp {
     interfaces: Option<Vec<String>>,
     /// Log every answered exchange (default true); problems are logged either way.
     log: Option<bool>,
+    /// "empty" (default): answer IPv6 router solicitations on `interfaces` with an advertisement
+    /// that configures nothing (iPXE then stops waiting for IPv6); "off".
+    ipv6_ra: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +76,8 @@ pub struct Config {
     pub dhcp_interfaces: Vec<String>,
     /// Every answered DHCP exchange on standard error, not only the problems.
     pub dhcp_log: bool,
+    /// Empty router advertisements on the DHCP interfaces (see `daemon::ra`).
+    pub dhcp_ipv6_ra: bool,
     pub postscripts: PathBuf,
 }
 
@@ -169,6 +174,16 @@ impl Config {
             dhcp_proxy: dhcp.proxy == Some(true),
             dhcp_interfaces: dhcp.interfaces.unwrap_or_default(),
             dhcp_log: dhcp.log != Some(false),
+            dhcp_ipv6_ra: match dhcp.ipv6_ra.as_deref() {
+                None | Some("empty") => true,
+                Some("off") => false,
+                Some(v) => {
+                    return Err(Error::Input(format!(
+                        "{}: dhcp.ipv6_ra: '{v}' is not allowed (allowed: empty, off)",
+                        path.display()
+                    )))
+                }
+            },
             // proxyDHCP also listens on 4011, where PXE clients ask for their boot file.
             dhcp: match (dhcp.enable, dhcp.proxy) {
                 (Some(true), Some(true)) => {
@@ -211,6 +226,10 @@ mod tests {
         assert_eq!(c.http_limits.idle_timeout, std::time::Duration::from_secs(3));
         let e = Config::parse(Path::new("o.toml"), "[http]\nheader_timeout = 0\n").unwrap_err().to_string();
         assert_eq!(e, "Error: o.toml: http.header_timeout: must be at least 1");
+        assert!(c.dhcp_ipv6_ra);
+        assert!(!Config::parse(Path::new("o.toml"), "[dhcp]\nipv6_ra = \"off\"\n").unwrap().dhcp_ipv6_ra);
+        let e = Config::parse(Path::new("o.toml"), "[dhcp]\nipv6_ra = \"on\"\n").unwrap_err().to_string();
+        assert_eq!(e, "Error: o.toml: dhcp.ipv6_ra: 'on' is not allowed (allowed: empty, off)");
         let e = Config::parse(Path::new("o.toml"), "[htp]\n").unwrap_err().to_string();
         assert!(e.starts_with("Error: o.toml: unknown field `htp`"), "{e}");
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dhcp;
 pub mod http;
 pub mod log;
+pub mod ra;
 pub mod scope;
 pub mod tftp;
 
@@ -65,6 +66,15 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
                 let on = iface.map(|i| format!(" ({i})")).unwrap_or_default();
                 writeln!(out, "oxcatd: {kind} on {bound}{on}").map_err(|e| Error::io("stdout", e))?;
                 tasks.spawn(format!("{kind} on {bound}{on}"), fut);
+            }
+        }
+        // Router advertisements that end iPXE's wait for IPv6, on the DHCP interfaces only: where
+        // DHCP serves every interface, which of them are boot networks is not known.
+        if !cfg.dhcp.is_empty() && cfg.dhcp_ipv6_ra {
+            for iface in &cfg.dhcp_interfaces {
+                let fut = ra::bind(iface, log.clone()).map_err(Error::Io)?;
+                writeln!(out, "oxcatd: IPv6 RA on {iface} (empty)").map_err(|e| Error::io("stdout", e))?;
+                tasks.spawn(format!("IPv6 RA on {iface}"), fut);
             }
         }
         for addr in &cfg.tftp {

@@ -21,6 +21,7 @@ mod nodels;
 mod noderange;
 mod nodeset;
 mod oxcatd;
+mod ra;
 mod rinstall;
 mod safety;
 mod servers;
