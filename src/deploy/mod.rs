@@ -42,3 +42,6 @@ pub struct DiskImage {
 pub struct Seed {
     pub files: BTreeMap<String, String>,
 }
+
+pub mod disks;
+pub mod hints;
