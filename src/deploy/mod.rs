@@ -44,4 +44,6 @@ pub struct Seed {
 }
 
 pub mod disks;
+pub mod gpt;
 pub mod hints;
+pub mod stream;
