@@ -46,4 +46,5 @@ pub struct Seed {
 pub mod disks;
 pub mod gpt;
 pub mod hints;
+pub mod seed;
 pub mod stream;
