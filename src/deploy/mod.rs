@@ -43,6 +43,7 @@ pub struct Seed {
     pub files: BTreeMap<String, String>,
 }
 
+pub mod agent;
 pub mod disks;
 pub mod gpt;
 pub mod hints;
