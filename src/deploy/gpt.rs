@@ -18,11 +18,13 @@ const MBR_FAT_LBA: u8 = 0x0c;
 const MBR_PROTECTIVE: u8 = 0xee;
 pub const SEED_NAME: &str = "cidata";
 
-/// A byte range of the disk.
+/// A byte range of the disk, and the disk's logical sector size (the filesystem made there must
+/// not use smaller sectors: Linux does not mount those on 4Kn disks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
     pub offset: u64,
     pub len: u64,
+    pub sector: u64,
 }
 
 /// What [`fix`] did: log lines, and where the seed partition is (None: no room or no table).
@@ -161,7 +163,7 @@ fn fix_gpt<D: Read + Write + Seek>(disk: &mut D, disk_size: u64, ss: u64, mut h:
                 slot + 1,
                 SEED_SIZE >> 20
             ));
-            out.seed = Some(Region { offset: start * ss, len: SEED_SIZE });
+            out.seed = Some(Region { offset: start * ss, len: SEED_SIZE, sector: ss });
         }
     }
     if !moved && out.seed.is_none() {
@@ -251,7 +253,7 @@ fn fix_mbr<D: Read + Write + Seek>(disk: &mut D, disk_size: u64) -> io::Result<O
             slot + 1,
             SEED_SIZE >> 20
         )],
-        seed: Some(Region { offset: start * 512, len: SEED_SIZE }),
+        seed: Some(Region { offset: start * 512, len: SEED_SIZE, sector: 512 }),
     })
 }
 
@@ -330,7 +332,7 @@ mod tests {
                 "GPT: protective MBR resized to the disk",
             ]
         );
-        assert_eq!(out.seed, Some(Region { offset: 55 << 20, len: 8 << 20 }));
+        assert_eq!(out.seed, Some(Region { offset: 55 << 20, len: 8 << 20, sector: 512 }));
         let report = verify(&img);
         assert!(report.contains("No errors detected.") && !report.contains("error detected"), "{report}");
         let after = dump(&img);
@@ -376,7 +378,7 @@ mod tests {
         partitioned(&img, 16 << 20, "label: dos\n,8MiB,83,*\n");
         let out = grow_and_fix(&img, 40 << 20);
         assert_eq!(out.lines, ["MBR: partition 2 (cidata, type 0x0c) added at sector 65536 (8 MiB)"]);
-        assert_eq!(out.seed, Some(Region { offset: 32 << 20, len: 8 << 20 }));
+        assert_eq!(out.seed, Some(Region { offset: 32 << 20, len: 8 << 20, sector: 512 }));
         let report = verify(&img);
         assert!(report.contains("No errors detected."), "{report}");
         assert!(dump(&img).contains("start=       65536, size=       16384, type=c"), "{}", dump(&img));

@@ -83,7 +83,8 @@ pub fn write<D: Read + Write + Seek>(disk: &mut D, region: Region, files: &BTree
         disk.write_all(&zeros[..n])?;
         left -= n as u64;
     }
-    let options = fatfs::FormatVolumeOptions::new().volume_label(*LABEL);
+    let sector = u16::try_from(region.sector).map_err(|_| io::Error::other("sector size over 32 KiB"))?;
+    let options = fatfs::FormatVolumeOptions::new().volume_label(*LABEL).bytes_per_sector(sector);
     fatfs::format_volume(Slice { disk: &mut *disk, region, pos: 0 }, options)?;
     let fs = fatfs::FileSystem::new(Slice { disk: &mut *disk, region, pos: 0 }, fatfs::FsOptions::new())?;
     {
@@ -123,7 +124,7 @@ mod tests {
         // Old bytes around and inside the region: the seed must not leak into or out of it.
         std::fs::write(&path, vec![0x5a; 16 << 20]).unwrap();
         let mut disk = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
-        let region = Region { offset: 4 << 20, len: 8 << 20 };
+        let region = Region { offset: 4 << 20, len: 8 << 20, sector: 512 };
         let files: BTreeMap<String, String> = [
             ("meta-data", "instance-id: oxcat-n1-0123456789ab\nlocal-hostname: n1\n".to_string()),
             ("user-data", "#cloud-config\nhostname: n1\n".to_string()),

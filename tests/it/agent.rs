@@ -203,19 +203,9 @@ fn an_interrupted_download_is_resumed_with_range() {
     std::fs::create_dir(lab.path("www")).unwrap();
     std::fs::write(lab.path("www/disk.raw.gz"), &gz).unwrap();
     let drop_at = gz.len() / 3;
-    let log = std::fs::File::create(lab.path("server.log")).unwrap();
-    let mut child = Command::new("python3")
-        .args(["-c", DROPPING_SERVER])
-        .arg(lab.path("www"))
-        .arg(drop_at.to_string())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut port).unwrap();
-    let _server = Python(child);
-    write_plan(&lab, &format!("http://127.0.0.1:{}/disk.raw.gz", port.trim()), "gz", &raw, None, "");
+    let (port, _server) =
+        python_server(&lab, DROPPING_SERVER, &[lab.path("www").to_str().unwrap(), &drop_at.to_string()]);
+    write_plan(&lab, &format!("http://127.0.0.1:{port}/disk.raw.gz"), "gz", &raw, None, "");
     let disk = old_disk(&lab, 8 << 20);
     let o = deploy(&lab, &disk, &[]).ok();
     assert!(o.stderr.contains(&format!("nodeagent: download interrupted at byte {drop_at}: ")), "{}", o.stderr);
@@ -309,4 +299,99 @@ fn without_a_fitting_disk_the_deploy_is_refused_with_the_reason() {
     );
     let log = std::fs::read_to_string(lab.path("agent.log")).unwrap();
     assert_eq!(log.matches("nodeagent: failed: ").count(), 4, "{log}");
+}
+
+/// The oxcatd end of the deploy protocol (DEPLOY.md): `GET /deploy/plan?node=&token=` answers the
+/// plan to n1's token only, `POST /status?node=&token=&status=` records each status and its body
+/// (one JSON line each in ROOT/statuses); anything else is a file under ROOT.
+const PROTOCOL_SERVER: &str = r#"
+import http.server, json, os, sys, urllib.parse
+root, token = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def query(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        return u.path, q, q.get("node") == ["n1"] and q.get("token") == [token]
+    def do_GET(self):
+        path, q, ok = self.query()
+        if path == "/deploy/plan":
+            if not ok:
+                return self.reply(403, b"unknown node or wrong token\n")
+            path = "/plan.json"
+        self.reply(200, open(os.path.join(root, path.lstrip("/")), "rb").read())
+    def do_POST(self):
+        path, q, ok = self.query()
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(os.path.join(root, "statuses"), "a") as f:
+            f.write(json.dumps({"status": q["status"][0], "ok": ok, "body": body.decode()}) + "\n")
+        self.reply(200 if ok else 403, b"ok\n" if ok else b"unknown node or wrong token\n")
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// Starts `script` (a Python HTTP server printing its port) with `args`; its port and guard.
+fn python_server(lab: &Lab, script: &str, args: &[&str]) -> (String, Python) {
+    let log = std::fs::File::create(lab.path("server.log")).unwrap();
+    let mut child =
+        Command::new("python3").arg("-c").arg(script).args(args).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+    let mut port = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    (port.trim().to_string(), Python(child))
+}
+
+#[test]
+fn the_plan_comes_with_the_token_and_statuses_carry_progress_and_the_log() {
+    if !peers(&["python3"], "python3") {
+        return;
+    }
+    let lab = Lab::new();
+    std::fs::create_dir(lab.path("www")).unwrap();
+    let raw = image(5 << 20);
+    std::fs::write(lab.path("www/disk.raw"), &raw).unwrap();
+    let token = "f00dfeedf00dfeedf00dfeedf00dfeed";
+    let (port, _server) = python_server(&lab, PROTOCOL_SERVER, &[lab.path("www").to_str().unwrap(), token]);
+    let server = format!("http://127.0.0.1:{port}");
+    write_plan(&lab, &format!("{server}/disk.raw"), "raw", &raw, None, "");
+    std::fs::rename(lab.path("plan.json"), lab.path("www/plan.json")).unwrap();
+    let disk = old_disk(&lab, 6 << 20);
+    let run = |token: &str| {
+        let disk = disk.display().to_string();
+        let args =
+            ["deploy", "--server", &server, "--node", "n1", "--token", token, "--disk", &disk, "--log", "agent.log"];
+        lab.run("nodeagent", &args)
+    };
+    let statuses = || -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(lab.path("www/statuses")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+
+    let o = run(token).ok();
+    assert!(std::fs::read(&disk).unwrap()[..raw.len()] == raw[..]);
+    let got = statuses();
+    let names: Vec<&str> = got.iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(names, ["installing 0%", "installing 100%", "installed"], "{}", o.stderr);
+    assert!(got.iter().all(|s| s["ok"] == true));
+    // The final report carries the log's tail: what the admin reads in nodelist.deploylog.
+    let body = got[2]["body"].as_str().unwrap();
+    assert!(body.contains(&format!("nodeagent: verified: {} bytes, sha256 {}\n", raw.len(), sha256(&raw))), "{body}");
+    assert!(body.ends_with("nodeagent: installed\n"), "{body}");
+    assert!(!o.stderr.contains(token), "the token is logged: {}", o.stderr);
+
+    // A wrong token gets no plan: the failure is reported, the disk is not touched.
+    std::fs::remove_file(lab.path("www/statuses")).unwrap();
+    std::fs::write(&disk, b"old disk").unwrap();
+    let o = run("0123456789abcdef0123456789abcdef").fails(1);
+    let reason = format!("failed: no plan from {server}/deploy/plan?node=n1 (HTTP 403: unknown node or wrong token)");
+    assert!(o.stderr.contains(&format!("nodeagent: {reason}\n")), "{}", o.stderr);
+    let got = statuses();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["status"], reason);
+    assert_eq!(std::fs::read(&disk).unwrap(), b"old disk");
 }
