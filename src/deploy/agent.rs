@@ -4,11 +4,11 @@
 //! `failed: REASON` with the log's tail.
 
 use super::{disks, gpt, hints, seed, stream, Plan};
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Lines of the log sent with the final report.
@@ -41,22 +41,24 @@ pub fn from_cmdline(cmdline: &str) -> (Option<String>, Option<String>, Option<St
 /// The agent's log: standard error (the console), the log file, and the tail kept for reports.
 pub struct Log {
     file: Option<File>,
-    tail: RefCell<VecDeque<String>>,
+    /// Shared with the download thread, which logs its retries.
+    tail: Mutex<VecDeque<String>>,
 }
 
 impl Log {
     pub fn open(path: &Path) -> Log {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).ok();
-        Log { file, tail: RefCell::new(VecDeque::new()) }
+        Log { file, tail: Mutex::new(VecDeque::new()) }
     }
 
     pub fn line(&self, msg: impl std::fmt::Display) {
         let line = format!("nodeagent: {msg}");
+        // Held while writing, so lines from the two threads are whole and in the same order everywhere.
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
         eprintln!("{line}");
         if let Some(mut f) = self.file.as_ref() {
             let _ = writeln!(f, "{line}");
         }
-        let mut tail = self.tail.borrow_mut();
         if tail.len() == TAIL {
             tail.pop_front();
         }
@@ -64,7 +66,7 @@ impl Log {
     }
 
     fn tail(&self) -> String {
-        let mut t: Vec<String> = self.tail.borrow().iter().cloned().collect();
+        let mut t: Vec<String> = self.tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
         t.push(String::new());
         t.join("\n")
     }

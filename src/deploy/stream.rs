@@ -11,6 +11,8 @@ use std::time::Duration;
 pub const MAX_RETRIES: u32 = 10;
 /// Bytes per write to the target.
 const CHUNK: usize = 4 << 20;
+/// Chunks between the reading and the writing thread.
+const CHUNKS: usize = 3;
 /// What the wipe zeroes at each end.
 const WIPE: u64 = 1 << 20;
 
@@ -59,12 +61,12 @@ pub struct Download<'a> {
     body: Option<ureq::BodyReader<'static>>,
     /// Failures since the last bytes arrived.
     failures: u32,
-    log: &'a mut dyn FnMut(String),
+    log: &'a mut (dyn FnMut(String) + Send),
 }
 
 impl<'a> Download<'a> {
     /// Starts the GET; a failure to get a first response is retried like a dropped connection.
-    pub fn open(url: &str, log: &'a mut dyn FnMut(String)) -> io::Result<Download<'a>> {
+    pub fn open(url: &str, log: &'a mut (dyn FnMut(String) + Send)) -> io::Result<Download<'a>> {
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_recv_response(Some(Duration::from_secs(30)))
@@ -197,41 +199,71 @@ pub struct Written {
 /// Decompresses `source` (as `format`) into `target` from its start, hashing what it writes;
 /// `progress` gets the bytes written so far after each chunk. More than `max` uncompressed bytes
 /// is an error before they are written (they would not fit, or are not the image recorded).
+///
+/// Two stages, so the network and the decompressor keep going while the disk writes: a thread
+/// fills chunks from the source, this one hashes and writes them; a few chunks circulate between
+/// the two (bounded memory, no allocation per chunk).
 pub fn write_image(
-    source: impl Read,
+    source: impl Read + Send,
     format: Format,
     target: &mut File,
     max: u64,
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<Written> {
-    let mut input = format.decoder(source)?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut written = 0u64;
     target.seek(SeekFrom::Start(0))?;
-    loop {
-        // Fill the whole chunk (decoders hand out small reads) so each write is large.
-        let mut n = 0;
-        while n < buf.len() {
-            match input.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    std::thread::scope(|s| {
+        let (full_tx, full) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(CHUNKS);
+        let (empty, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS);
+        for _ in 0..CHUNKS {
+            empty.send(vec![0u8; CHUNK]).expect("room for every chunk");
+        }
+        s.spawn(move || {
+            let mut input = match format.decoder(source) {
+                Ok(i) => i,
+                Err(e) => return drop(full_tx.send(Err(e))),
+            };
+            // Ends when the source does, on an error, or when the writer stopped (its ends closed).
+            while let Ok(mut buf) = empty_rx.recv() {
+                let filled = fill(&mut input, &mut buf).map(|n| (buf, n));
+                let stop = !matches!(filled, Ok((_, n)) if n > 0);
+                if full_tx.send(filled).is_err() || stop {
+                    return;
+                }
             }
+        });
+        let mut hash = Sha256::new();
+        let mut written = 0u64;
+        for chunk in full {
+            let (buf, n) = chunk?;
+            if n == 0 {
+                break;
+            }
+            if written + n as u64 > max {
+                return Err(io::Error::other(format!("the image is larger than its recorded size ({max} bytes)")));
+            }
+            hash.update(&buf[..n]);
+            target.write_all(&buf[..n])?;
+            written += n as u64;
+            progress(written);
+            let _ = empty.send(buf);
         }
-        if n == 0 {
-            break;
+        Ok(Written { size: written, sha256: hex(&hash.finalize()) })
+    })
+}
+
+/// Reads until `buf` is full or the input ends (decoders hand out small reads; large writes are
+/// what disks like); the bytes read.
+fn fill(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        if written + n as u64 > max {
-            return Err(io::Error::other(format!("the image is larger than its recorded size ({max} bytes)")));
-        }
-        hash.update(&buf[..n]);
-        target.write_all(&buf[..n])?;
-        written += n as u64;
-        progress(written);
     }
-    Ok(Written { size: written, sha256: hex(&hash.finalize()) })
+    Ok(n)
 }
 
 /// Whether what was written is the image: an error says what differs.
