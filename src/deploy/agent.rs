@@ -321,9 +321,7 @@ fn deploy(
             let names: Vec<&str> = plan.seed.files.keys().map(String::as_str).collect();
             log.line(format!("seed: FAT volume CIDATA at byte {} with {}", region.offset, names.join(", ")));
         }
-        None => {
-            log.line("seed: none written (no room for its partition): the node will not be configured on first boot")
-        }
+        None => log.line("seed: not written (see above): the node will not be configured on first boot"),
     }
     disk.sync_all().map_err(|e| io("syncing", e))?;
     drop(disk);

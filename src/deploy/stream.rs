@@ -11,8 +11,8 @@ use std::time::Duration;
 pub const MAX_RETRIES: u32 = 10;
 /// Bytes per write to the target.
 const CHUNK: usize = 4 << 20;
-/// Chunks between the reading and the writing thread.
-const CHUNKS: usize = 3;
+/// Chunks in flight between the reading, hashing and writing threads.
+const CHUNKS: usize = 4;
 /// What the wipe zeroes at each end.
 const WIPE: u64 = 1 << 20;
 
@@ -200,9 +200,10 @@ pub struct Written {
 /// `progress` gets the bytes written so far after each chunk. More than `max` uncompressed bytes
 /// is an error before they are written (they would not fit, or are not the image recorded).
 ///
-/// Two stages, so the network and the decompressor keep going while the disk writes: a thread
-/// fills chunks from the source, this one hashes and writes them; a few chunks circulate between
-/// the two (bounded memory, no allocation per chunk).
+/// Three stages, each on its own thread, so the network and the decompressor, the hash and the
+/// disk all keep going at once (a deploy runs at the slowest one's speed, not their sum): a thread
+/// fills chunks from the source, one hashes them, this one writes them and hands them back; a few
+/// chunks circulate (bounded memory, no allocation per chunk).
 pub fn write_image(
     source: impl Read + Send,
     format: Format,
@@ -210,30 +211,48 @@ pub fn write_image(
     max: u64,
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<Written> {
+    type Chunk = io::Result<(Vec<u8>, usize)>;
+    /// The last message of a stream of chunks: the end (0 bytes) or an error.
+    fn last(c: &Chunk) -> bool {
+        !matches!(c, Ok((_, n)) if *n > 0)
+    }
     target.seek(SeekFrom::Start(0))?;
     std::thread::scope(|s| {
-        let (full_tx, full) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(CHUNKS);
+        let (to_hash, hash_rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS);
+        let (to_write, write_rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS);
         let (empty, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS);
         for _ in 0..CHUNKS {
             empty.send(vec![0u8; CHUNK]).expect("room for every chunk");
         }
+        // Each stage ends after the last message, or when the next one is gone (the writer failed).
         s.spawn(move || {
             let mut input = match format.decoder(source) {
                 Ok(i) => i,
-                Err(e) => return drop(full_tx.send(Err(e))),
+                Err(e) => return drop(to_hash.send(Err(e))),
             };
-            // Ends when the source does, on an error, or when the writer stopped (its ends closed).
             while let Ok(mut buf) = empty_rx.recv() {
-                let filled = fill(&mut input, &mut buf).map(|n| (buf, n));
-                let stop = !matches!(filled, Ok((_, n)) if n > 0);
-                if full_tx.send(filled).is_err() || stop {
+                let chunk = fill(&mut input, &mut buf).map(|n| (buf, n));
+                let end = last(&chunk);
+                if to_hash.send(chunk).is_err() || end {
                     return;
                 }
             }
         });
-        let mut hash = Sha256::new();
+        let hasher = s.spawn(move || {
+            let mut hash = Sha256::new();
+            for chunk in hash_rx {
+                if let Ok((buf, n)) = &chunk {
+                    hash.update(&buf[..*n]);
+                }
+                let end = last(&chunk);
+                if to_write.send(chunk).is_err() || end {
+                    break;
+                }
+            }
+            hex(&hash.finalize())
+        });
         let mut written = 0u64;
-        for chunk in full {
+        for chunk in write_rx {
             let (buf, n) = chunk?;
             if n == 0 {
                 break;
@@ -241,13 +260,13 @@ pub fn write_image(
             if written + n as u64 > max {
                 return Err(io::Error::other(format!("the image is larger than its recorded size ({max} bytes)")));
             }
-            hash.update(&buf[..n]);
             target.write_all(&buf[..n])?;
             written += n as u64;
             progress(written);
             let _ = empty.send(buf);
         }
-        Ok(Written { size: written, sha256: hex(&hash.finalize()) })
+        let sha256 = hasher.join().map_err(|_| io::Error::other("the hashing thread panicked"))?;
+        Ok(Written { size: written, sha256 })
     })
 }
 
