@@ -9,6 +9,7 @@ mod hwctl;
 mod makedhcp;
 mod makehosts;
 mod mknb;
+mod nodeagent;
 mod nodels;
 mod nodeset;
 mod oxcatd;
@@ -71,6 +72,7 @@ pub static APPLETS: &[Applet] = &[
         command: tabtools::nodeadd_command,
         run: tabtools::nodeadd,
     },
+    Applet { name: "nodeagent", section: 8, about: nodeagent::ABOUT, command: nodeagent::command, run: nodeagent::run },
     Applet {
         name: "nodech",
         section: 1,

@@ -44,3 +44,10 @@ pub struct DiskImage {
 pub struct Seed {
     pub files: BTreeMap<String, String>,
 }
+
+pub mod agent;
+pub mod disks;
+pub mod gpt;
+pub mod hints;
+pub mod seed;
+pub mod stream;

@@ -1,5 +1,6 @@
 //! Integration tests: the real `oxcat` binary, run through links named after each command.
 
+mod agent;
 mod bmcsim;
 mod concurrency;
 mod defs;
