@@ -132,6 +132,15 @@ fn names(disks: &[&Disk]) -> String {
     disks.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// A size for people: whole GiB (as the size hints count), or MiB below one GiB.
+fn human(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{} GiB", bytes >> 30)
+    } else {
+        format!("{} MiB", bytes.div_ceil(1 << 20))
+    }
+}
+
 /// What the node has, for a refusal: `sda 20 GiB, sdb 40 GiB removable`.
 fn inventory(disks: &[Disk]) -> String {
     if disks.is_empty() {
@@ -139,7 +148,7 @@ fn inventory(disks: &[Disk]) -> String {
     }
     let each: Vec<String> = disks
         .iter()
-        .map(|d| format!("{} {} GiB{}", d.name, d.size_gib(), if d.removable { " removable" } else { "" }))
+        .map(|d| format!("{} {}{}", d.name, human(d.size), if d.removable { " removable" } else { "" }))
         .collect();
     format!("disks: {}", each.join(", "))
 }
@@ -163,7 +172,11 @@ pub fn choose<'a>(disks: &'a [Disk], hints: &Hints, image_size: u64) -> Result<&
     }
     let fitting = disks.iter().filter(|d| !d.removable && d.size >= image_size);
     let Some(smallest) = fitting.clone().map(|d| d.size).min() else {
-        return Err(format!("no non-removable disk of at least {image_size} bytes ({})", inventory(disks)));
+        return Err(format!(
+            "no non-removable disk of at least {} (the image's size, {image_size} bytes; {})",
+            human(image_size),
+            inventory(disks)
+        ));
     };
     let tied: Vec<&Disk> = fitting.filter(|d| d.size == smallest).collect();
     match tied.as_slice() {
@@ -256,7 +269,7 @@ mod tests {
         assert_eq!(choose(&disks[..2], &none, 1 << 30).map(|d| d.name.clone()), Ok("sdb".into()));
         assert_eq!(
             choose(&disks, &none, 41 << 30).map(|d| d.name.clone()),
-            Err("no non-removable disk of at least 44023414784 bytes (disks: sda 40 GiB, sdb 20 GiB, sdc 20 GiB, sdd 8 GiB removable)"
+            Err("no non-removable disk of at least 41 GiB (the image's size, 44023414784 bytes; disks: sda 40 GiB, sdb 20 GiB, sdc 20 GiB, sdd 8 GiB removable)"
                 .into())
         );
     }

@@ -4,6 +4,7 @@ mod agent;
 mod bmcsim;
 mod concurrency;
 mod defs;
+mod deploy;
 mod deploy_plan;
 mod dhcp;
 mod diskimage;

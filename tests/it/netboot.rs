@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 static NEXT: AtomicU32 = AtomicU32::new(0);
 const MAC: &str = "52:54:00:12:34:01";
 
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     format!("{}{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
@@ -62,7 +62,7 @@ fn lab_with_node(postscripts: &[(&str, &str)], list: &str) -> Lab {
 }
 
 /// oxcatd in `ns`, HTTP and TFTP on 10.99.0.1, DHCP (or proxyDHCP) tied to `iface`.
-fn start_oxcatd(lab: &Lab, ns: &Netns, iface: &str, proxy: bool) -> Daemon {
+pub(crate) fn start_oxcatd(lab: &Lab, ns: &Netns, iface: &str, proxy: bool) -> Daemon {
     let config = format!(
         "postscripts = \"{}\"\n[http]\nlisten = [\"10.99.0.1:80\"]\n[tftp]\nlisten = [\"10.99.0.1:69\"]\n\
          [dhcp]\nenable = true\nproxy = {proxy}\ninterfaces = [\"{iface}\"]\n",
@@ -86,7 +86,7 @@ pub(crate) fn boot_network(lab: &Lab) -> (Netns, String, Daemon) {
 }
 
 /// A tap device in `ns` for QEMU to open.
-fn tap(ns: &Netns, name: &str) {
+pub(crate) fn tap(ns: &Netns, name: &str) {
     ns.ip(&["tuntap", "add", name, "mode", "tap"]);
     ns.ip(&["link", "set", name, "up"]);
 }
@@ -299,7 +299,7 @@ fn vm_boots_through_proxy_dhcp_beside_another_dhcp_server_and_reports_a_failed_p
 /// VM's process is alive; power on starts `DIR/qemu.sh` (QEMU daemonized, pid in DIR/qemu.pid),
 /// power off, reset and soft-off stop it (the guest has no ACPI handler, and reset is off then on).
 /// The boot device is kept for qemu.sh, which boots from the network either way.
-const VM_CHASSIS_CONTROL: &str = r#"#!/bin/sh
+pub(crate) const VM_CHASSIS_CONTROL: &str = r#"#!/bin/sh
 dir=$1; shift
 op=$1; shift
 alive() {

@@ -102,7 +102,8 @@ done
 seed=$(findfs LABEL=CIDATA 2>/dev/null) || { sleep 1; seed=$(findfs LABEL=CIDATA 2>/dev/null); } || seed=
 if [ -n "$seed" ] && mount -t vfat -o ro "$seed" /seed; then
 	echo "oxcat-testos: seed on $seed"
-	name=$(sed -n 's/^local-hostname: *//p' /seed/meta-data 2>/dev/null)
+	# A YAML scalar, plain or double-quoted (oxcatd quotes every value), as cloud-init reads it.
+	name=$(sed -n 's/^local-hostname: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' /seed/meta-data 2>/dev/null)
 	echo "oxcat-testos: seed hostname $name"
 	[ -n "$name" ] && hostname "$name"
 	if [ -f /seed/oxcat-firstboot.sh ]; then
