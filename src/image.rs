@@ -322,6 +322,11 @@ pub fn add(store: &mut Store, spec: &ImageSpec, audit: (&str, &str)) -> Result<V
             errors.push(format!("Error: --format: {e}"));
         }
     }
+    if let Some(r) = &spec.rootdevice {
+        if let Err(e) = Kind::RootDevice.check(r) {
+            errors.push(format!("Error: --rootdevice: {e}"));
+        }
+    }
     // How the disk image is packed: its magic bytes, checked against --format.
     let mut packing = None;
     if let Some(d) = disk.as_ref().filter(|d| check_source("disk", d).is_ok()) {

@@ -36,6 +36,8 @@ pub enum Kind {
     List,
     /// One of these words.
     OneOf(&'static [&'static str]),
+    /// Root device hints for disk deploys (`serial=X,size>=100`, see deploy::hints).
+    RootDevice,
 }
 
 impl Kind {
@@ -56,6 +58,7 @@ impl Kind {
             }
             Kind::Ip => node::parse_ipv4(value).map(|_| ()),
             Kind::Host => node::check_host(value),
+            Kind::RootDevice => crate::deploy::hints::Hints::parse(value).map(|_| ()),
             Kind::OneOf(words) => {
                 if words.contains(&value) {
                     Ok(())
@@ -275,7 +278,7 @@ pub static TABLES: &[Table] = &[
             col("nameservers", "DNS servers for the node.").attr("nameservers"),
             col("proxydhcp", "yes: answer this node's boot requests with proxyDHCP.").attr("proxydhcp"),
             col("syslog", "ignore: do not configure syslog.").attr("syslog"),
-            col("rootdevice", "Root device hints for disk deploys (overrides the image's linuximage.rootdevice).").attr("rootdevice"),
+            col("rootdevice", "Root device hints for disk deploys (overrides the image's linuximage.rootdevice).").attr("rootdevice").kind(Kind::RootDevice),
             col("userdata", "cloud-init user data file for this node's disk deploys (instead of the image's).").attr("userdata"),
             COMMENTS,
             DISABLE,
@@ -409,7 +412,7 @@ pub static TABLES: &[Table] = &[
             col("diskimageformat", "Compression of the stored disk image: raw, gz, zst or xz."),
             col("diskimagesha256", "SHA-256 of the uncompressed disk image."),
             col("diskimagesize", "Size in bytes of the uncompressed disk image."),
-            col("rootdevice", "Root device hints for disk images (name=, size=, size>=, model=, vendor=, serial=, wwn=, rotational=), comma-separated; the node's noderes.rootdevice wins."),
+            col("rootdevice", "Root device hints for disk images (name=, size=, size>=, model=, vendor=, serial=, wwn=, rotational=), comma-separated; the node's noderes.rootdevice wins.").kind(Kind::RootDevice),
             col("userdata", "cloud-init user data file given to nodes deployed with this disk image."),
             COMMENTS,
             DISABLE,

@@ -211,6 +211,10 @@ fn bad_disk_images_are_refused_with_one_line_and_nothing_written() {
     lab.run("addimage", &["d", "--disk", "disk.img", "--format", "vmdk"])
         .fails(2)
         .stderr_is("Error: --format: 'vmdk' is not allowed (allowed: raw, qcow2)\n");
+    // Root device hints are checked where they are given, not first on the node at deploy time.
+    lab.run("addimage", &["d", "--disk", "disk.img", "--rootdevice", "colour=blue"]).fails(2).stderr_is(
+        "Error: --rootdevice: rootdevice hint 'colour=blue': unknown hint 'colour' (allowed: name, serial, wwn, model, vendor, size, rotational)\n",
+    );
     lab.run("addimage", &["d", "--disk", "disk.img", "--format", "qcow2"])
         .fails(2)
         .stderr_is("Error: --format qcow2: disk.img is not a qcow2 image (it does not start with QFI\\xfb)\n");
@@ -242,4 +246,19 @@ fn bad_disk_images_are_refused_with_one_line_and_nothing_written() {
     assert_eq!(lab.snapshot(), before);
     let left: Vec<_> = std::fs::read_dir(lab.path("install/images")).map(|d| d.count()).into_iter().collect();
     assert!(left.is_empty() || left == vec![0], "files left in the image store: {left:?}");
+}
+
+#[test]
+fn a_nodes_root_device_hints_are_checked_by_chdef() {
+    let lab = Lab::new();
+    lab.run("mkdef", &["n1", "groups=all"]).ok();
+    let before = lab.snapshot();
+    lab.run("chdef", &["n1", "rootdevice=size=big"]).fails(2).stderr_is(
+        "n1: Error: rootdevice: rootdevice hint 'size=big': size is a whole number of GiB (size=100, size>=100, size<=2000)\n",
+    );
+    assert_eq!(lab.snapshot(), before, "a refused chdef changed the store");
+    lab.run("chdef", &["n1", "rootdevice=serial=S1,size>=100,rotational=false"]).ok();
+    lab.run("lsdef", &["n1", "-i", "rootdevice", "-c"])
+        .ok()
+        .stdout_is("n1: rootdevice=serial=S1,size>=100,rotational=false\n");
 }
