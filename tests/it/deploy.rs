@@ -365,6 +365,8 @@ fn rinstall_c_follows_two_vms_through_deploy_to_booted() {
         disks.push((disk, console));
     }
     let out = lab.run("rinstall", &["n1,n2", "osimage=testos", "-c", "-t", "840"]);
+    // What rinstall -c printed, for the record (`--nocapture` shows it).
+    eprintln!("rinstall -c:\n{}", out.stdout);
     let consoles: Vec<String> = disks.iter().map(|(_, c)| console_text(c)).collect();
     assert!(out.code == 0, "rinstall -c: {out:?}\nconsoles:\n{}", consoles.join("\n----\n"));
     for n in ["n1", "n2"] {
