@@ -299,7 +299,8 @@ fn deploy_statuses_are_checked_and_recorded() {
     assert_eq!(d.report(TOKEN, "installing 0%", "").0, "200");
     assert_eq!(d.report(TOKEN, "installing 37%", "").0, "200");
     assert_eq!(d.attr("status"), "installing 37%");
-    d.lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: install dimg\n");
+    // nodeset stat shows a deploy's progress beside the state.
+    d.lab.run("nodeset", &["n1", "stat"]).ok().stdout_is("n1: install dimg (installing 37%)\n");
     for bad in ["installing 101%", "installing x%", "installing -1%", "installing 3.5%", "installing 37"] {
         let (code, body) = d.report(TOKEN, bad, "");
         assert_eq!(code, "400", "{bad}: {body}");
