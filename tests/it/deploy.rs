@@ -8,7 +8,7 @@
 
 use crate::diskimage::{firmware_args, test_os, Firmware};
 use crate::harness::{peers, Daemon, Lab, Netns};
-use crate::netboot::{console_text, start_oxcatd, tap, unique, VM_CHASSIS_CONTROL};
+use crate::netboot::{console_text, start_oxcatd, start_oxcatd_with_ra, tap, unique, VM_CHASSIS_CONTROL};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -324,6 +324,47 @@ impl Drop for PowerOff {
     }
 }
 
+/// The boot network for BMC-powered VMs: bridge `br` in `ns` holding 10.99.0.1.
+fn bridge(ns: &Netns, br: &str) {
+    ns.ip(&["link", "add", br, "type", "bridge"]);
+    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", br]);
+    ns.ip(&["link", "set", br, "up"]);
+}
+
+/// A BIOS VM for node `n` (the `k`th of the test) on bridge `br`, with a blank 64 MiB disk, whose
+/// power is its simulated BMC's (recorded as the node's): powered off, then the BMC stopped, when
+/// the guard drops. Returns the guard, the disk and the console log.
+fn bmc_powered_vm(
+    lab: &Lab,
+    ns: &Netns,
+    br: &str,
+    id: &str,
+    k: usize,
+    n: &Node,
+) -> ((PowerOff, crate::bmcsim::Bmc), PathBuf, PathBuf) {
+    let tap_name = format!("t{k}{id}");
+    tap(ns, &tap_name);
+    ns.ip(&["link", "set", &tap_name, "master", br]);
+    let root = lab.path(&format!("bmc-{}", n.0));
+    std::fs::create_dir_all(&root).unwrap();
+    let bmc = crate::bmcsim::Bmc::start_controlling(&root, Some(VM_CHASSIS_CONTROL));
+    let disk = blank_disk(lab, &format!("{}.raw", n.0), 64);
+    let console = bmc.dir.join("console.log");
+    let mut qemu = format!("exec ip netns exec {} qemu-system-x86_64", ns.0);
+    for a in qemu_args(Firmware::Bios, &bmc.dir, &console, &tap_name, n.1, &[(disk.clone(), "OXDISK")]) {
+        qemu.push_str(&format!(" '{a}'"));
+    }
+    qemu.push_str(&format!(" -daemonize -pidfile '{}' >/dev/null 2>&1\n", bmc.dir.join("qemu.pid").display()));
+    std::fs::write(bmc.dir.join("qemu.sh"), qemu).unwrap();
+    let (addr, user, pw) = (
+        format!("bmc={}", bmc.addr),
+        format!("bmcusername={}", crate::bmcsim::USER),
+        format!("bmcpassword={}", crate::bmcsim::PASSWORD),
+    );
+    lab.run("chdef", &[n.0, "mgt=ipmi", &addr, &user, &pw]).ok();
+    ((PowerOff(bmc.dir.clone()), bmc), disk, console)
+}
+
 #[test]
 fn rinstall_c_follows_two_vms_through_deploy_to_booted() {
     if !available() || !crate::bmcsim::available() {
@@ -334,34 +375,13 @@ fn rinstall_c_follows_two_vms_through_deploy_to_booted() {
     let id = unique();
     let ns = Netns::new(format!("oxri{id}"));
     let br = format!("br{id}");
-    ns.ip(&["link", "add", &br, "type", "bridge"]);
-    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &br]);
-    ns.ip(&["link", "set", &br, "up"]);
+    bridge(&ns, &br);
     let _daemon = start_oxcatd(&lab, &ns, &br, false);
     let mut guards = Vec::new();
     let mut disks = Vec::new();
     for (k, n) in [&N1, &N2].into_iter().enumerate() {
-        let tap_name = format!("t{k}{id}");
-        tap(&ns, &tap_name);
-        ns.ip(&["link", "set", &tap_name, "master", &br]);
-        let root = lab.path(&format!("bmc-{}", n.0));
-        std::fs::create_dir_all(&root).unwrap();
-        let bmc = crate::bmcsim::Bmc::start_controlling(&root, Some(VM_CHASSIS_CONTROL));
-        let disk = blank_disk(&lab, &format!("{}.raw", n.0), 64);
-        let console = bmc.dir.join("console.log");
-        let mut qemu = format!("exec ip netns exec {} qemu-system-x86_64", ns.0);
-        for a in qemu_args(Firmware::Bios, &bmc.dir, &console, &tap_name, n.1, &[(disk.clone(), "OXDISK")]) {
-            qemu.push_str(&format!(" '{a}'"));
-        }
-        qemu.push_str(&format!(" -daemonize -pidfile '{}' >/dev/null 2>&1\n", bmc.dir.join("qemu.pid").display()));
-        std::fs::write(bmc.dir.join("qemu.sh"), qemu).unwrap();
-        let (addr, user, pw) = (
-            format!("bmc={}", bmc.addr),
-            format!("bmcusername={}", crate::bmcsim::USER),
-            format!("bmcpassword={}", crate::bmcsim::PASSWORD),
-        );
-        lab.run("chdef", &[n.0, "mgt=ipmi", &addr, &user, &pw]).ok();
-        guards.push((PowerOff(bmc.dir.clone()), bmc));
+        let (guard, disk, console) = bmc_powered_vm(&lab, &ns, &br, &id, k, n);
+        guards.push(guard);
         disks.push((disk, console));
     }
     let out = lab.run("rinstall", &["n1,n2", "osimage=testos", "-c", "-t", "840"]);
@@ -381,4 +401,142 @@ fn rinstall_c_follows_two_vms_through_deploy_to_booted() {
     for (disk, _) in &disks {
         assert_holds_image(disk, &image);
     }
+}
+
+/// What a console shows at a moment of a deploy cycle, in the order it shows it.
+const MILESTONES: [&str; 6] = [
+    "iPXE configures the NIC",
+    "genesis runs",
+    "genesis: deployed",
+    "iPXE configures the NIC again",
+    "test OS up from disk",
+    "rinstall exits (booted)",
+];
+
+/// Seconds from rinstall's start to each of MILESTONES (None: not seen), and how long each of
+/// iPXE's two network configurations took (its "Configuring (net0 ...)" line until " ok").
+#[derive(Default)]
+struct Round {
+    at: [Option<f64>; 6],
+    configuring: [Option<f64>; 2],
+}
+
+impl Round {
+    /// Records what `console` shows for the first time at `t`.
+    fn observe(&mut self, console: &str, t: f64) {
+        let configuring: Vec<&str> =
+            console.match_indices("Configuring").map(|(i, _)| console[i..].lines().next().unwrap_or("")).collect();
+        let seen = [
+            !configuring.is_empty(),
+            console.contains("oxcat genesis: kernel"),
+            console.contains("oxcat genesis: deployed, rebooting"),
+            configuring.len() >= 2,
+            console.contains("oxcat-testos: booted from disk"),
+            false,
+        ];
+        for (at, seen) in self.at.iter_mut().zip(seen) {
+            if seen && at.is_none() {
+                *at = Some(t);
+            }
+        }
+        for (k, line) in configuring.iter().take(2).enumerate() {
+            if line.contains(" ok") && self.configuring[k].is_none() {
+                let began = self.at[if k == 0 { 0 } else { 3 }].unwrap_or(t);
+                self.configuring[k] = Some(t - began);
+            }
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.at[5].expect("rinstall exited")
+    }
+}
+
+/// One `rinstall n1 osimage=testos -c` of a BIOS VM powered by its simulated BMC, in a fresh lab,
+/// oxcatd with `[dhcp] ipv6_ra = ipv6_ra`; the console polled every 100 ms meanwhile.
+fn rinstall_round(ipv6_ra: &str) -> Round {
+    let (lab, image) = deploy_lab(&[&N1]);
+    let id = unique();
+    let ns = Netns::new(format!("oxrb{id}"));
+    let br = format!("br{id}");
+    bridge(&ns, &br);
+    let _daemon = start_oxcatd_with_ra(&lab, &ns, &br, false, Some(ipv6_ra));
+    let (_guard, disk, console) = bmc_powered_vm(&lab, &ns, &br, &id, 0, &N1);
+    let out = lab.path("rinstall.out");
+    let mut round = Round::default();
+    let started = Instant::now();
+    let mut child = lab
+        .cmd("rinstall")
+        .args(["n1", "osimage=testos", "-c", "-t", "840"])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        round.observe(&console_text(&console), started.elapsed().as_secs_f64());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    round.at[5] = Some(started.elapsed().as_secs_f64());
+    round.observe(&console_text(&console), round.total());
+    let said = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        status.success() && said.lines().any(|l| l == "n1: booted"),
+        "rinstall -c ({status}):\n{said}\nconsole:\n{}",
+        console_text(&console)
+    );
+    assert_holds_image(&disk, &image);
+    round
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[(v.len() - 1) / 2]
+}
+
+/// Benchmark (issue 9, item 8): seconds from `rinstall n1 osimage=testos -c` to its exit (n1
+/// deployed, booted from its disk, `booted`), one BIOS VM, with oxcatd's empty IPv6 router
+/// advertisements (`[dhcp] ipv6_ra = "empty"`, the default) and without ("off"), alternating rounds
+/// (OXCAT_BENCH_ROUNDS, default 3), a fresh lab each. Prints each round and where its time went,
+/// the medians and the ratio off/empty. Run by bench/rinstall.sh.
+#[test]
+#[ignore]
+fn bench_rinstall_to_booted_with_and_without_empty_router_advertisements() {
+    if !available() || !crate::bmcsim::available() {
+        return;
+    }
+    let rounds: usize = std::env::var("OXCAT_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let modes = ["empty", "off"];
+    let (mut totals, mut configuring) = ([vec![], vec![]], [vec![], vec![]]);
+    let secs = |t: Option<f64>| t.map_or("?".to_string(), |t| format!("{t:.1}"));
+    for r in 1..=rounds {
+        for (m, mode) in modes.iter().enumerate() {
+            let round = rinstall_round(mode);
+            println!("round {r}, ipv6_ra = {mode}: rinstall to booted {:.1} s", round.total());
+            for (what, at) in MILESTONES.iter().zip(round.at) {
+                println!("    {:>6} s  {what}", secs(at));
+            }
+            println!(
+                "    iPXE network configuration: {} s (deploy boot) + {} s (boot handing over to the disk)",
+                secs(round.configuring[0]),
+                secs(round.configuring[1])
+            );
+            totals[m].push(round.total());
+            if let [Some(a), Some(b)] = round.configuring {
+                configuring[m].push(a + b);
+            }
+        }
+    }
+    println!("== rinstall n1 osimage=testos -c, start to exit (booted), one BIOS VM (s, median of {rounds})");
+    for (m, mode) in modes.iter().enumerate() {
+        let conf = if configuring[m].is_empty() { "?".into() } else { format!("{:.1}", median(&configuring[m])) };
+        println!(
+            "ipv6_ra = {mode:<6} rinstall to booted {:6.1} s   of which iPXE configuring {conf:>5} s",
+            median(&totals[m])
+        );
+    }
+    println!("off/empty: {:.2}x", median(&totals[1]) / median(&totals[0]));
 }

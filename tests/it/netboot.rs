@@ -63,11 +63,19 @@ fn lab_with_node(postscripts: &[(&str, &str)], list: &str) -> Lab {
 
 /// oxcatd in `ns`, HTTP and TFTP on 10.99.0.1, DHCP (or proxyDHCP) tied to `iface`.
 pub(crate) fn start_oxcatd(lab: &Lab, ns: &Netns, iface: &str, proxy: bool) -> Daemon {
-    let config = format!(
+    start_oxcatd_with_ra(lab, ns, iface, proxy, None)
+}
+
+/// As `start_oxcatd`, with `[dhcp] ipv6_ra` set to `ipv6_ra` ("empty" or "off") when given.
+pub(crate) fn start_oxcatd_with_ra(lab: &Lab, ns: &Netns, iface: &str, proxy: bool, ipv6_ra: Option<&str>) -> Daemon {
+    let mut config = format!(
         "postscripts = \"{}\"\n[http]\nlisten = [\"10.99.0.1:80\"]\n[tftp]\nlisten = [\"10.99.0.1:69\"]\n\
          [dhcp]\nenable = true\nproxy = {proxy}\ninterfaces = [\"{iface}\"]\n",
         lab.path("postscripts").display()
     );
+    if let Some(ra) = ipv6_ra {
+        config.push_str(&format!("ipv6_ra = \"{ra}\"\n"));
+    }
     lab.write("oxcat.toml", &config);
     let mut cmd = ns.exec(lab.path("bin/oxcatd"));
     cmd.arg("--config").arg(lab.path("oxcat.toml")).env("OXCAT_DB", lab.db());
