@@ -683,6 +683,38 @@ fn images_are_sent_with_sendfile_on_kept_alive_connections() {
     assert_eq!(sent, 3_000_000 + 1000 + 10, "bytes moved by sendfile, per strace:\n{trace}");
 }
 
+/// When the socket buffer is full, the sendfile path waits for the kernel to report room (as
+/// nginx does) instead of calling sendfile again at once: no call finds the buffer full (EAGAIN;
+/// one is allowed for a race), so none is spent trickling out the few segments a slow client has
+/// just taken.
+#[test]
+fn sendfile_waits_for_room_when_the_socket_buffer_is_full() {
+    if !tool("strace") {
+        return;
+    }
+    let Some((lab, d)) = start() else { return };
+    large_file(&lab, "slow.bin");
+    let trace = lab.path("strace-slow.out");
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=sendfile", "-o"])
+        .arg(&trace)
+        .args(["-p", &d.daemon.pid().to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A client slower than the daemon: the socket buffer fills again and again.
+    let (code, body) = curl(&["--limit-rate", "32M", &format!("http://{}/tftpboot/slow.bin", d.http)]);
+    let _ = Command::new("kill").arg(strace.id().to_string()).status();
+    strace.wait().unwrap();
+    assert_eq!((code, body.len()), (0, 64 << 20));
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let calls = trace.lines().filter(|l| l.contains("sendfile(")).count();
+    let full = trace.lines().filter(|l| l.contains("EAGAIN")).count();
+    assert!(calls > 0, "no sendfile seen:\n{trace}");
+    assert!(full <= 1, "{full} of {calls} sendfile calls found the socket buffer full:\n{trace}");
+}
+
 /// A 64 MiB file of the pattern `i as u8` under the lab's tftp root, named `name`.
 fn large_file(lab: &crate::harness::Lab, name: &str) -> std::path::PathBuf {
     let p = lab.path(&format!("tftp/{name}"));

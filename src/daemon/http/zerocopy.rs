@@ -258,12 +258,29 @@ async fn send_body(
     let mut left = count;
     while left > 0 {
         let want = left.min(SEND_MAX as u64) as usize;
-        let sent = tokio::time::timeout(
-            limits.idle_timeout,
-            stream.async_io(Interest::WRITABLE, || {
-                nix::sys::sendfile::sendfile64(&*stream, file, Some(&mut offset), want).map_err(std::io::Error::from)
-            }),
-        )
+        let sent = tokio::time::timeout(limits.idle_timeout, async {
+            loop {
+                stream.writable().await?;
+                let mut moved = 0;
+                let r = stream.try_io(Interest::WRITABLE, || {
+                    let n = nix::sys::sendfile::sendfile64(&*stream, file, Some(&mut offset), want)?;
+                    // Less than asked: the socket buffer is full (or the file ended). Like nginx,
+                    // wait for the kernel to report room again (about half the buffer) instead of
+                    // calling again at once: that would move one segment per call as the client
+                    // frees them, hundreds of small sends per buffer.
+                    if n > 0 && n < want && file.metadata().is_ok_and(|m| m.len() > offset as u64) {
+                        moved = n;
+                        return Err(std::io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(n)
+                });
+                match r {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && moved > 0 => return Ok(moved),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    r => return r,
+                }
+            }
+        })
         .await;
         match sent {
             Ok(Ok(n)) if n > 0 => left -= n as u64,
