@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Serving one image to many nodes (issue 9, item 9): oxcatd and nginx (sendfile on) serve the same
-# 1 GiB file to 16 concurrent HTTP clients (curl -o /dev/null), alternating, several rounds in one
+# 1 GiB file to 16 concurrent HTTP clients (curl -o /dev/null), in turns, several rounds in one
 # run; prints the medians of aggregate throughput, the ratio oxcatd/nginx (target >= 1.0x) and
-# oxcatd's CPU time per round (user + system, from /proc/PID/stat).
+# both servers' CPU time per round (user + system, from /proc/PID/stat).
 # Everything listens on 127.0.0.1. Usage: [OXCAT_BIN=PATH] bash bench/serve.sh [ROUNDS]   (run as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,10 @@ export PATH="$work/bin:$PATH" OXCAT_DB="$work/o.db"
 chdef -t site "tftpdir=$work/tftp" "installdir=$work/install" master=127.0.0.1 >/dev/null
 size=$((1024 * 1024 * 1024))
 head -c "$size" /dev/urandom >"$work/install/disk.raw"
-cat "$work/install/disk.raw" >/dev/null # in the page cache for both servers
+# Written back before the first round (1 GiB of dirty pages flushing would slow whichever server
+# runs first), and in the page cache for both servers.
+sync "$work/install/disk.raw"
+cat "$work/install/disk.raw" >/dev/null
 
 cat >"$work/oxcat.toml" <<TOML
 [http]
@@ -63,7 +66,9 @@ for _ in $(seq 50); do curl -s -o /dev/null -r 0-0 "http://127.0.0.1:$ngport/ins
 
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$oxpid/stat"; }
+# CPU ticks (user + system) of the given processes, their threads included.
+cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+ngpid=${pids[-1]}
 
 # MB/s of $clients parallel downloads from port $1, or FAILED when one arrived incomplete.
 round() {
@@ -80,17 +85,28 @@ round() {
 }
 
 hz=$(getconf CLK_TCK)
-ox=() ng=() cpu=()
-for r in $(seq "$rounds"); do
-	c0=$(cpu_ticks)
+secs() { awk -v t="$1" -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}'; }
+ox=() ng=() cpu=() ngcpu=()
+# One round each, in turns, the first server changing every round (the machine's load drifts).
+run_ox() {
+	c0=$(cpu_ticks "$oxpid")
 	ox+=("$(round "$oxport")")
-	c1=$(cpu_ticks)
-	cpu+=("$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')")
+	c1=$(cpu_ticks "$oxpid")
+	cpu+=("$(secs $((c1 - c0)))")
+}
+run_ng() {
+	mapfile -t workers < <(pgrep -P "$ngpid")
+	c0=$(cpu_ticks "$ngpid" "${workers[@]}")
 	ng+=("$(round "$ngport")")
-	echo "round $r: oxcatd ${ox[-1]} MB/s (CPU ${cpu[-1]} s)   nginx ${ng[-1]} MB/s"
+	c1=$(cpu_ticks "$ngpid" "${workers[@]}")
+	ngcpu+=("$(secs $((c1 - c0)))")
+}
+for r in $(seq "$rounds"); do
+	if [ $((r % 2)) = 1 ]; then run_ox; run_ng; else run_ng; run_ox; fi
+	echo "round $r: oxcatd ${ox[-1]} MB/s (CPU ${cpu[-1]} s)   nginx ${ng[-1]} MB/s (CPU ${ngcpu[-1]} s)"
 done
 med() { if printf '%s\n' "$@" | grep -q FAILED; then echo 0; else printf '%s\n' "$@" | median; fi; }
-mox=$(med "${ox[@]}") mng=$(med "${ng[@]}") mcpu=$(med "${cpu[@]}")
+mox=$(med "${ox[@]}") mng=$(med "${ng[@]}") mcpu=$(med "${cpu[@]}") mngcpu=$(med "${ngcpu[@]}")
 echo "== HTTP, 1 GiB to $clients clients at once (aggregate MB/s, median of $rounds)"
-printf 'oxcatd %6s MB/s   nginx %6s MB/s   oxcatd/nginx %.2fx (target >= 1.0x)   oxcatd CPU %s s per round\n' \
-	"$mox" "$mng" "$(awk -v a="$mox" -v b="$mng" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$mcpu"
+printf 'oxcatd %6s MB/s   nginx %6s MB/s   oxcatd/nginx %.2fx (target >= 1.0x)   CPU per round: oxcatd %s s, nginx %s s\n' \
+	"$mox" "$mng" "$(awk -v a="$mox" -v b="$mng" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$mcpu" "$mngcpu"
