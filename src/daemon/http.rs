@@ -18,6 +18,8 @@
 //! their own, so files and boot configs are served while a status report waits for another
 //! process's write transaction.
 
+mod zerocopy;
+
 use super::config::HttpLimits;
 use super::log::{Log, Problems};
 use super::scope::{self, Seen};
@@ -295,13 +297,41 @@ async fn run_connection(
     (id, conn): (u64, Arc<Conn>),
     _slot: tokio::sync::OwnedSemaphorePermit,
 ) {
-    serve(stream, peer, shared, &limits, conn).await;
+    zerocopy::serve(stream, peer, shared, &limits, conn).await;
     super::lock(&conns.open).remove(&id);
 }
 
 /// Serves one connection until the client closes it, a timeout, or eviction: the daemon's
 /// connections and the fuzz target's input go through here.
 pub async fn serve<IO>(io: IO, peer: SocketAddr, shared: Arc<Shared>, limits: &HttpLimits, conn: Arc<Conn>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    run_hyper(io, peer, shared, limits, conn, false).await;
+}
+
+/// Lets hyper answer the one request `io` holds (see `zerocopy`), and gives the stream back when
+/// the response is sent and the connection may go on.
+async fn serve_one(
+    io: zerocopy::Rewind<zerocopy::Limited>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    limits: &HttpLimits,
+    conn: Arc<Conn>,
+) -> Option<zerocopy::Rewind<zerocopy::Limited>> {
+    run_hyper(io, peer, shared, limits, conn, true).await
+}
+
+/// hyper on `io` until the end, or (`one`) until the request it holds is answered: then the IO
+/// comes back, unless hyper closed the connection or a limit ended it.
+async fn run_hyper<IO>(
+    io: IO,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    limits: &HttpLimits,
+    conn: Arc<Conn>,
+    one: bool,
+) -> Option<IO>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -319,20 +349,26 @@ where
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(64 * 1024)
         .title_case_headers(true)
-        .serve_connection(io, service);
+        // One request: its IO ends after the request, which must not cut the response short.
+        .half_close(one)
+        .serve_connection(io, service)
+        .without_shutdown();
     tokio::pin!(served);
     loop {
         let last = start + Duration::from_millis(moved.load(Ordering::Relaxed));
         tokio::select! {
-            _ = served.as_mut() => return,
+            parts = served.as_mut() => {
+                let parts = parts.ok().filter(|p| one && p.read_buf.is_empty())?;
+                return Some(parts.io.into_inner().io);
+            }
             _ = tokio::time::sleep_until((last + limits.idle_timeout).into()) => {
                 if start + Duration::from_millis(moved.load(Ordering::Relaxed)) == last {
-                    return;
+                    return None;
                 }
             }
             _ = conn.close.notified() => {
                 if conn.busy.load(Ordering::SeqCst) == 0 {
-                    return;
+                    return None;
                 }
             }
         }

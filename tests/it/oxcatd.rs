@@ -592,3 +592,174 @@ fn a_spent_token_only_reports_status() {
     assert_eq!(code_of(format!("http://{}/mypostscript/n1?token={fresh}", d.http)), "200");
     assert_eq!(config(), "200");
 }
+
+/// Splits pipelined responses: (status line, headers, body) each, bodies by Content-Length (none
+/// after a HEAD: `heads` names which responses answer one).
+fn responses(mut got: &[u8], heads: &[usize]) -> Vec<(String, String, Vec<u8>)> {
+    let mut out = Vec::new();
+    while let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&got[..end]).into_owned();
+        let len: usize =
+            head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).map_or(0, |n| n.trim().parse().unwrap());
+        let len = if heads.contains(&out.len()) { 0 } else { len };
+        let body = got[end + 4..(end + 4 + len).min(got.len())].to_vec();
+        got = &got[(end + 4 + len).min(got.len())..];
+        let (status, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+        out.push((status.to_string(), headers.to_string(), body));
+    }
+    out
+}
+
+/// Images leave by sendfile(2) (seen with strace), whole, by range and as HEAD, on one kept-alive
+/// connection that also carries a request hyper answers (a status report) in between; escapes
+/// are still refused.
+#[test]
+fn images_are_sent_with_sendfile_on_kept_alive_connections() {
+    use std::io::{Read, Write};
+    if !tool("strace") {
+        return;
+    }
+    let Some((lab, d)) = start() else { return };
+    let token = token_of(&lab, "n1");
+    let big = std::fs::read(lab.path("vmlinuz")).unwrap();
+    let trace = lab.path("strace.out");
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=sendfile", "-o"])
+        .arg(&trace)
+        .args(["-p", &d.daemon.pid().to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // strace is attached once it has written its first line or the daemon's threads are traced.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let url = "/install/images/img/kernel";
+    let reqs = format!(
+        "GET {url} HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-1999\r\n\r\n\
+         HEAD {url} HTTP/1.1\r\nHost: x\r\n\r\n\
+         POST /status?node=n1&token={token}&status=booting HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n\
+         GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=-10\r\n\r\n\
+         GET /install/%2e%2e/oxcat.db HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=3000000-\r\nConnection: close\r\n\r\n"
+    );
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&std::net::SocketAddr::new(NODE_ADDR.parse().unwrap(), 0).into()).unwrap();
+    sock.connect(&d.http.parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    let mut s: std::net::TcpStream = sock.into();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    s.write_all(reqs.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let _ = Command::new("kill").arg(strace.id().to_string()).status();
+    strace.wait().unwrap();
+    let r = responses(&got, &[2]);
+    let status: Vec<&str> = r.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        status,
+        [
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 206 Partial Content",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 206 Partial Content",
+            "HTTP/1.1 404 Not Found",
+            "HTTP/1.1 416 Range Not Satisfiable"
+        ]
+    );
+    assert!(r[0].2 == big, "image bytes differ");
+    assert_eq!(r[1].2, big[1000..2000]);
+    assert!(r[1].1.contains("Content-Range: bytes 1000-1999/3000000"), "{}", r[1].1);
+    assert!(r[2].1.contains("Content-Length: 3000000") && r[2].1.contains("Accept-Ranges: bytes"), "{}", r[2].1);
+    assert_eq!(r[3].2, b"ok\n");
+    assert_eq!(r[4].2, big[big.len() - 10..]);
+    assert!(r[6].1.contains("Content-Range: bytes */3000000"), "{}", r[6].1);
+    lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: booting\n");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let sent: usize = trace
+        .lines()
+        .filter(|l| l.contains("sendfile("))
+        .filter_map(|l| l.rsplit_once("= ").and_then(|(_, n)| n.trim().parse::<usize>().ok()))
+        .sum();
+    assert_eq!(sent, 3_000_000 + 1000 + 10, "bytes moved by sendfile, per strace:\n{trace}");
+}
+
+/// When the socket buffer is full, the sendfile path waits for the kernel to report room (as
+/// nginx does) instead of calling sendfile again at once: no call finds the buffer full (EAGAIN;
+/// one is allowed for a race), so none is spent trickling out the few segments a slow client has
+/// just taken.
+#[test]
+fn sendfile_waits_for_room_when_the_socket_buffer_is_full() {
+    if !tool("strace") {
+        return;
+    }
+    let Some((lab, d)) = start() else { return };
+    large_file(&lab, "slow.bin");
+    let trace = lab.path("strace-slow.out");
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=sendfile", "-o"])
+        .arg(&trace)
+        .args(["-p", &d.daemon.pid().to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A client slower than the daemon: the socket buffer fills again and again.
+    let (code, body) = curl(&["--limit-rate", "32M", &format!("http://{}/tftpboot/slow.bin", d.http)]);
+    let _ = Command::new("kill").arg(strace.id().to_string()).status();
+    strace.wait().unwrap();
+    assert_eq!((code, body.len()), (0, 64 << 20));
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let calls = trace.lines().filter(|l| l.contains("sendfile(")).count();
+    let full = trace.lines().filter(|l| l.contains("EAGAIN")).count();
+    assert!(calls > 0, "no sendfile seen:\n{trace}");
+    assert!(full <= 1, "{full} of {calls} sendfile calls found the socket buffer full:\n{trace}");
+}
+
+/// A 64 MiB file of the pattern `i as u8` under the lab's tftp root, named `name`.
+fn large_file(lab: &crate::harness::Lab, name: &str) -> std::path::PathBuf {
+    let p = lab.path(&format!("tftp/{name}"));
+    let data: Vec<u8> = (0..64u32 << 20).map(|i| i as u8).collect();
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+/// A file that shrinks while being sent: the client gets what there was and the connection
+/// closes (the promised length cannot be kept), and the daemon serves on.
+#[test]
+fn a_file_that_shrinks_while_being_sent_closes_the_connection() {
+    use std::io::{Read, Write};
+    let Some((lab, d)) = start() else { return };
+    let p = large_file(&lab, "shrinks.bin");
+    let mut s = std::net::TcpStream::connect(&d.http).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /tftpboot/shrinks.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = vec![0u8; 1 << 20];
+    s.read_exact(&mut first).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(2 << 20).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).expect("the connection is closed, not left hanging");
+    let total = first.len() + rest.len();
+    assert!(total < (64 << 20), "a shrunk file cannot be sent whole: {total} bytes came");
+    let log = d.daemon.log_line("oxcatd: HTTP: 127.0.0.1:");
+    assert!(log.contains("shrank while being sent"), "{log}");
+    let (code, body) = curl(&[&format!("http://{}/tftpboot/shrinks.bin", d.http)]);
+    assert_eq!((code, body.len()), (0, 2 << 20));
+}
+
+/// A client that stops reading its download is closed once nothing moved for idle_timeout
+/// (here 2 s), by the sendfile path as by hyper's.
+#[test]
+fn a_client_that_stops_reading_is_closed_after_the_idle_timeout() {
+    use std::io::{Read, Write};
+    let Some((lab, d)) = start_with("idle_timeout = 2\n", &[]) else { return };
+    large_file(&lab, "stalled.bin");
+    let mut s = std::net::TcpStream::connect(&d.http).unwrap();
+    s.write_all(b"GET /tftpboot/stalled.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    let end = s.read_to_end(&mut got);
+    assert!(end.is_ok(), "a stalled download was not closed: {end:?}");
+    assert!(got.len() < 64 << 20, "all of it came: {} bytes", got.len());
+    assert!(String::from_utf8_lossy(&got[..16]).starts_with("HTTP/1.1 200 OK"));
+}
