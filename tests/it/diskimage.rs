@@ -34,7 +34,7 @@ pub(crate) fn ovmf() -> Option<(PathBuf, PathBuf)> {
 
 /// `tests/lab/diskimage.sh DIR [SIZE_MIB]` with DIR under the target directory; the Debian
 /// packages it downloads are kept in one place for all sizes.
-fn build(dir: &str, size_mib: Option<&str>) -> PathBuf {
+pub(crate) fn build(dir: &str, size_mib: Option<&str>) -> PathBuf {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let mut cmd = Command::new("sh");
     cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/diskimage.sh")).arg(tmp.join(dir)).args(size_mib);

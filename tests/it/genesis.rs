@@ -52,21 +52,21 @@ fn available() -> bool {
 
 /// A VM whose serial console is a socket the test reads and writes; everything it printed is
 /// also kept in `log`. Killed on drop.
-struct Console {
-    child: Child,
-    sock: UnixStream,
-    log: PathBuf,
-    seen: Arc<Mutex<Vec<u8>>>,
+pub(crate) struct Console {
+    pub(crate) child: Child,
+    pub(crate) sock: UnixStream,
+    pub(crate) log: PathBuf,
+    pub(crate) seen: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Console {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         std::fs::write(&self.log, &*self.seen.lock().unwrap()).unwrap();
         console_text(&self.log)
     }
 
     /// Waits until the console shows `want` (escapes stripped) after `from` bytes of it.
-    fn wait_for(&self, want: &str, from: usize, limit: Duration) -> String {
+    pub(crate) fn wait_for(&self, want: &str, from: usize, limit: Duration) -> String {
         let start = Instant::now();
         loop {
             let raw = self.seen.lock().unwrap()[from..].to_vec();
@@ -81,7 +81,7 @@ impl Console {
 
     /// Runs `cmd` in the shell; its output. The end marker is computed by the shell, so the
     /// echo of the typed line does not match it.
-    fn run(&mut self, cmd: &str) -> String {
+    pub(crate) fn run(&mut self, cmd: &str) -> String {
         let from = self.seen.lock().unwrap().len();
         writeln!(self.sock, "{cmd}; echo \"== $((6*7)) exit $? ==\"").unwrap();
         let text = self.wait_for("== 42 exit", from, Duration::from_secs(120));

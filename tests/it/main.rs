@@ -5,6 +5,7 @@ mod bmcsim;
 mod concurrency;
 mod defs;
 mod deploy;
+mod deploy_bench;
 mod deploy_plan;
 mod dhcp;
 mod diskimage;
