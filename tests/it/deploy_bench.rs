@@ -199,11 +199,19 @@ fn deploy_512mib_against_wget_dd() {
     };
     vm.wait_for("# ", shell_at, Duration::from_secs(60));
     eprintln!("genesis shell after {:.1} s", start.elapsed().as_secs_f64());
-    let (cpuinfo, _) = run(
+    // The line the shell prints, not the echo of the typed command (which may wrap).
+    let (flags, _) = run(
         &mut vm,
-        "grep -m1 -o -w -e sha_ni -e avx2 /proc/cpuinfo | sort -u | tr '\\n' ' '",
+        "echo \"cpu-flags: $(grep -o -w -e sha_ni -e avx2 /proc/cpuinfo | sort -u | tr '\\n' ' ')\"",
         Duration::from_secs(60),
     );
+    let cpuinfo = flags
+        .lines()
+        .rev()
+        .filter(|l| !l.contains("$("))
+        .find_map(|l| l.strip_prefix("cpu-flags: "))
+        .unwrap_or("")
+        .to_string();
     let (model, _) = run(&mut vm, "grep -m1 'model name' /proc/cpuinfo", Duration::from_secs(60));
 
     let (ext, fmt) = if format == "zst" { ("raw.zst", "zst") } else { ("raw", "raw") };
