@@ -92,6 +92,25 @@ fn every_example_prints_what_its_man_page_shows() {
         for (i, b) in bmcs.iter().enumerate() {
             t = t.replace(&b.addr.to_string(), &format!("10.1.0.{}", i + 1));
         }
+        // FRU serial numbers end in each simulator's index, which depends on how many other tests
+        // started a BMC first: shown as the first and second simulator's (as the examples have them).
+        let serials = regex::Regex::new(r"\b(SN|CHS|BRD|ASSET)0*(\d+)\b").unwrap();
+        let t = serials.replace_all(&t, |c: &regex::Captures| {
+            let index: u32 = c[2].parse().unwrap();
+            let Some(i) = bmcs.iter().position(|b| b.index == index) else { return c[0].to_string() };
+            let i = i as u32;
+            match &c[1] {
+                "SN" => format!("SN{i:06}"),
+                "ASSET" => format!("ASSET{i}"),
+                p => format!("{p}{i:04}"),
+            }
+        });
+        // So does the end of each simulator's GUID, shown first in the UUID (little-endian).
+        let mut t = t.into_owned();
+        for (i, b) in bmcs.iter().enumerate() {
+            let uuid = |n: u32| format!("{:02x}{:02x}ab89-6745-23a1-efcd-ab89674523a1", n & 0xff, (n >> 8) & 0xff);
+            t = t.replace(&uuid(b.index), &uuid(i as u32));
+        }
         t
     };
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
