@@ -16,12 +16,10 @@
 use crate::genesis::Console;
 use crate::harness::{oxcat_bin, peers, Lab};
 use crate::netboot::boot_network;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const MAC: &str = "52:54:00:12:34:51";
 const IMAGE_MIB: u64 = 512;
@@ -154,50 +152,8 @@ fn deploy_512mib_against_wget_dd() {
 
     let disk = lab.path("vda.raw");
     std::fs::File::create(&disk).unwrap().set_len(1 << 30).unwrap();
-    let sock_path = lab.path("console.sock");
-    let mut cmd = ns.exec("qemu-system-x86_64");
-    cmd.args(["-accel", "tcg", "-m", "1024", "-display", "none", "-vga", "none", "-nodefaults", "-no-user-config"]);
-    if let Some(cpu) = &cpu {
-        cmd.args(["-cpu", cpu]);
-    }
-    cmd.arg("-serial")
-        .arg(format!("unix:{},server=on,wait=on", sock_path.display()))
-        .args(["-device", "sga", "-boot", "order=n", "-no-reboot"])
-        .arg("-netdev")
-        .arg(format!("tap,id=n0,ifname={tap},script=no,downscript=no"))
-        .arg("-device")
-        .arg(format!("virtio-net-pci,netdev=n0,mac={MAC}"))
-        .arg("-drive")
-        .arg(format!("file={},if=virtio,format=raw", disk.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let start = Instant::now();
-    let child = cmd.spawn().expect("qemu starts");
-    let sock = loop {
-        match UnixStream::connect(&sock_path) {
-            Ok(s) => break s,
-            Err(_) if start.elapsed() < Duration::from_secs(30) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => panic!("QEMU's serial socket {}: {e}", sock_path.display()),
-        }
-    };
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (mut reader, copy) = (sock.try_clone().unwrap(), seen.clone());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            copy.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let mut vm = Console { child, sock, log: lab.path("console.log"), seen };
-    vm.wait_for("oxcat genesis: shell", 0, Duration::from_secs(600));
-    let shell_at = {
-        let seen = vm.seen.lock().unwrap();
-        seen.windows(20).position(|w| w == b"oxcat genesis: shell").unwrap()
-    };
-    vm.wait_for("# ", shell_at, Duration::from_secs(60));
+    let (mut vm, start) =
+        Console::boot_to_shell(&lab, &ns, &tap, MAC, &disk, 1024, cpu.as_deref(), Duration::from_secs(600));
     eprintln!("genesis shell after {:.1} s", start.elapsed().as_secs_f64());
     // The line the shell prints, not the echo of the typed command (which may wrap).
     let (flags, _) = run(

@@ -2,7 +2,7 @@
 //! netboot.rs: a network namespace of the test's own, a tap, DHCP/HTTP/TFTP, the NIC's iPXE ROM)
 //! in shell mode, and the test works in the shell on its serial console.
 
-use crate::harness::{oxcat_bin, peers, Lab};
+use crate::harness::{oxcat_bin, peers, Lab, Netns};
 use crate::netboot::{boot_network, console_text};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -60,6 +60,71 @@ pub(crate) struct Console {
 }
 
 impl Console {
+    /// Starts a VM (TCG, `mem_mib` MiB, QEMU's `cpu` model if given) that network-boots from `tap`
+    /// in `ns` through its NIC's iPXE ROM with MAC `mac`, `disk` as its virtio disk and its serial
+    /// console on a socket, and waits (within `limit`) for genesis's shell prompt. The console and
+    /// when QEMU started.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn boot_to_shell(
+        lab: &Lab,
+        ns: &Netns,
+        tap: &str,
+        mac: &str,
+        disk: &std::path::Path,
+        mem_mib: u32,
+        cpu: Option<&str>,
+        limit: Duration,
+    ) -> (Console, Instant) {
+        let sock_path = lab.path("console.sock");
+        let mut cmd = ns.exec("qemu-system-x86_64");
+        cmd.args(["-accel", "tcg", "-m", &mem_mib.to_string(), "-display", "none", "-vga", "none"])
+            .args(["-nodefaults", "-no-user-config"]);
+        if let Some(cpu) = cpu {
+            cmd.args(["-cpu", cpu]);
+        }
+        cmd.arg("-serial")
+            .arg(format!("unix:{},server=on,wait=on", sock_path.display()))
+            .args(["-device", "sga", "-boot", "order=n", "-no-reboot"])
+            .arg("-netdev")
+            .arg(format!("tap,id=n0,ifname={tap},script=no,downscript=no"))
+            .arg("-device")
+            .arg(format!("virtio-net-pci,netdev=n0,mac={mac}"))
+            .arg("-drive")
+            .arg(format!("file={},if=virtio,format=raw", disk.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let start = Instant::now();
+        let child = cmd.spawn().expect("qemu starts");
+        // QEMU waits for the test to connect before the VM runs (wait=on): nothing is missed.
+        let sock = loop {
+            match UnixStream::connect(&sock_path) {
+                Ok(s) => break s,
+                Err(_) if start.elapsed() < Duration::from_secs(30) => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => panic!("QEMU's serial socket {}: {e}", sock_path.display()),
+            }
+        };
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (mut reader, copy) = (sock.try_clone().unwrap(), seen.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                copy.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let vm = Console { child, sock, log: lab.path("console.log"), seen };
+        vm.wait_for("oxcat genesis: shell", 0, limit);
+        // The prompt, then the shell is ready for input.
+        let shell_at = {
+            let seen = vm.seen.lock().unwrap();
+            seen.windows(20).position(|w| w == b"oxcat genesis: shell").unwrap()
+        };
+        vm.wait_for("# ", shell_at, Duration::from_secs(60));
+        (vm, start)
+    }
+
     pub(crate) fn text(&self) -> String {
         std::fs::write(&self.log, &*self.seen.lock().unwrap()).unwrap();
         console_text(&self.log)
@@ -125,51 +190,8 @@ fn genesis_boots_from_oxcatd_into_a_shell_that_runs_oxcat_and_sees_the_disk() {
     // A second disk, virtio: genesis's drivers must find it as vda.
     let disk = lab.path("disk.raw");
     std::fs::File::create(&disk).unwrap().set_len(64 << 20).unwrap();
-    let sock_path = lab.path("console.sock");
-    let mut cmd = ns.exec("qemu-system-x86_64");
-    cmd.args(["-accel", "tcg", "-m", "512", "-display", "none", "-vga", "none", "-nodefaults", "-no-user-config"])
-        .arg("-serial")
-        .arg(format!("unix:{},server=on,wait=on", sock_path.display()))
-        .args(["-device", "sga", "-boot", "order=n", "-no-reboot"])
-        .arg("-netdev")
-        .arg(format!("tap,id=n0,ifname={tap},script=no,downscript=no"))
-        .arg("-device")
-        .arg(format!("virtio-net-pci,netdev=n0,mac={MAC}"))
-        .arg("-drive")
-        .arg(format!("file={},if=virtio,format=raw", disk.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let start = Instant::now();
-    let child = cmd.spawn().expect("qemu starts");
-    // QEMU waits for the test to connect before the VM runs (wait=on): nothing is missed.
-    let sock = loop {
-        match UnixStream::connect(&sock_path) {
-            Ok(s) => break s,
-            Err(_) if start.elapsed() < Duration::from_secs(30) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => panic!("QEMU's serial socket {}: {e}", sock_path.display()),
-        }
-    };
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (mut reader, copy) = (sock.try_clone().unwrap(), seen.clone());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            copy.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let mut vm = Console { child, sock, log: lab.path("console.log"), seen };
-
-    vm.wait_for("oxcat genesis: shell", 0, Duration::from_secs(480));
+    let (mut vm, start) = Console::boot_to_shell(&lab, &ns, &tap, MAC, &disk, 512, None, Duration::from_secs(480));
     let booted = start.elapsed();
-    // The prompt, then the shell is ready for input.
-    let shell_at = {
-        let seen = vm.seen.lock().unwrap();
-        seen.windows(20).position(|w| w == b"oxcat genesis: shell").unwrap()
-    };
-    vm.wait_for("# ", shell_at, Duration::from_secs(60));
     eprintln!("genesis: console shell {:.1} s after QEMU started", booted.as_secs_f64());
     let console = vm.text();
     for want in [
