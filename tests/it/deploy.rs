@@ -8,9 +8,11 @@
 
 use crate::diskimage::{firmware_args, test_os, Firmware};
 use crate::harness::{peers, Daemon, Lab, Netns};
-use crate::netboot::{console_text, start_oxcatd, start_oxcatd_with_ra, tap, unique, VM_CHASSIS_CONTROL};
+use crate::netboot::{
+    assert_lines, console_text, start_oxcatd, start_oxcatd_with_ra, tap, unique, Vm, VM_CHASSIS_CONTROL,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A whole deploy cycle takes minutes under TCG on a loaded 2-core machine.
@@ -102,60 +104,18 @@ fn qemu_args(fw: Firmware, dir: &Path, console: &Path, tap: &str, mac: &str, dis
     a
 }
 
+/// QEMU in `ns` with `args`.
+fn qemu(ns: &Netns, args: Vec<String>) -> Command {
+    let mut cmd = ns.exec("qemu-system-x86_64");
+    cmd.args(args);
+    cmd
+}
+
 /// An empty (sparse) virtual disk of `mib` MiB.
 fn blank_disk(lab: &Lab, name: &str, mib: u64) -> PathBuf {
     let p = lab.path(name);
     std::fs::File::create(&p).unwrap().set_len(mib * MIB).unwrap();
     p
-}
-
-/// A VM; killed on drop.
-struct Vm {
-    child: Child,
-    console: PathBuf,
-    started: Instant,
-}
-
-impl Vm {
-    fn start(ns: &Netns, args: Vec<String>, console: PathBuf) -> Vm {
-        let mut cmd = ns.exec("qemu-system-x86_64");
-        cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
-        Vm { child: cmd.spawn().expect("qemu starts"), console, started: Instant::now() }
-    }
-
-    /// Waits for the VM to power off; its console text.
-    fn wait(&mut self) -> String {
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                self.started.elapsed() < LIMIT,
-                "the VM did not power off within {LIMIT:?}; console:\n{}",
-                console_text(&self.console)
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        eprintln!("deploy cycle: powered off after {:.1} s", self.started.elapsed().as_secs_f64());
-        console_text(&self.console)
-    }
-
-    /// Stops the VM (for failures, after which genesis waits in its shell).
-    fn stop(&mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        console_text(&self.console)
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-#[track_caller]
-fn assert_lines(console: &str, wanted: &[&str]) {
-    for w in wanted {
-        assert!(console.lines().any(|l| l.trim() == *w), "no line {w:?} on the console:\n{console}");
-    }
 }
 
 fn attr(lab: &Lab, node: &str, attr: &str) -> String {
@@ -218,8 +178,8 @@ fn deploy_cycle(fw: Firmware, disks: &[(u64, &str)], hints: Option<&str>, target
         .map(|(i, (mib, serial))| (blank_disk(&lab, &format!("disk{i}.raw"), *mib), *serial))
         .collect();
     let console = lab.path("console.log");
-    let mut vm = Vm::start(&ns, qemu_args(fw, &lab.path(""), &console, &tap_name, N1.1, &files), console);
-    let text = vm.wait();
+    let mut vm = Vm::spawn(qemu(&ns, qemu_args(fw, &lab.path(""), &console, &tap_name, N1.1, &files)), console);
+    let text = vm.wait(LIMIT);
     assert_lines(
         &text,
         &[
@@ -277,7 +237,8 @@ fn failed_deploy(lab: &Lab, disks: &[(u64, &str)], why: &str) -> Vec<PathBuf> {
         .map(|(i, (mib, serial))| (blank_disk(lab, &format!("disk{i}.raw"), *mib), *serial))
         .collect();
     let console = lab.path("console.log");
-    let mut vm = Vm::start(&ns, qemu_args(Firmware::Bios, &lab.path(""), &console, &tap_name, N1.1, &files), console);
+    let mut vm =
+        Vm::spawn(qemu(&ns, qemu_args(Firmware::Bios, &lab.path(""), &console, &tap_name, N1.1, &files)), console);
     let status = wait_status(lab, "n1", &vm, |s| s.starts_with("failed") || s == "installed");
     let text = vm.stop();
     assert!(status.starts_with(&format!("failed: {why}")), "status {status:?}; console:\n{text}");

@@ -7,10 +7,10 @@
 //! leaves the VM but its DHCP request to QEMU).
 
 use crate::harness::{peers, Lab};
-use crate::netboot::console_text;
+use crate::netboot::{assert_lines, Vm};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The programs diskimage.sh and these tests run, and OVMF's firmware files.
 fn available() -> bool {
@@ -90,61 +90,24 @@ const NO_NIC: &str = "none";
 /// (restrict=on); its QEMU also runs in a network namespace of its own (loopback only).
 const CLOSED_NIC: &str = "user,restrict=on,model=virtio-net-pci";
 
-/// A VM booting from its disk; killed on drop.
-struct Vm {
-    child: Child,
-    console: PathBuf,
-    started: Instant,
-}
-
-impl Vm {
-    fn boot(lab: &Lab, firmware: Firmware, disk: &Path, nic: &str) -> Vm {
-        let console = lab.path("console.log");
-        let mut cmd = match crate::harness::own_netns().filter(|_| nic != NO_NIC) {
-            Some(unshare) => {
-                let mut words = unshare.split_whitespace();
-                let mut cmd = Command::new(words.next().unwrap());
-                cmd.args(words).arg("qemu-system-x86_64");
-                cmd
-            }
-            None => Command::new("qemu-system-x86_64"),
-        };
-        cmd.args(qemu_args(firmware, &lab.path(""), disk, &console, nic)).stdout(Stdio::null()).stderr(Stdio::null());
-        Vm { child: cmd.spawn().expect("qemu starts"), console, started: Instant::now() }
-    }
-
-    /// Waits for the guest to power off (the test OS's /init ends with `poweroff -f`); the
-    /// console text.
-    fn wait(&mut self, limit: Duration) -> String {
-        while self.child.try_wait().unwrap().is_none() {
-            if self.started.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!("the VM did not power off within {limit:?}; console:\n{}", console_text(&self.console));
-            }
-            std::thread::sleep(Duration::from_millis(200));
+/// A VM booting from its disk.
+fn boot(lab: &Lab, firmware: Firmware, disk: &Path, nic: &str) -> Vm {
+    let console = lab.path("console.log");
+    let mut cmd = match crate::harness::own_netns().filter(|_| nic != NO_NIC) {
+        Some(unshare) => {
+            let mut words = unshare.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap());
+            cmd.args(words).arg("qemu-system-x86_64");
+            cmd
         }
-        // The boot time under TCG, for the record (`--nocapture` shows it).
-        eprintln!("powered off after {:.1} s", self.started.elapsed().as_secs_f64());
-        console_text(&self.console)
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        None => Command::new("qemu-system-x86_64"),
+    };
+    cmd.args(qemu_args(firmware, &lab.path(""), disk, &console, nic));
+    Vm::spawn(cmd, console)
 }
 
 /// Boots may take minutes on a loaded 2-core machine (TCG, no KVM).
 const BOOT_LIMIT: Duration = Duration::from_secs(480);
-
-#[track_caller]
-fn assert_lines(console: &str, wanted: &[&str]) {
-    for w in wanted {
-        assert!(console.lines().any(|l| l.trim() == *w), "no line {w:?} on the console:\n{console}");
-    }
-}
 
 /// A copy of the test OS's image in the lab (the VM writes to its disk).
 fn copy_of_test_os(lab: &Lab) -> PathBuf {
@@ -196,7 +159,7 @@ fn test_os_boots_from_its_disk_with_bios() {
     }
     let lab = Lab::new();
     let disk = copy_of_test_os(&lab);
-    let console = Vm::boot(&lab, Firmware::Bios, &disk, NO_NIC).wait(BOOT_LIMIT);
+    let console = boot(&lab, Firmware::Bios, &disk, NO_NIC).wait(BOOT_LIMIT);
     // syslinux (from gptmbr.bin and the partition's boot sector) loaded the kernel, not GRUB.
     assert!(console.contains("SYSLINUX"), "syslinux did not boot:\n{console}");
     assert!(!console.contains("oxcat-testos: grub"), "GRUB booted under SeaBIOS:\n{console}");
@@ -210,7 +173,7 @@ fn test_os_boots_from_its_disk_with_uefi() {
     }
     let lab = Lab::new();
     let disk = copy_of_test_os(&lab);
-    let console = Vm::boot(&lab, Firmware::Uefi, &disk, NO_NIC).wait(BOOT_LIMIT);
+    let console = boot(&lab, Firmware::Uefi, &disk, NO_NIC).wait(BOOT_LIMIT);
     // OVMF ran \EFI\BOOT\BOOTX64.EFI, which booted from its own partition.
     assert_lines(
         &console,
@@ -238,7 +201,7 @@ fn test_os_reads_its_hostname_from_a_cidata_partition_and_runs_the_first_boot_sc
         &disk,
         &[("meta-data", "instance-id: oxcat-n7-0123456789ab\nlocal-hostname: n7\n"), ("oxcat-firstboot.sh", firstboot)],
     );
-    let console = Vm::boot(&lab, Firmware::Uefi, &disk, CLOSED_NIC).wait(BOOT_LIMIT);
+    let console = boot(&lab, Firmware::Uefi, &disk, CLOSED_NIC).wait(BOOT_LIMIT);
     assert_lines(
         &console,
         &[

@@ -99,12 +99,6 @@ pub(crate) fn tap(ns: &Netns, name: &str) {
     ns.ip(&["link", "set", name, "up"]);
 }
 
-/// A VM that network-boots from `tap` in `ns`; killed on drop.
-struct Vm {
-    child: Child,
-    console: PathBuf,
-}
-
 /// QEMU's arguments for the node: 256 MiB, serial console into `console`, its NIC on `tap`, first
 /// boot device the network (SeaBIOS then runs the NIC's iPXE ROM), powered off by a reboot.
 fn qemu_args(console: &std::path::Path, tap: &str) -> Vec<String> {
@@ -130,28 +124,43 @@ pub(crate) fn console_text(console: &std::path::Path) -> String {
     escapes.replace_all(&text, "").chars().filter(|c| *c == '\n' || !c.is_control()).collect()
 }
 
+/// A QEMU VM whose serial console goes to a file; killed on drop.
+pub(crate) struct Vm {
+    child: Child,
+    pub(crate) console: PathBuf,
+    pub(crate) started: Instant,
+}
+
 impl Vm {
-    fn boot(lab: &Lab, ns: &Netns, tap: &str) -> Vm {
-        let console = lab.path("console.log");
-        let mut cmd = ns.exec("qemu-system-x86_64");
-        cmd.args(qemu_args(&console, tap)).stdout(Stdio::null()).stderr(Stdio::null());
-        Vm { child: cmd.spawn().expect("qemu starts"), console }
+    /// Starts `cmd` (QEMU with its arguments, writing its serial console into `console`).
+    pub(crate) fn spawn(mut cmd: Command, console: PathBuf) -> Vm {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        Vm { child: cmd.spawn().expect("qemu starts"), console, started: Instant::now() }
     }
 
-    /// Waits for the guest to power off (its /init ends with `poweroff -f`); the console text.
-    fn wait(&mut self, limit: Duration) -> String {
-        let start = Instant::now();
+    /// Waits for the guest to power off (the guests' inits end with `poweroff -f`); the console
+    /// text. Past `limit` the VM is killed and the test fails with its console.
+    pub(crate) fn wait(&mut self, limit: Duration) -> String {
         while self.child.try_wait().unwrap().is_none() {
-            if start.elapsed() > limit {
+            if self.started.elapsed() > limit {
                 let _ = self.child.kill();
                 panic!("the VM did not power off within {limit:?}; console:\n{}", self.console_text());
             }
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(Duration::from_millis(200));
         }
+        // The boot time under TCG, for the record (`--nocapture` shows it).
+        eprintln!("powered off after {:.1} s", self.started.elapsed().as_secs_f64());
         self.console_text()
     }
 
-    fn console_text(&self) -> String {
+    /// Stops the VM (one that does not power off by itself); the console text.
+    pub(crate) fn stop(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.console_text()
+    }
+
+    pub(crate) fn console_text(&self) -> String {
         console_text(&self.console)
     }
 }
@@ -163,11 +172,19 @@ impl Drop for Vm {
     }
 }
 
+/// A VM that network-boots from `tap` in `ns`.
+fn boot_vm(lab: &Lab, ns: &Netns, tap: &str) -> Vm {
+    let console = lab.path("console.log");
+    let mut cmd = ns.exec("qemu-system-x86_64");
+    cmd.args(qemu_args(&console, tap));
+    Vm::spawn(cmd, console)
+}
+
 /// Boots may take minutes on a loaded 2-core machine (TCG, no KVM).
 const BOOT_LIMIT: Duration = Duration::from_secs(480);
 
 #[track_caller]
-fn assert_lines(console: &str, wanted: &[&str]) {
+pub(crate) fn assert_lines(console: &str, wanted: &[&str]) {
     for w in wanted {
         assert!(console.lines().any(|l| l.trim() == *w), "no line {w:?} on the console:\n{console}");
     }
@@ -188,7 +205,7 @@ fn vm_boots_from_oxcatd_runs_its_postscripts_and_reports_booted() {
     let lab = lab_with_node(&[("hello", HELLO)], "hello");
     let (ns, tap_name, _daemon) = boot_network(&lab);
 
-    let mut vm = Vm::boot(&lab, &ns, &tap_name);
+    let mut vm = boot_vm(&lab, &ns, &tap_name);
     let console = vm.wait(BOOT_LIMIT);
     assert_lines(
         &console,
@@ -276,7 +293,7 @@ fn vm_boots_through_proxy_dhcp_beside_another_dhcp_server_and_reports_a_failed_p
     let daemon = start_oxcatd(&lab, &ns, &br, true);
     assert!(daemon.lines.iter().any(|l| l.starts_with("oxcatd: proxyDHCP on ")), "{:?}", daemon.lines);
 
-    let mut vm = Vm::boot(&lab, &ns, &tap_name);
+    let mut vm = boot_vm(&lab, &ns, &tap_name);
     let console = vm.wait(BOOT_LIMIT);
     // The address is udhcpd's (from its range, not the node's reservation); the next server and
     // boot file are oxcatd's proxyDHCP answer (udhcpd names neither).
