@@ -622,16 +622,6 @@ fn images_are_sent_with_sendfile_on_kept_alive_connections() {
     let Some((lab, d)) = start() else { return };
     let token = token_of(&lab, "n1");
     let big = std::fs::read(lab.path("vmlinuz")).unwrap();
-    let trace = lab.path("strace.out");
-    let mut strace = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=sendfile", "-o"])
-        .arg(&trace)
-        .args(["-p", &d.daemon.pid().to_string()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // strace is attached once it has written its first line or the daemon's threads are traced.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
     let url = "/install/images/img/kernel";
     let reqs = format!(
         "GET {url} HTTP/1.1\r\nHost: x\r\n\r\n\
@@ -642,16 +632,17 @@ fn images_are_sent_with_sendfile_on_kept_alive_connections() {
          GET /install/%2e%2e/oxcat.db HTTP/1.1\r\nHost: x\r\n\r\n\
          GET {url} HTTP/1.1\r\nHost: x\r\nRange: bytes=3000000-\r\nConnection: close\r\n\r\n"
     );
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&std::net::SocketAddr::new(NODE_ADDR.parse().unwrap(), 0).into()).unwrap();
-    sock.connect(&d.http.parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
-    let mut s: std::net::TcpStream = sock.into();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
-    s.write_all(reqs.as_bytes()).unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    let _ = Command::new("kill").arg(strace.id().to_string()).status();
-    strace.wait().unwrap();
+    let (got, trace) = sendfile_traced(&lab.path("strace.out"), d.daemon.pid(), || {
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.bind(&std::net::SocketAddr::new(NODE_ADDR.parse().unwrap(), 0).into()).unwrap();
+        sock.connect(&d.http.parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        let mut s: std::net::TcpStream = sock.into();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        s.write_all(reqs.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
     let r = responses(&got, &[2]);
     let status: Vec<&str> = r.iter().map(|(s, _, _)| s.as_str()).collect();
     assert_eq!(
@@ -674,7 +665,6 @@ fn images_are_sent_with_sendfile_on_kept_alive_connections() {
     assert_eq!(r[4].2, big[big.len() - 10..]);
     assert!(r[6].1.contains("Content-Range: bytes */3000000"), "{}", r[6].1);
     lab.run("nodels", &["n1", "nodelist.status"]).ok().stdout_is("n1: booting\n");
-    let trace = std::fs::read_to_string(&trace).unwrap();
     let sent: usize = trace
         .lines()
         .filter(|l| l.contains("sendfile("))
@@ -694,25 +684,33 @@ fn sendfile_waits_for_room_when_the_socket_buffer_is_full() {
     }
     let Some((lab, d)) = start() else { return };
     large_file(&lab, "slow.bin");
-    let trace = lab.path("strace-slow.out");
-    let mut strace = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=sendfile", "-o"])
-        .arg(&trace)
-        .args(["-p", &d.daemon.pid().to_string()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
     // A client slower than the daemon: the socket buffer fills again and again.
-    let (code, body) = curl(&["--limit-rate", "32M", &format!("http://{}/tftpboot/slow.bin", d.http)]);
-    let _ = Command::new("kill").arg(strace.id().to_string()).status();
-    strace.wait().unwrap();
+    let ((code, body), trace) = sendfile_traced(&lab.path("strace-slow.out"), d.daemon.pid(), || {
+        curl(&["--limit-rate", "32M", &format!("http://{}/tftpboot/slow.bin", d.http)])
+    });
     assert_eq!((code, body.len()), (0, 64 << 20));
-    let trace = std::fs::read_to_string(&trace).unwrap();
     let calls = trace.lines().filter(|l| l.contains("sendfile(")).count();
     let full = trace.lines().filter(|l| l.contains("EAGAIN")).count();
     assert!(calls > 0, "no sendfile seen:\n{trace}");
     assert!(full <= 1, "{full} of {calls} sendfile calls found the socket buffer full:\n{trace}");
+}
+
+/// Runs `f` while strace records the sendfile calls of process `pid` into `trace`; what `f`
+/// returned and the trace.
+fn sendfile_traced<T>(trace: &std::path::Path, pid: u32, f: impl FnOnce() -> T) -> (T, String) {
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=sendfile", "-o"])
+        .arg(trace)
+        .args(["-p", &pid.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // strace is attached once it has written its first line or the daemon's threads are traced.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = f();
+    let _ = Command::new("kill").arg(strace.id().to_string()).status();
+    strace.wait().unwrap();
+    (out, std::fs::read_to_string(trace).unwrap())
 }
 
 /// A 64 MiB file of the pattern `i as u8` under the lab's tftp root, named `name`.
