@@ -248,9 +248,9 @@ fn target(opts: &Options, plan: &Plan, log: &Log) -> Result<PathBuf, String> {
         format!("rootdevice \"{hints}\"")
     };
     log.line(format!(
-        "disk: {} ({} GiB, model '{}', serial '{}', wwn '{}'), chosen by {by}",
+        "disk: {} ({}, model '{}', serial '{}', wwn '{}'), chosen by {by}",
         disk.path().display(),
-        disk.size_gib(),
+        hints::human(disk.size),
         disk.model,
         disk.serial,
         disk.wwn

@@ -133,7 +133,7 @@ fn names(disks: &[&Disk]) -> String {
 }
 
 /// A size for people: whole GiB (as the size hints count), or MiB below one GiB.
-fn human(bytes: u64) -> String {
+pub fn human(bytes: u64) -> String {
     if bytes >= 1 << 30 {
         format!("{} GiB", bytes >> 30)
     } else {
