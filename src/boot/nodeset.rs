@@ -287,9 +287,7 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
                 None => return Ok(Err("no boot token recorded: run nodeset for this node again".into())),
             }
         } else {
-            let mut b = [0u8; 16];
-            getrandom::fill(&mut b).expect("the OS random source works");
-            b.iter().map(|x| format!("{x:02x}")).collect()
+            new_token()
         };
         let mut args: Vec<String> = Vec::new();
         // The image's kernel arguments are for its own kernel, not for genesis.
@@ -365,7 +363,16 @@ fn plan_node(ctx: &mut Ctx, node: &str, req: &Request) -> Result<std::result::Re
 /// only its digest is kept.
 const SPENT: &str = "sha256:";
 
-fn token_digest(token: &str) -> String {
+/// A fresh token: 16 random bytes, hex (the boot token nodeset draws, and the first-boot token a
+/// disk deploy's plan draws).
+pub fn new_token() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS random source works");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// SHA-256 of a token, hex.
+pub fn token_digest(token: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

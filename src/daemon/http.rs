@@ -882,7 +882,7 @@ async fn deploy_plan(r: &Req, shared: &Arc<Shared>) -> Answer {
                 }
                 _ => return Ok(Err((403, "unknown node or wrong token\n".to_string()))),
             }
-            let next = crate::deploy::plan::new_token();
+            let next = crate::boot::nodeset::new_token();
             match crate::deploy::plan::build(c, &node, &next)? {
                 Ok(plan) => {
                     store::upsert(c, chain, &[&node], &[("nexttoken", Some(&next))])?;

@@ -40,13 +40,6 @@ impl Refused {
 /// The compressions the node agent decompresses (linuximage.diskimageformat).
 pub const FORMATS: &[&str] = &["raw", "gz", "zst", "xz"];
 
-/// A fresh token: 16 random bytes, hex (as nodeset draws the boot token).
-pub fn new_token() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS random source works");
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// The disk image a recorded state (chain.currstate) deploys: IMAGE when the state is
 /// `install IMAGE` and IMAGE's osimage.provmethod is `disk`.
 pub fn deploy_image(conn: &Connection, state: &str) -> Result<Option<String>> {
@@ -174,17 +167,12 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn token_hash12(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(token.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
 /// meta-data: a new instance id per deploy (cloud-init runs its once-per-instance work again),
 /// and the host name.
 fn meta_data(node: &str, nexttoken: &str) -> String {
     format!(
         "instance-id: {}\nlocal-hostname: {}\n",
-        yaml(&format!("oxcat-{node}-{}", token_hash12(nexttoken))),
+        yaml(&format!("oxcat-{node}-{}", &crate::boot::nodeset::token_digest(nexttoken)[..12])),
         yaml(node)
     )
 }
