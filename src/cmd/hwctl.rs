@@ -3,6 +3,7 @@
 use super::{flag, json_arg, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::hw::ipmi::cmds::BootDevice;
+use crate::hw::ipmi::sdrcache::SdrCache;
 use crate::hw::ops::{self, Fact, Inventory, Op, Power, Vitals};
 use crate::hw::{bmc, fanout};
 use crate::noderange;
@@ -108,7 +109,17 @@ pub fn rvitals_command() -> Command {
             "temp, voltage, wattage, fanspeed, power, leds, all",
         ),
     )
+    .long_about(RVITALS_LONG_ABOUT)
 }
+
+const RVITALS_LONG_ABOUT: &str = "Read nodes' sensors (temperatures, voltages, power, fans) from their BMCs.
+
+Each BMC's sensor data records (SDRs) are cached beside the store, in the directory sdrcache (0700), \
+so a run costs two small requests plus the readings. A cached copy is used while the BMC's device id, \
+firmware and SDR repository info (record count, free space, last addition and erase times) are \
+unchanged; any change makes rvitals read the records again. BMCs of one model and firmware share a \
+copy only when their repositories carry the same real addition time. Set site.ipmisdrcache=no to \
+read the records on every run.";
 
 pub fn reventlog_command() -> Command {
     hw_command(
@@ -220,7 +231,11 @@ fn fan_out(ctx: &mut Ctx, m: &ArgMatches, op: Op) -> Result<Status> {
             }
         }
     }
-    for (node, r) in fanout::run(runnable, &opts, move |t| ops::perform(t, op)) {
+    let sdr_cache = match op {
+        Op::Vitals(_) => SdrCache::for_store(&st)?.map(std::sync::Arc::new),
+        _ => None,
+    };
+    for (node, r) in fanout::run(runnable, &opts, move |t| ops::perform(t, op, sdr_cache.clone())) {
         kinds.push(r.as_ref().err().map(|e| e.kind()));
         results.push((node, r.map_err(|e| e.to_string())));
     }

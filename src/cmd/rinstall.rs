@@ -154,7 +154,7 @@ fn hw_step(
         }
     }
     let mut done: Vec<(String, Vec<Fact>)> = Vec::new();
-    for (node, r) in fanout::run(runnable, &opts, move |t| ops::perform(t, op)) {
+    for (node, r) in fanout::run(runnable, &opts, move |t| ops::perform(t, op, None)) {
         match r {
             Ok(facts) => done.push((node, facts)),
             Err(e) => failed.push((node, e.to_string())),

@@ -1109,7 +1109,7 @@ async fn set_disk_boot(shared: Arc<Shared>, node: String) {
         }
     };
     let op = ops::Op::Boot { device: Some(BootDevice::Hd), persistent: false, uefi: false };
-    match ops::perform(target, op).await {
+    match ops::perform(target, op, None).await {
         Ok(facts) => {
             let now = facts.first().map(|f| f.value.clone()).unwrap_or_default();
             shared.log.problem(format!("oxcatd: {node}: installed: next boot from disk (rsetboot {node} hd: {now})"));

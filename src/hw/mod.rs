@@ -33,7 +33,7 @@ pub fn validate(ready: &[Ready], limits: &bmc::Limits) -> Vec<String> {
         }
     }
     let opts = fanout::Options { fanout: 1024, stagger: None, progress: false };
-    for (node, r) in fanout::run(items, &opts, |t| ops::perform(t, ops::Op::Validate)) {
+    for (node, r) in fanout::run(items, &opts, |t| ops::perform(t, ops::Op::Validate, None)) {
         if let Err(e) = r {
             errors.push(format!("{node}: Error: {e}"));
         }

@@ -2,9 +2,12 @@
 //! words (`on`, `Network`, `CPU Temp: 45 C (113 F)`, `System Serial Number: ...`).
 
 use super::ipmi::cmds::{self, BootDevice, PowerAction, Reading};
+use super::ipmi::sdrcache::SdrCache;
 use super::ipmi::session::{Session, Target};
 use super::ipmi::{fru, IpmiError};
 use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// One reported fact: `node: value` or `node: label: value`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,15 +92,16 @@ impl Op {
     }
 }
 
-/// Opens a session, performs `op`, and always closes the session, also after an error.
-pub async fn perform(target: Target, op: Op) -> Result<Vec<Fact>, IpmiError> {
+/// Opens a session, performs `op`, and always closes the session, also after an error. Sensor
+/// records come from `sdr_cache` when there is one.
+pub async fn perform(target: Target, op: Op, sdr_cache: Option<Arc<SdrCache>>) -> Result<Vec<Fact>, IpmiError> {
     let mut s = Session::open(&target, op.needs_operator()).await?;
-    let r = run(&mut s, op).await;
+    let r = run(&mut s, op, target.addr, sdr_cache.as_deref()).await;
     s.close().await;
     r
 }
 
-async fn run(s: &mut Session, op: Op) -> Result<Vec<Fact>, IpmiError> {
+async fn run(s: &mut Session, op: Op, bmc: SocketAddr, sdr_cache: Option<&SdrCache>) -> Result<Vec<Fact>, IpmiError> {
     match op {
         Op::Power(p) => power(s, p).await.map(|v| vec![fact(v)]),
         Op::Boot { device, persistent, uefi } => {
@@ -107,7 +111,7 @@ async fn run(s: &mut Session, op: Op) -> Result<Vec<Fact>, IpmiError> {
             Ok(vec![fact(cmds::get_boot(s).await?.label())])
         }
         Op::Inventory(what) => inventory(s, what).await,
-        Op::Vitals(what) => vitals(s, what).await,
+        Op::Vitals(what) => vitals(s, what, bmc, sdr_cache).await,
         Op::EventLog { last } => event_log(s, last).await,
         Op::ClearEventLog => cmds::sel_clear(s).await.map(|_| vec![fact("SEL cleared")]),
         Op::Validate => {
@@ -233,7 +237,12 @@ pub fn format_reading(r: &Reading) -> String {
     s
 }
 
-async fn vitals(s: &mut Session, what: Vitals) -> Result<Vec<Fact>, IpmiError> {
+async fn vitals(
+    s: &mut Session,
+    what: Vitals,
+    bmc: SocketAddr,
+    sdr_cache: Option<&SdrCache>,
+) -> Result<Vec<Fact>, IpmiError> {
     let mut out = Vec::new();
     if matches!(what, Vitals::Power | Vitals::All) {
         let on = cmds::power_is_on(s).await?;
@@ -242,7 +251,11 @@ async fn vitals(s: &mut Session, what: Vitals) -> Result<Vec<Fact>, IpmiError> {
     if what == Vitals::Leds {
         return Err(IpmiError::Protocol("LED status is OEM-specific and not read over standard IPMI".into()));
     }
-    let mut readings = cmds::readings(s).await?;
+    let sdrs = match sdr_cache {
+        Some(c) => c.records(s, bmc).await?,
+        None => cmds::sdr_records(s).await?,
+    };
+    let mut readings = cmds::readings(s, &sdrs).await?;
     readings.sort_by(|a, b| a.name.cmp(&b.name));
     for r in readings {
         let keep = match what {

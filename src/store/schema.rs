@@ -713,7 +713,7 @@ fn site_rule(key: &str) -> Option<SiteRule> {
         "ipmitimeout" | "syspowerinterval" => (seconds, "a number of seconds, e.g. 2 or 0.5"),
         "ipmiretries" | "syspowermaxnodes" => (whole, "a whole number, 0, 1, 2, ..."),
         "dhcplease" => (whole, "a whole number of seconds, e.g. 43200"),
-        "nodestatus" => (yes_no, "y or n"),
+        "nodestatus" | "ipmisdrcache" => (yes_no, "y or n"),
         "noderangelimit" => (positive, "a number of names, at least 1"),
         "installdir" | "tftpdir" | "templatedir" => (abs_path, "an absolute path, e.g. /install"),
         _ => return None,

@@ -131,6 +131,38 @@ fn sensors_with_units_match_ipmitool() {
     }
 }
 
+/// The SDR cache (site.ipmisdrcache): the second rvitals takes the records from the cache, and a
+/// repository that changed on the BMC (here: erased, which moves its erase timestamp) is read again.
+#[test]
+fn rvitals_caches_sdrs_until_the_repository_changes() {
+    let Some((lab, b)) = lab_with(1) else { return };
+    let temp = "n1: CPU Temp: 45 C (113 F)\n";
+    lab.run("rvitals", &["n1", "temp"]).ok().stdout_is(temp);
+    let dir = lab.db().parent().unwrap().join("sdrcache");
+    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&dir), mode(&entries[0])), (0o700, 0o600));
+    // Renaming the sensor inside the cached record shows whether the records came from the cache.
+    let cached = std::fs::read(&entries[0]).unwrap();
+    let at = cached.windows(8).position(|w| w == b"CPU Temp").expect("the sensor's name is in the entry");
+    let mut renamed = cached.clone();
+    renamed[at..at + 8].copy_from_slice(b"CPU Tmpx");
+    std::fs::write(&entries[0], &renamed).unwrap();
+    lab.run("rvitals", &["n1", "temp"]).ok().stdout_is("n1: CPU Tmpx: 45 C (113 F)\n");
+    lab.run("chdef", &["-t", "site", "ipmisdrcache=no"]).ok();
+    lab.run("rvitals", &["n1", "temp"]).ok().stdout_is(temp);
+    lab.run("chdef", &["-t", "site", "ipmisdrcache=yes"]).ok();
+    lab.run("rvitals", &["n1", "temp"]).ok().stdout_is("n1: CPU Tmpx: 45 C (113 F)\n");
+    // Reserve SDR Repository, then Clear SDR Repository ('CLR', initiate erase).
+    let reservation = b[0].ipmitool(&["raw", "0x0a", "0x22"]);
+    let r: Vec<String> = reservation.split_whitespace().map(|x| format!("0x{x}")).collect();
+    assert_eq!(r.len(), 2, "reservation: {reservation}");
+    b[0].ipmitool(&["raw", "0x0a", "0x27", &r[0], &r[1], "0x43", "0x4c", "0x52", "0xaa"]);
+    lab.run("rvitals", &["n1", "temp"]).ok().stdout_is(temp);
+}
+
 #[test]
 fn event_log_read_and_clear() {
     let Some((lab, b)) = lab_with(1) else { return };

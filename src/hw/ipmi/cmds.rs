@@ -92,8 +92,23 @@ pub async fn get_boot(s: &mut Session) -> Result<BootFlags, IpmiError> {
 
 /// Get Device ID, parsed by ipmi-rs-core.
 pub async fn device_id(s: &mut Session) -> Result<ipmi_rs_core::app::DeviceId, IpmiError> {
-    let d = s.request(NETFN_APP, 0x01, &[]).await?;
+    let d = device_id_bytes(s).await?;
     ipmi_rs_core::app::DeviceId::from_data(&d).ok_or_else(|| short("device id"))
+}
+
+/// Get Device ID's answer as sent.
+pub async fn device_id_bytes(s: &mut Session) -> Result<Vec<u8>, IpmiError> {
+    s.request(NETFN_APP, 0x01, &[]).await
+}
+
+/// Get SDR Repository Info's 14 bytes: version, record count, free space, most recent addition
+/// and erase timestamps, operation support.
+pub async fn sdr_repository_info(s: &mut Session) -> Result<Vec<u8>, IpmiError> {
+    let d = s.request(NETFN_STORAGE, 0x20, &[]).await?;
+    if d.len() < 14 {
+        return Err(short("SDR repository info"));
+    }
+    Ok(d[..14].to_vec())
 }
 
 /// Get System GUID, formatted as a UUID (the wire order is little-endian per SMBIOS).
@@ -199,11 +214,11 @@ pub struct Reading {
     pub thresholds: u8,
 }
 
-/// Reads every full (threshold) sensor: SDRs via ipmi-rs-core's parser, Get Sensor Reading for each.
-pub async fn readings(s: &mut Session) -> Result<Vec<Reading>, IpmiError> {
+/// Reads every full (threshold) sensor of `sdrs` (parsed by ipmi-rs-core) with Get Sensor Reading.
+pub async fn readings(s: &mut Session, sdrs: &[Vec<u8>]) -> Result<Vec<Reading>, IpmiError> {
     let mut out = Vec::new();
-    for raw in sdr_records(s).await? {
-        let Ok(rec) = Record::parse(&raw) else { continue };
+    for raw in sdrs {
+        let Ok(rec) = Record::parse(raw) else { continue };
         let RecordContents::FullSensor(full) = &rec.contents else { continue };
         let common = full.common();
         let num = raw.get(7).copied().unwrap_or(0);

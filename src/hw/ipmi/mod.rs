@@ -5,6 +5,7 @@
 pub mod cmds;
 pub mod crypto;
 pub mod fru;
+pub mod sdrcache;
 pub mod session;
 
 use std::fmt;
