@@ -1,7 +1,8 @@
 //! IPMI fan-out benchmark (issue 4): starts N simulated BMCs (OpenIPMI ipmi_sim, the same fixture
 //! the tests use), then times, alternating in one run: `rpower all stat` against FreeIPMI's
 //! `ipmipower --stat` and (N <= 256) a sequential `ipmitool` loop, and `rvitals all` against
-//! `ipmi-sensors`. Prints medians, ratios, client CPU per node and peak memory (GNU time).
+//! `ipmi-sensors`, each with its SDR cache (both cold in the first round, warm after: the median is
+//! a warm run). Prints medians, ratios, client CPU per node and peak memory (GNU time).
 //!
 //! Usage: cargo run --release --example ipmi_bench -- [N...] (default: 256 1000). Needs root
 //! (BMCs listen on 127.x.y.z:623) and the packages openipmi, ipmitool, freeipmi-tools, time.
