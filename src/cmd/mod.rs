@@ -13,6 +13,7 @@ mod nodeagent;
 mod nodels;
 mod nodeset;
 mod oxcatd;
+mod rcons;
 mod rinstall;
 mod tabdump;
 mod tabrestore;
@@ -90,6 +91,7 @@ pub static APPLETS: &[Applet] = &[
     },
     Applet { name: "nodeset", section: 8, about: nodeset::ABOUT, command: nodeset::command, run: nodeset::run },
     Applet { name: "oxcatd", section: 8, about: oxcatd::ABOUT, command: oxcatd::command, run: oxcatd::run },
+    Applet { name: "rcons", section: 1, about: rcons::ABOUT, command: rcons::command, run: rcons::run },
     Applet {
         name: "reventlog",
         section: 1,

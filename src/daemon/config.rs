@@ -18,6 +18,19 @@ struct Wire {
     tftp: Option<WireTftp>,
     dhcp: Option<WireDhcp>,
     postscripts: Option<String>,
+    console: Option<WireConsole>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireConsole {
+    enable: Option<bool>,
+    nodes: Option<String>,
+    log_dir: Option<String>,
+    log_max: Option<u64>,
+    log_keep: Option<u32>,
+    socket: Option<String>,
+    keepalive: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +92,8 @@ pub struct Config {
     /// Empty router advertisements on the DHCP interfaces (see `daemon::ra`).
     pub dhcp_ipv6_ra: bool,
     pub postscripts: PathBuf,
+    /// The console service (`daemon::console`).
+    pub console: super::console::Settings,
 }
 
 /// What one client may hold of the HTTP server.
@@ -148,6 +163,7 @@ impl Config {
             Some(0) => Err(Error::Input(format!("{}: {key}: must be at least 1", path.display()))),
             _ => Ok(v),
         };
+        let console = console_settings(path, w.console.unwrap_or_default())?;
         let default = HttpLimits::default();
         let http_limits = HttpLimits {
             max_connections: positive("http.max_connections", http.max_connections.map(|n| n as u64))?
@@ -195,8 +211,35 @@ impl Config {
             },
             dhcp_server,
             postscripts: PathBuf::from(w.postscripts.unwrap_or_else(|| "/usr/local/share/oxcat/postscripts".into())),
+            console,
         })
     }
+}
+
+fn console_settings(path: &Path, w: WireConsole) -> Result<super::console::Settings> {
+    let d = super::console::Settings::default();
+    let keepalive = match w.keepalive {
+        None => d.keepalive,
+        Some(k) if (0.1..=3600.0).contains(&k) => std::time::Duration::from_secs_f64(k),
+        Some(k) => {
+            return Err(Error::Input(format!(
+                "{}: console.keepalive: '{k}' is not allowed (seconds, from 0.1 to 3600)",
+                path.display()
+            )))
+        }
+    };
+    if w.log_max.is_some_and(|m| m < 1024) {
+        return Err(Error::Input(format!("{}: console.log_max: must be at least 1024 (bytes)", path.display())));
+    }
+    Ok(super::console::Settings {
+        enable: w.enable == Some(true),
+        nodes: w.nodes.unwrap_or(d.nodes),
+        log_dir: w.log_dir.map_or(d.log_dir, PathBuf::from),
+        log_max: w.log_max.unwrap_or(d.log_max),
+        log_keep: w.log_keep.unwrap_or(d.log_keep),
+        socket: w.socket.map_or(d.socket, PathBuf::from),
+        keepalive,
+    })
 }
 
 #[cfg(test)]
@@ -230,6 +273,14 @@ mod tests {
         assert!(!Config::parse(Path::new("o.toml"), "[dhcp]\nipv6_ra = \"off\"\n").unwrap().dhcp_ipv6_ra);
         let e = Config::parse(Path::new("o.toml"), "[dhcp]\nipv6_ra = \"on\"\n").unwrap_err().to_string();
         assert_eq!(e, "Error: o.toml: dhcp.ipv6_ra: 'on' is not allowed (allowed: empty, off)");
+        assert!(!c.console.enable);
+        let c = Config::parse(Path::new("o.toml"), "[console]\nenable = true\nkeepalive = 0.5\nlog_dir = \"/l\"\n")
+            .unwrap();
+        assert!(c.console.enable);
+        assert_eq!(c.console.keepalive, std::time::Duration::from_millis(500));
+        assert_eq!(c.console.log_dir, PathBuf::from("/l"));
+        let e = Config::parse(Path::new("o.toml"), "[console]\nkeepalive = 0\n").unwrap_err().to_string();
+        assert_eq!(e, "Error: o.toml: console.keepalive: '0' is not allowed (seconds, from 0.1 to 3600)");
         let e = Config::parse(Path::new("o.toml"), "[htp]\n").unwrap_err().to_string();
         assert!(e.starts_with("Error: o.toml: unknown field `htp`"), "{e}");
     }

@@ -4,6 +4,7 @@
 //! without a restart and without re-reading the cluster.
 
 pub mod config;
+pub mod console;
 pub mod dhcp;
 pub mod http;
 pub mod log;
@@ -85,6 +86,19 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
                 .map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(format!("TFTP on {bound}"), fut);
         }
+        if cfg.console.enable {
+            let (svc, targets) = console_service(&cfg.console, &store_path(&cfg))?;
+            let n = targets.len();
+            let fut = svc.bind(targets).map_err(Error::Io)?;
+            writeln!(
+                out,
+                "oxcatd: consoles on {} ({n} nodes, logs in {})",
+                cfg.console.socket.display(),
+                cfg.console.log_dir.display()
+            )
+            .map_err(|e| Error::io("stdout", e))?;
+            tasks.spawn("console service".into(), fut);
+        }
         if tasks.is_empty() {
             return Err(Error::Input("no service enabled (http and tftp are both off in the config)".into()));
         }
@@ -103,6 +117,32 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
     // a failed daemon from exiting.
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     served
+}
+
+fn store_path(cfg: &Config) -> std::path::PathBuf {
+    Store::locate(cfg.db.as_ref().and_then(|p| p.to_str()))
+}
+
+/// The console service for the nodes `[console] nodes` selects, with each node's BMC; a node
+/// without a usable BMC is named on standard error and left out.
+fn console_service(
+    settings: &console::Settings,
+    db: &std::path::Path,
+) -> Result<(console::Service, Vec<(String, crate::hw::ipmi::session::Target)>)> {
+    let st = Store::open(db)?;
+    let conn = st.conn();
+    let (view, nodes) = store::view::NodeView::for_range(conn, &settings.nodes)?;
+    let limits = crate::hw::bmc::Limits::from_site(conn, None, None)?;
+    let mut targets = Vec::new();
+    for (node, t) in crate::hw::bmc::targets(conn, &view, &nodes, &limits)? {
+        match t {
+            Ok(t) => targets.push((node, t)),
+            Err(e) => eprintln!("oxcatd: console {node}: {e}"),
+        }
+    }
+    let served: Vec<String> = targets.iter().map(|(n, _)| n.clone()).collect();
+    let svc = console::Service::new(settings.clone(), &served).map_err(Error::Io)?;
+    Ok((svc, targets))
 }
 
 /// The running services, by name ("DHCP on 0.0.0.0:67").

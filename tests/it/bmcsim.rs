@@ -168,6 +168,16 @@ impl Bmc {
     /// Like [`Bmc::start`], with `control` as the chassis_control program (run as `PROGRAM DIR get
     /// power`, `PROGRAM DIR set power 1`, ..., DIR being the BMC's own directory).
     pub fn start_controlling(root: &Path, control: Option<&str>) -> Bmc {
+        Bmc::start_full(root, control, None)
+    }
+
+    /// Like [`Bmc::start`], with Serial-over-LAN connected to `sol` (ipmi_sim's `sol` device:
+    /// "tcp:IP:PORT", where something listens before the BMC starts: it connects once, at startup).
+    pub fn start_with_sol(root: &Path, sol: &str) -> Bmc {
+        Bmc::start_full(root, Some(CHASSIS_CONTROL), Some(sol))
+    }
+
+    fn start_full(root: &Path, control: Option<&str>, sol: Option<&str>) -> Bmc {
         let chassis_control = control.is_some();
         let (addr, index) = next_addr();
         let dir = root.join(format!("bmc{index}"));
@@ -191,7 +201,7 @@ impl Bmc {
              \x20   allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n\
              \x20   allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n\
              \x20   guid a123456789abcdefa123456789ab{index:04x}\n  endlan\n\
-             {control}\
+             {control}{sol}\
              \x20 user 1 true \"\" \"\" user 10 none md2 md5 straight\n\
              \x20 user 2 true \"{USER}\" \"{PASSWORD}\" admin 10 none md2 md5 straight\n",
             control = if chassis_control {
@@ -199,6 +209,7 @@ impl Bmc {
             } else {
                 String::new()
             },
+            sol = sol.map(|d| format!("  sol \"{d}\" 115200\n")).unwrap_or_default(),
         );
         std::fs::write(dir.join("lan.conf"), lan).unwrap();
         let fru: Vec<String> =
@@ -217,7 +228,26 @@ impl Bmc {
             fru.join(" ")
         );
         std::fs::write(dir.join("node.emu"), emu).unwrap();
-        let child = Command::new("ipmi_sim")
+        let child = Bmc::spawn(&dir);
+        let bmc = Bmc { addr, index, dir, child };
+        bmc.wait_ready();
+        bmc
+    }
+
+    /// Kills the simulator (the BMC disappears); [`Bmc::revive`] starts it again.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn revive(&mut self) {
+        self.child = Bmc::spawn(&self.dir);
+        self.wait_ready();
+    }
+
+    fn spawn(dir: &Path) -> Child {
+        let state = dir.join("state");
+        Command::new("ipmi_sim")
             .arg("-c")
             .arg(dir.join("lan.conf"))
             .arg("-f")
@@ -229,10 +259,7 @@ impl Bmc {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("ipmi_sim starts");
-        let bmc = Bmc { addr, index, dir, child };
-        bmc.wait_ready();
-        bmc
+            .expect("ipmi_sim starts")
     }
 
     /// Polls with Get Channel Authentication Capabilities until the BMC answers (10 s deadline).

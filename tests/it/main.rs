@@ -3,6 +3,7 @@
 mod agent;
 mod bmcsim;
 mod concurrency;
+mod console;
 mod defs;
 mod deploy;
 mod deploy_bench;

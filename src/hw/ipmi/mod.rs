@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod fru;
 pub mod sdrcache;
 pub mod session;
+pub mod sol;
 
 use std::fmt;
 use std::net::SocketAddr;

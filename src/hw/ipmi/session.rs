@@ -233,10 +233,15 @@ impl Session {
 
     /// Wraps an IPMI message: encrypted, then authenticated with the session's next sequence number.
     fn seal(&mut self, msg: &[u8]) -> Vec<u8> {
+        self.seal_as(PAYLOAD_IPMI, msg)
+    }
+
+    /// Wraps a payload of any type (IPMI message, SOL packet) as [`Session::seal`] does.
+    fn seal_as(&mut self, payload_type: u8, msg: &[u8]) -> Vec<u8> {
         self.out_seq = self.out_seq.wrapping_add(1).max(1);
         let payload = crypto::encrypt(&self.keys.k2, random::<16>(), msg);
         let mut p = RMCP_HEADER.to_vec();
-        p.extend([0x06, PAYLOAD_IPMI | ENCRYPTED | AUTHENTICATED]);
+        p.extend([0x06, payload_type | ENCRYPTED | AUTHENTICATED]);
         p.extend(self.bmc_sid.to_le_bytes());
         p.extend(self.out_seq.to_le_bytes());
         p.extend((payload.len() as u16).to_le_bytes());
@@ -249,6 +254,48 @@ impl Session {
         let code = crypto::packet_auth(self.suite, &self.keys.k1, &p[4..]);
         p.extend(code);
         p
+    }
+
+    /// Sends one sealed payload of `payload_type` without waiting for anything (SOL packets, and
+    /// requests whose answers the caller reads with [`Session::recv_payload`]).
+    pub async fn send_payload(&mut self, payload_type: u8, payload: &[u8]) -> Result<(), IpmiError> {
+        let packet = self.seal_as(payload_type, payload);
+        self.sock.send(&packet).await.map(|_| ()).map_err(|e| IpmiError::Io(e.to_string()))
+    }
+
+    /// An IPMI request message with the session's next requester sequence number: (that number,
+    /// the message), to send with [`Session::send_payload`] and match with [`ipmi_reply`].
+    pub fn request_message(&mut self, netfn: u8, cmd: u8, data: &[u8]) -> (u8, Vec<u8>) {
+        self.rq_seq = (self.rq_seq + 1) & 0x3f;
+        let seq = self.rq_seq;
+        let mut msg = vec![BMC_ADDR, netfn << 2];
+        msg.push(checksum(&msg));
+        msg.extend([RQ_ADDR, seq << 2, cmd]);
+        msg.extend(data);
+        msg.push(checksum(&msg[3..]));
+        (seq, msg)
+    }
+
+    /// Waits for the next packet of this session: its payload type and opened payload. Packets
+    /// that do not authenticate are skipped; a receive error (an ICMP port unreachable: nothing
+    /// listens any more) is returned as such.
+    pub async fn recv_payload(&self) -> Result<(u8, Vec<u8>), IpmiError> {
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = self.sock.recv(&mut buf).await.map_err(|e| IpmiError::Io(e.to_string()))?;
+            if n < 6 {
+                continue;
+            }
+            let payload_type = buf[5] & 0x3f;
+            if let Some(p) = open_packet(&buf[..n], payload_type, Some((self.suite, &self.keys))) {
+                return Ok((payload_type, p));
+            }
+        }
+    }
+
+    /// The BMC's session id (what Close Session names).
+    pub fn bmc_session_id(&self) -> u32 {
+        self.bmc_sid
     }
 
     /// Closes the session (best effort: one try, short wait). Always call it, also after errors.

@@ -1,0 +1,522 @@
+//! The console service: oxcatd keeps the SOL console of every selected node connected, writes what
+//! each prints to a log file of its own (timestamped lines, size-capped, rotated, root-only), and
+//! lets several `rcons` clients attach to a console over a local unix socket: one writes, the others
+//! read. A console that drops is reconnected after a back-off that grows with its failures and with
+//! the number of consoles, so a rack of BMCs restarting at once is not reconnected as a storm.
+//!
+//! Client protocol (one line, then raw bytes both ways): `attach NODE [ro] [force]`, answered
+//! `ok writer`, `ok reader` or `unmanaged` (not a console of the service: rcons goes to the BMC
+//! itself) or `error WHY`. Client input: bytes, with FFh escaping: `FF FF` is a literal FFh and
+//! `FF 42` ('B') a serial break.
+
+use crate::hw::ipmi::session::Target;
+use crate::hw::ipmi::sol::{Console, SolEnd, SolError, SolInput};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+
+/// The `[console]` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Off unless asked for: a held console is a BMC's only SOL session.
+    pub enable: bool,
+    /// Which nodes (a noderange; default every node with nodehm.cons=ipmi).
+    pub nodes: String,
+    pub log_dir: PathBuf,
+    /// A log file is rotated when it reaches this many bytes...
+    pub log_max: u64,
+    /// ...keeping this many old ones (NODE.log.1 is the newest).
+    pub log_keep: u32,
+    pub socket: PathBuf,
+    /// Seconds between keep-alives on an idle console (which also notice a BMC that is gone).
+    pub keepalive: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            enable: false,
+            nodes: "nodehm.cons==ipmi".into(),
+            log_dir: PathBuf::from("/var/log/oxcat/consoles"),
+            log_max: 4 << 20,
+            log_keep: 2,
+            socket: PathBuf::from("/run/oxcat/console.sock"),
+            keepalive: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The wait before reconnecting a console after `failures` failures in a row, when the service
+/// holds `consoles` consoles: doubling from 1 s up to 60 s, plus a random share of a window that
+/// grows by 20 ms per console (1,000 consoles whose BMCs restart together come back over 20 s).
+pub fn backoff(failures: u32, consoles: usize, random: f64) -> Duration {
+    let base = Duration::from_secs(1 << failures.saturating_sub(1).min(6)).min(Duration::from_secs(60));
+    let window = Duration::from_millis(20) * consoles as u32 + base / 2;
+    base + window.mul_f64(random.clamp(0.0, 1.0))
+}
+
+fn random_unit() -> f64 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("the OS random source works");
+    f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
+}
+
+/// `MM/DD/YYYY HH:MM:SS` in UTC (the event log's format).
+fn now_stamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("{}:{:02}", crate::hw::ipmi::fru::utc(secs), secs % 60)
+}
+
+/// One node's console log: each line starts with the time its first character arrived; the file is
+/// rotated at `max` bytes. Created 0600 in a 0700 directory.
+pub struct LogFile {
+    path: PathBuf,
+    file: Option<File>,
+    size: u64,
+    max: u64,
+    keep: u32,
+    at_line_start: bool,
+}
+
+impl LogFile {
+    pub fn open(dir: &Path, node: &str, max: u64, keep: u32) -> std::io::Result<LogFile> {
+        let path = dir.join(format!("{node}.log"));
+        let mut l = LogFile { path, file: None, size: 0, max: max.max(1024), keep, at_line_start: true };
+        l.reopen()?;
+        Ok(l)
+    }
+
+    fn reopen(&mut self) -> std::io::Result<()> {
+        let f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
+        self.size = f.metadata()?.len();
+        self.file = Some(f);
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.file = None;
+        let name = |i: u32| PathBuf::from(format!("{}.{i}", self.path.display()));
+        if self.keep == 0 {
+            std::fs::remove_file(&self.path)?;
+        } else {
+            for i in (1..self.keep).rev() {
+                let _ = std::fs::rename(name(i), name(i + 1));
+            }
+            std::fs::rename(&self.path, name(1))?;
+        }
+        self.reopen()
+    }
+
+    /// Appends console output.
+    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let mut out = Vec::with_capacity(data.len() + 32);
+        for &b in data {
+            if self.at_line_start {
+                out.extend(format!("[{}] ", now_stamp()).as_bytes());
+                self.at_line_start = false;
+            }
+            out.push(b);
+            if b == b'\n' {
+                self.at_line_start = true;
+            }
+        }
+        if self.size + out.len() as u64 > self.max && self.size > 0 {
+            self.rotate()?;
+        }
+        self.file.as_mut().expect("open").write_all(&out)?;
+        self.size += out.len() as u64;
+        Ok(())
+    }
+
+    /// A line of the service's own (connected, lost, taken over), on a line of its own.
+    pub fn event(&mut self, what: &str) -> std::io::Result<()> {
+        let lead = if self.at_line_start { "" } else { "\n" };
+        self.at_line_start = true;
+        self.write(format!("{lead}[-- oxcatd: {what} --]\n").as_bytes())
+    }
+}
+
+/// The last `lines` lines of a node's console log (and of its last rotated file when the current
+/// one has fewer).
+pub fn tail(dir: &Path, node: &str, lines: usize) -> std::io::Result<String> {
+    let path = dir.join(format!("{node}.log"));
+    let mut text = std::fs::read(&path)?;
+    let count = |t: &[u8]| t.iter().filter(|&&b| b == b'\n').count();
+    if count(&text) < lines {
+        if let Ok(mut older) = std::fs::read(format!("{}.1", path.display())) {
+            older.extend(text);
+            text = older;
+        }
+    }
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let all: Vec<&str> = text.lines().collect();
+    let skip = all.len().saturating_sub(lines);
+    Ok(all[skip..].iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// One console as the service holds it: its log, its attached clients and where input goes.
+struct Hub {
+    node: String,
+    log: Mutex<Option<LogFile>>,
+    clients: Mutex<HashMap<u64, mpsc::Sender<Arc<[u8]>>>>,
+    writer: Mutex<Option<u64>>,
+    /// The live console's input (None while it is down).
+    input: Mutex<Option<mpsc::Sender<SolInput>>>,
+    log_error: std::sync::atomic::AtomicBool,
+}
+
+impl Hub {
+    fn output(&self, data: &[u8]) {
+        if let Some(l) = super::lock(&self.log).as_mut() {
+            if let Err(e) = l.write(data) {
+                if !self.log_error.swap(true, Ordering::Relaxed) {
+                    eprintln!("oxcatd: console {}: cannot write its log: {e}", self.node);
+                }
+            }
+        }
+        self.broadcast(data);
+    }
+
+    fn broadcast(&self, data: &[u8]) {
+        let data: Arc<[u8]> = Arc::from(data);
+        // A client that does not keep up is dropped rather than holding the console up.
+        super::lock(&self.clients).retain(|_, tx| tx.try_send(data.clone()).is_ok());
+    }
+
+    fn event(&self, what: &str) {
+        if let Some(l) = super::lock(&self.log).as_mut() {
+            let _ = l.event(what);
+        }
+        self.broadcast(format!("\r\n[-- oxcatd: {what} --]\r\n").as_bytes());
+    }
+}
+
+/// The consoles the service holds, by node.
+pub struct Service {
+    hubs: HashMap<String, Arc<Hub>>,
+    settings: Settings,
+}
+
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+
+impl Service {
+    /// Prepares the log directory (0700) and one log per node; Err names what failed.
+    pub fn new(settings: Settings, nodes: &[String]) -> Result<Service, String> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&settings.log_dir)
+            .map_err(|e| format!("{}: {e}", settings.log_dir.display()))?;
+        std::fs::set_permissions(&settings.log_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", settings.log_dir.display()))?;
+        let mut hubs = HashMap::new();
+        for n in nodes {
+            let log = LogFile::open(&settings.log_dir, n, settings.log_max, settings.log_keep)
+                .map_err(|e| format!("{}: {e}", settings.log_dir.join(format!("{n}.log")).display()))?;
+            hubs.insert(
+                n.clone(),
+                Arc::new(Hub {
+                    node: n.clone(),
+                    log: Mutex::new(Some(log)),
+                    clients: Mutex::default(),
+                    writer: Mutex::default(),
+                    input: Mutex::default(),
+                    log_error: Default::default(),
+                }),
+            );
+        }
+        Ok(Service { hubs, settings })
+    }
+
+    /// Binds the socket (its directory 0700, the socket 0600; a stale socket is replaced) and
+    /// returns the future that serves the consoles of `targets` and the clients.
+    pub fn bind(
+        self,
+        targets: Vec<(String, Target)>,
+    ) -> Result<impl std::future::Future<Output = ()> + Send + 'static, String> {
+        let sock = &self.settings.socket;
+        if let Some(dir) = sock.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
+            return Err(format!("{}: another oxcatd serves consoles there", sock.display()));
+        }
+        let _ = std::fs::remove_file(sock);
+        let listener = UnixListener::bind(sock).map_err(|e| format!("{}: {e}", sock.display()))?;
+        std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", sock.display()))?;
+        let this = Arc::new(self);
+        let n = targets.len();
+        Ok(async move {
+            for (node, target) in targets {
+                if let Some(hub) = this.hubs.get(&node) {
+                    tokio::spawn(hold(hub.clone(), target, this.settings.keepalive, n));
+                }
+            }
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                tokio::spawn(serve_client(this.clone(), stream));
+            }
+        })
+    }
+}
+
+/// Keeps one console connected, for as long as oxcatd runs.
+async fn hold(hub: Arc<Hub>, target: Target, keepalive: Duration, consoles: usize) {
+    let mut failures = 0u32;
+    let mut last_error = String::new();
+    // Consoles start spread over the window too, not all in the first instant.
+    tokio::time::sleep(Duration::from_millis(20).mul_f64(consoles as f64 * random_unit())).await;
+    loop {
+        // The service owns its consoles: one a previous oxcatd left active is taken back.
+        match Console::activate(&target, true, keepalive).await {
+            Ok(c) => {
+                failures = 0;
+                last_error.clear();
+                hub.event("console connected");
+                let (tx, mut rx) = mpsc::channel(64);
+                *super::lock(&hub.input) = Some(tx);
+                let h = hub.clone();
+                let end = c.run(&mut rx, &mut |b| h.output(b)).await;
+                *super::lock(&hub.input) = None;
+                match end {
+                    SolEnd::Closed => return,
+                    SolEnd::TakenOver => hub.event("console taken over by another session; reconnecting"),
+                    SolEnd::Lost(why) => hub.event(&format!("console lost: {why}; reconnecting")),
+                }
+            }
+            Err(e) => {
+                let why = match e {
+                    SolError::Taken => "the console is in use by another session".to_string(),
+                    e => e.to_string(),
+                };
+                // Each new reason once, not every retry.
+                if why != last_error {
+                    hub.event(&format!("cannot connect: {why}; retrying"));
+                    last_error = why;
+                }
+            }
+        }
+        failures += 1;
+        tokio::time::sleep(backoff(failures, consoles, random_unit())).await;
+    }
+}
+
+async fn serve_client(svc: Arc<Service>, stream: UnixStream) {
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    let mut line = String::new();
+    let got = tokio::time::timeout(Duration::from_secs(5), (&mut rd).take(512).read_line(&mut line)).await;
+    if !matches!(got, Ok(Ok(n)) if n > 0) {
+        return;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (node, ro, force) = match words.as_slice() {
+        ["attach", node, rest @ ..] => (node.to_string(), rest.contains(&"ro"), rest.contains(&"force")),
+        _ => {
+            let _ = wr.write_all(b"error expected: attach NODE [ro] [force]\n").await;
+            return;
+        }
+    };
+    let Some(hub) = svc.hubs.get(&node).cloned() else {
+        let _ = wr.write_all(b"unmanaged\n").await;
+        return;
+    };
+    let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<Arc<[u8]>>(256);
+    let role = {
+        let mut w = super::lock(&hub.writer);
+        if !ro && (w.is_none() || force) {
+            if let Some(old) = w.replace(id) {
+                if let Some(t) = super::lock(&hub.clients).get(&old) {
+                    let _ = t.try_send(Arc::from(
+                        &b"\r\n[-- oxcatd: another client took write access; read-only now --]\r\n"[..],
+                    ));
+                }
+            }
+            "writer"
+        } else {
+            "reader"
+        }
+    };
+    super::lock(&hub.clients).insert(id, tx);
+    if wr.write_all(format!("ok {role}\n").as_bytes()).await.is_err() {
+        super::lock(&hub.clients).remove(&id);
+        return;
+    }
+    let up = super::lock(&hub.input).is_some();
+    if !up {
+        let _ = wr.write_all(b"[-- oxcatd: console not connected; waiting for the BMC --]\r\n").await;
+    }
+    let to_client = async {
+        while let Some(d) = rx.recv().await {
+            if wr.write_all(&d).await.is_err() {
+                break;
+            }
+        }
+    };
+    let hub2 = hub.clone();
+    let from_client = async move {
+        let mut buf = [0u8; 1024];
+        let mut escape = false;
+        loop {
+            let n = match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if *super::lock(&hub2.writer) != Some(id) {
+                continue;
+            }
+            let mut inputs = Vec::new();
+            let mut data = Vec::new();
+            for &b in &buf[..n] {
+                match (escape, b) {
+                    (false, 0xff) => escape = true,
+                    (false, b) => data.push(b),
+                    (true, b'B') => {
+                        escape = false;
+                        inputs.push(SolInput::Data(std::mem::take(&mut data)));
+                        inputs.push(SolInput::Break);
+                    }
+                    (true, b) => {
+                        escape = false;
+                        data.push(b);
+                    }
+                }
+            }
+            inputs.push(SolInput::Data(data));
+            let tx = super::lock(&hub2.input).clone();
+            if let Some(tx) = tx {
+                for i in inputs {
+                    if !matches!(&i, SolInput::Data(d) if d.is_empty()) {
+                        let _ = tx.send(i).await;
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = to_client => {}
+        _ = from_client => {}
+    }
+    super::lock(&hub.clients).remove(&id);
+    let mut w = super::lock(&hub.writer);
+    if *w == Some(id) {
+        *w = None;
+    }
+}
+
+/// How `rcons` reaches a console through the service.
+pub enum Attached {
+    /// Connected: the role given, and the stream (raw bytes both ways from here).
+    Yes { writer: bool, stream: UnixStream },
+    /// No service runs on the socket, or it does not hold this node's console.
+    NotServed,
+}
+
+/// Asks the service at `socket` for `node`'s console.
+pub async fn attach(socket: &Path, node: &str, read_only: bool, force: bool) -> Result<Attached, String> {
+    let Ok(mut stream) = UnixStream::connect(socket).await else { return Ok(Attached::NotServed) };
+    let mut req = format!("attach {node}");
+    if read_only {
+        req.push_str(" ro");
+    }
+    if force {
+        req.push_str(" force");
+    }
+    req.push('\n');
+    stream.write_all(req.as_bytes()).await.map_err(|e| format!("{}: {e}", socket.display()))?;
+    // The answer line, byte by byte: console output may follow it at once.
+    let mut line = Vec::new();
+    loop {
+        let b = stream.read_u8().await.map_err(|e| format!("{}: {e}", socket.display()))?;
+        if b == b'\n' || line.len() > 512 {
+            break;
+        }
+        line.push(b);
+    }
+    let line = String::from_utf8_lossy(&line).into_owned();
+    match line.as_str() {
+        "ok writer" => Ok(Attached::Yes { writer: true, stream }),
+        "ok reader" => Ok(Attached::Yes { writer: false, stream }),
+        "unmanaged" => Ok(Attached::NotServed),
+        other => Err(other.strip_prefix("error ").unwrap_or(other).to_string()),
+    }
+}
+
+/// Client input in the service protocol's framing.
+pub fn encode_input(i: &SolInput) -> Vec<u8> {
+    match i {
+        SolInput::Break => vec![0xff, b'B'],
+        SolInput::Data(d) => {
+            let mut v = Vec::with_capacity(d.len());
+            for &b in d {
+                v.push(b);
+                if b == 0xff {
+                    v.push(0xff);
+                }
+            }
+            v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_its_window_grows_with_the_consoles() {
+        assert_eq!(backoff(1, 1, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff(3, 1, 0.0), Duration::from_secs(4));
+        assert_eq!(backoff(50, 1, 0.0), Duration::from_secs(60));
+        assert_eq!(backoff(1, 1000, 1.0), Duration::from_millis(1000 + 20_000 + 500));
+        assert!(backoff(1, 10, 1.0) < backoff(1, 1000, 1.0));
+    }
+
+    #[test]
+    fn logs_are_timestamped_per_line_rotated_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = LogFile::open(dir.path(), "n1", 1024, 2).unwrap();
+        l.write(b"hello\r\nwor").unwrap();
+        l.write(b"ld\n").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("n1.log")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with('[') && lines[0].ends_with("] hello"), "{text}");
+        assert!(lines[1].ends_with("] world"), "{text}");
+        let mode = std::fs::metadata(dir.path().join("n1.log")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        for i in 0..100 {
+            l.write(format!("line {i}\n").as_bytes()).unwrap();
+        }
+        assert!(std::fs::metadata(dir.path().join("n1.log")).unwrap().len() <= 1024);
+        assert!(dir.path().join("n1.log.1").exists());
+        assert!(dir.path().join("n1.log.2").exists());
+        assert!(!dir.path().join("n1.log.3").exists());
+        let t = tail(dir.path(), "n1", 3).unwrap();
+        assert!(t.ends_with("] line 99\n"), "{t}");
+        assert_eq!(t.lines().count(), 3);
+    }
+
+    #[test]
+    fn input_framing_escapes_ff_and_marks_breaks() {
+        assert_eq!(encode_input(&SolInput::Data(vec![1, 0xff, 2])), vec![1, 0xff, 0xff, 2]);
+        assert_eq!(encode_input(&SolInput::Break), vec![0xff, b'B']);
+    }
+}
