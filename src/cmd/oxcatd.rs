@@ -48,6 +48,20 @@ with hop limit 255 are answered. oxcatd solicits once at startup, and where anot
 advertises on the link it stops answering there and logs it. Needs interfaces to be listed: \
 without them no advertisement is sent) or \"off\".
 
+[console] enable = false (on: keep the serial console of every selected node connected and \
+logged; off by default because a BMC has a single SOL session and the service takes it, from \
+ipmitool too), nodes = \"nodehm.cons==ipmi\" (a noderange, read at startup), log_dir = \
+\"/var/log/oxcat/consoles\" (created 0700; NODE.log 0600 per node, every line prefixed with the \
+UTC time it began, service events as [-- oxcatd: ... --] lines), log_max = 4194304 (bytes before \
+NODE.log is rotated to NODE.log.1), log_keep = 2 (rotated files kept), socket = \
+\"/run/oxcat/console.sock\" (where rcons attaches; 0600 in a 0700 directory), keepalive = 10 \
+(seconds between keep-alives on a quiet console: Get Payload Instance Info, which also notices a \
+BMC that stopped answering, after site.ipmitimeout x site.ipmiretries, and a console another \
+session took). A lost or refused console is retried after 1 s, doubling to 60 s, plus a random \
+share of a window of 20 ms per console held (a rack of BMCs restarting together is reconnected \
+spread out, not as a storm); one another session holds is taken back. Several rcons clients can \
+attach to a console at once: the first writes, the others read.
+
 Everything else comes from the site, networks, nodes' and osimage tables. Log lines go to standard \
 error (the journal under systemd): one per DHCP exchange, and one per problem (each client and \
 request at most once in five minutes): a client whose MAC no node has, a DHCP reply that cannot be \

@@ -17,14 +17,26 @@ use tokio::sync::mpsc;
 pub const ABOUT: &str = "Open a node's serial console (IPMI Serial-over-LAN)";
 
 const LONG_ABOUT: &str = "\
-Open a node's serial console (IPMI Serial-over-LAN) on this terminal. When oxcatd's console \
-service holds the node's console (the [console] settings), rcons attaches to it: several admins can \
-attach at once, the first one writes and the others read; otherwise rcons activates SOL on the node's \
-BMC itself.
+Open a node's serial console (IPMI Serial-over-LAN) on this terminal.
+
+When oxcatd's console service holds the node's console ([console] in oxcat.toml; rcons reads the \
+same file for the socket and log directory), rcons attaches to it over its local socket: several \
+admins can attach at once, the first one writes and the others read (-f takes write access over). \
+Otherwise rcons logs in to the node's BMC itself (ipmi.bmc, bmcport, username, password and \
+ciphersuite, as rpower does) and activates SOL; a console another session holds is refused with \
+a line saying so, and -f takes it over (Deactivate Payload, then Activate).
 
 The terminal is put in raw mode (every key goes to the node, Ctrl-C included) and restored on every \
-exit. At the start of a line, ~. leaves, ~B sends a serial break, ~? lists the escapes and ~~ sends \
-one ~.";
+exit: ~. , the console ending, SIGTERM or SIGHUP. At the start of a line (first, or after Enter), \
+~. leaves, ~B sends a serial break, ~? lists the escapes and ~~ sends one ~ (xCAT's conserver \
+escape is Ctrl-E c . instead). -r watches without sending anything. When standard input is not a \
+terminal, its end leaves (a reader keeps watching).
+
+--log prints the tail of the node's console log that the service keeps (log_dir/NODE.log, then \
+NODE.log.1), one line per console line, each prefixed with the UTC time it began.
+
+Exit status: 0 when the user left, 1 when the console could not be opened or ended on its own \
+(BMC lost, taken over by another session), 2 for bad arguments.";
 
 const HELP: &str =
     "\r\n[rcons escapes, at the start of a line: ~. leave, ~B send a break, ~~ send ~, ~? this help]\r\n";
@@ -173,7 +185,12 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
             }
             Err(e) => {
                 let path = cfg.console.log_dir.join(format!("{node}.log"));
-                ctx.error_line(&format!("{node}: Error: no console log ({}: {e})", path.display()))?;
+                let why = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("no console log at {} (oxcatd's console service has not logged this node)", path.display())
+                } else {
+                    format!("cannot read {}: {e}", path.display())
+                };
+                ctx.error_line(&format!("{node}: Error: {why}"))?;
                 Ok(Status::SomeFailed)
             }
         };

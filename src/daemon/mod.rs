@@ -90,9 +90,10 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             let (svc, targets) = console_service(&cfg.console, &store_path(&cfg))?;
             let n = targets.len();
             let fut = svc.bind(targets).map_err(Error::Io)?;
+            let nodes = if n == 1 { "node" } else { "nodes" };
             writeln!(
                 out,
-                "oxcatd: consoles on {} ({n} nodes, logs in {})",
+                "oxcatd: consoles on {} ({n} {nodes}, logs in {})",
                 cfg.console.socket.display(),
                 cfg.console.log_dir.display()
             )

@@ -343,7 +343,7 @@ fn oxcatd_keeps_consoles_logged_shared_and_reconnected_after_the_bmc_returns() {
     let lab = lab_with(&bmc);
     let daemon = console_daemon(&lab);
     assert!(
-        daemon.lines.iter().any(|l| l.starts_with("oxcatd: consoles on ") && l.contains("(1 nodes,")),
+        daemon.lines.iter().any(|l| l.starts_with("oxcatd: consoles on ") && l.contains("(1 node,")),
         "{:?}",
         daemon.lines
     );
@@ -398,6 +398,6 @@ fn oxcatd_keeps_consoles_logged_shared_and_reconnected_after_the_bmc_returns() {
     assert!(tail.contains("] after the BMC came back"), "{tail}");
     let o = lab.cmd("rcons").args(["n2", "--log"]).env("OXCAT_CONFIG", lab.path("oxcat.toml")).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).starts_with("n2: Error: no console log ("));
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("n2: Error: no console log at "));
     drop(daemon);
 }

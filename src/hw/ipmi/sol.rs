@@ -274,6 +274,9 @@ impl Console {
                 s.close().await;
                 return Err(match e {
                     IpmiError::Completion { code: 0x80, .. } => SolError::Taken,
+                    IpmiError::Completion { code: 0xc1, .. } => {
+                        SolError::Refused("it does not offer Serial-over-LAN (c1h)".into())
+                    }
                     IpmiError::Completion { code: 0x81, .. } => SolError::Refused("SOL is disabled (81h)".into()),
                     IpmiError::Completion { code: 0x82, .. } => {
                         SolError::Refused("its SOL activation limit is reached (82h)".into())
