@@ -177,7 +177,8 @@ impl Bmc {
         Bmc::start_full(root, Some(CHASSIS_CONTROL), Some(sol))
     }
 
-    fn start_full(root: &Path, control: Option<&str>, sol: Option<&str>) -> Bmc {
+    /// [`Bmc::start_controlling`] with Serial-over-LAN to `sol` when given (see [`Bmc::start_with_sol`]).
+    pub fn start_full(root: &Path, control: Option<&str>, sol: Option<&str>) -> Bmc {
         let chassis_control = control.is_some();
         let (addr, index) = next_addr();
         let dir = root.join(format!("bmc{index}"));

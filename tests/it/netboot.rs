@@ -410,3 +410,134 @@ fn rpower_on_boots_the_vm_through_its_bmc_and_the_node_reports_booted() {
     );
     assert_eq!(status_of(&lab), "n1: status=booted\n");
 }
+
+/// The node's serial line between QEMU and its BMC: ipmi_sim's SOL connects (once, at its start)
+/// to a TCP listener on loopback; QEMU, in the boot network's namespace where that loopback is
+/// not reachable, connects its serial port to a unix socket. Bytes are relayed both ways.
+struct SerialRelay {
+    tcp: String,
+    unix: PathBuf,
+}
+
+impl SerialRelay {
+    fn start(unix: PathBuf) -> SerialRelay {
+        use std::io::{Read, Write};
+        let bmc_side = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = format!("tcp:{}", bmc_side.local_addr().unwrap());
+        let vm_side = std::os::unix::net::UnixListener::bind(&unix).unwrap();
+        let bmc_conn: std::sync::Arc<std::sync::Mutex<Option<std::net::TcpStream>>> = Default::default();
+        let vm_conn: std::sync::Arc<std::sync::Mutex<Option<std::os::unix::net::UnixStream>>> = Default::default();
+        let (b, v) = (bmc_conn.clone(), vm_conn.clone());
+        std::thread::spawn(move || {
+            for s in bmc_side.incoming() {
+                let Ok(mut s) = s else { return };
+                *b.lock().unwrap() = Some(s.try_clone().unwrap());
+                let v = v.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = s.read(&mut buf) {
+                        if let Some(vm) = v.lock().unwrap().as_mut() {
+                            let _ = vm.write_all(&buf[..n]);
+                        }
+                    }
+                });
+            }
+        });
+        let (b, v) = (bmc_conn, vm_conn);
+        std::thread::spawn(move || {
+            for s in vm_side.incoming() {
+                let Ok(mut s) = s else { return };
+                *v.lock().unwrap() = Some(s.try_clone().unwrap());
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = s.read(&mut buf) {
+                        if let Some(bmc) = b.lock().unwrap().as_mut() {
+                            let _ = bmc.write_all(&buf[..n]);
+                        }
+                    }
+                });
+            }
+        });
+        SerialRelay { tcp, unix }
+    }
+}
+
+#[test]
+fn a_network_booting_vm_s_console_is_logged_by_oxcatd_through_its_bmc_s_sol() {
+    if !available() || !crate::bmcsim::available() {
+        return;
+    }
+    let lab = lab_with_node(&[("hello", HELLO)], "hello");
+    let (ns, tap_name, _daemon) = boot_network(&lab);
+    let relay = SerialRelay::start(lab.path("serial.sock"));
+    let bmc = crate::bmcsim::Bmc::start_full(lab.dir.path(), Some(VM_CHASSIS_CONTROL), Some(&relay.tcp));
+    // QEMU's serial port goes to the relay (and, as in the other tests, into console.log).
+    let console = bmc.dir.join("console.log");
+    let mut qemu = format!("exec ip netns exec {} qemu-system-x86_64", ns.0);
+    for a in qemu_args(&console, &tap_name) {
+        let a = if a.starts_with("file:") {
+            format!("chardev:s0' -chardev 'socket,id=s0,path={},logfile={}", relay.unix.display(), console.display())
+        } else {
+            a
+        };
+        qemu.push_str(&format!(" '{a}'"));
+    }
+    qemu.push_str(&format!(" -daemonize -pidfile '{}' >/dev/null 2>&1\n", bmc.dir.join("qemu.pid").display()));
+    std::fs::write(bmc.dir.join("qemu.sh"), qemu).unwrap();
+    struct PowerOff(PathBuf);
+    impl Drop for PowerOff {
+        fn drop(&mut self) {
+            let _ = Command::new("sh")
+                .arg(self.0.join("chassis_control"))
+                .arg(&self.0)
+                .args(["set", "power", "0"])
+                .status();
+        }
+    }
+    let _off = PowerOff(bmc.dir.clone());
+    let bmc_addr = format!("bmc={}", bmc.addr);
+    let user = format!("bmcusername={}", crate::bmcsim::USER);
+    let pw = format!("bmcpassword={}", crate::bmcsim::PASSWORD);
+    lab.run("chdef", &["n1", "mgt=ipmi", "cons=ipmi", &bmc_addr, &user, &pw]).ok();
+    // The console service: a second oxcatd, beside the BMC on the host's loopback.
+    let consoles = lab.path("consoles");
+    lab.write(
+        "consoles.toml",
+        &format!(
+            "[http]\nenable = false\n[tftp]\nenable = false\n[console]\nenable = true\nlog_dir = \"{}\"\nsocket = \"{}\"\n",
+            consoles.display(),
+            lab.path("console.sock").display()
+        ),
+    );
+    let mut cmd = lab.cmd("oxcatd");
+    cmd.args(["--config", "consoles.toml"]);
+    let _service = Daemon::start(cmd);
+    let log = || std::fs::read_to_string(consoles.join("n1.log")).unwrap_or_default();
+    let start = Instant::now();
+    while !log().contains("[-- oxcatd: console connected --]") {
+        assert!(start.elapsed() < Duration::from_secs(30), "the console service did not connect:\n{}", log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    lab.run("rpower", &["n1", "on"]).ok().stdout_is("n1: on\n");
+    let start = Instant::now();
+    while !log().contains("oxcatpost: n1: booted") {
+        assert!(
+            start.elapsed() < BOOT_LIMIT,
+            "no boot messages in the console log after {BOOT_LIMIT:?}:\n{}\nVM console:\n{}",
+            log(),
+            console_text(&console)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // The guest's lines, each stamped with the time it began, as the VM printed them.
+    let text = log();
+    for want in ["oxcat: n1: netboot guest", "hello: hello from n1, image guest, server 10.99.0.1", "oxcatpost: n1: booted"] {
+        assert!(
+            text.lines().any(|l| l.starts_with('[') && l.trim_end().ends_with(want)),
+            "no line {want:?} in the console log:\n{text}"
+        );
+    }
+    assert!(console_text(&console).contains("oxcatpost: n1: booted"));
+}
