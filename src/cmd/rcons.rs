@@ -269,7 +269,7 @@ fn target_of(ctx: &Ctx, node: &str) -> Result<std::result::Result<crate::hw::ipm
 async fn direct(c: Console, mut input: mpsc::Receiver<SolInput>) -> Ending {
     match c.run(&mut input, &mut to_terminal).await {
         SolEnd::Closed => Ending::Left,
-        SolEnd::TakenOver => Ending::Ended("the console was taken over by another session".into(), true),
+        SolEnd::TakenOver => Ending::Ended("another session deactivated or took over the console".into(), true),
         SolEnd::Lost(why) => Ending::Ended(format!("console lost: {why}"), true),
     }
 }

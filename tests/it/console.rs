@@ -243,6 +243,39 @@ fn rcons_names_a_taken_console_and_f_takes_it_over() {
     let _ = holder.wait();
 }
 
+#[test]
+fn rcons_notices_another_session_deactivating_its_console() {
+    if !available() {
+        return;
+    }
+    let serial = Serial::start(true);
+    let lab0 = tempfile::tempdir().unwrap();
+    let bmc = Bmc::start_with_sol(lab0.path(), &serial.device());
+    let lab = lab_with(&bmc);
+    lab.write("quick.toml", "[console]\nkeepalive = 0.3\n");
+    let mut c = lab
+        .cmd("rcons")
+        .arg("n1")
+        .env("OXCAT_CONFIG", lab.path("quick.toml"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.as_mut().unwrap().write_all(b"mine\r").unwrap();
+    serial.wait_received("mine\r");
+    bmc.ipmitool(&["sol", "deactivate"]);
+    let start = Instant::now();
+    while c.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "rcons did not notice");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.ends_with("\n[rcons n1: another session deactivated or took over the console]\n"), "{err}");
+}
+
 /// oxcatd with only the console service, its socket and logs in the lab; quick keep-alives.
 fn console_daemon(lab: &Lab) -> Daemon {
     lab.run("chdef", &["-t", "site", "ipmitimeout=0.5", "ipmiretries=2"]).ok();

@@ -533,7 +533,9 @@ fn a_network_booting_vm_s_console_is_logged_by_oxcatd_through_its_bmc_s_sol() {
     }
     // The guest's lines, each stamped with the time it began, as the VM printed them.
     let text = log();
-    for want in ["oxcat: n1: netboot guest", "hello: hello from n1, image guest, server 10.99.0.1", "oxcatpost: n1: booted"] {
+    for want in
+        ["oxcat: n1: netboot guest", "hello: hello from n1, image guest, server 10.99.0.1", "oxcatpost: n1: booted"]
+    {
         assert!(
             text.lines().any(|l| l.starts_with('[') && l.trim_end().ends_with(want)),
             "no line {want:?} in the console log:\n{text}"

@@ -318,6 +318,9 @@ impl Console {
         // The keep-alive request in flight: its sequence number, message, when to give up on this
         // try, and tries so far.
         let mut asking: Option<(u8, Vec<u8>, Instant, u32)> = None;
+        // Whether this BMC names the holding session by the id we know it by (learnt from its
+        // first answer, when the console is surely ours).
+        let mut names_us: Option<bool> = None;
         loop {
             let now = Instant::now();
             match self.link.next_packet(now) {
@@ -379,11 +382,13 @@ impl Console {
                         Ok((PAYLOAD_IPMI, p)) => {
                             if let Some((seq, ..)) = asking {
                                 if let Some(answer) = ipmi_reply(&p, NETFN_APP, seq, CMD_GET_PAYLOAD_INSTANCE_INFO) {
-                                    // Any answer shows the session lives; one naming another
-                                    // session (or none) says the console was taken from us.
+                                    // Any answer shows the session lives; one naming no session
+                                    // says the console was taken from us.
                                     if let Ok(d) = &answer {
-                                        if d.len() >= 4 && d[..4] != self.session.bmc_session_id().to_le_bytes() {
-                                            return SolEnd::TakenOver;
+                                        if let Some(holder) = d.get(..4) {
+                                            if taken(holder, self.session.bmc_session_id(), &mut names_us) {
+                                                return SolEnd::TakenOver;
+                                            }
                                         }
                                     }
                                     asking = None;
@@ -404,6 +409,24 @@ impl Console {
                 _ = tokio::time::sleep_until(wake) => {}
             }
         }
+    }
+}
+
+/// Whether Get Payload Instance Info's holder (`holder`, 4 bytes) says another session took the
+/// console: no holder, or (where the BMC's first answer named our session id) another id. A BMC
+/// whose first answer named some other id for us has its ids compared no further.
+fn taken(holder: &[u8], ours: u32, names_us: &mut Option<bool>) -> bool {
+    if holder == [0, 0, 0, 0] {
+        return true;
+    }
+    let same = holder == ours.to_le_bytes();
+    match *names_us {
+        None => {
+            *names_us = Some(same);
+            false
+        }
+        Some(true) => !same,
+        Some(false) => false,
     }
 }
 
@@ -473,6 +496,20 @@ mod tests {
         assert!(r.output.is_empty());
         assert!(r.ack.is_some(), "a retransmission is acknowledged again");
         assert!(l.receive(&pkt(0, 0, 0, ST_DEACTIVATING, b""), t0).deactivating);
+    }
+
+    #[test]
+    fn another_holder_means_taken_only_where_the_bmc_names_us_by_our_id() {
+        let ours = 0x0602;
+        let mut names_us = None;
+        assert!(!taken(&[2, 6, 0, 0], ours, &mut names_us));
+        assert!(taken(&[3, 6, 0, 0], ours, &mut names_us));
+        assert!(taken(&[0, 0, 0, 0], ours, &mut names_us));
+        // A BMC that names us otherwise: only "no holder" counts.
+        let mut names_us = None;
+        assert!(!taken(&[9, 9, 9, 9], ours, &mut names_us));
+        assert!(!taken(&[8, 8, 8, 8], ours, &mut names_us));
+        assert!(taken(&[0, 0, 0, 0], ours, &mut names_us));
     }
 
     #[test]
