@@ -276,6 +276,35 @@ fn rcons_notices_another_session_deactivating_its_console() {
     assert!(err.ends_with("\n[rcons n1: another session deactivated or took over the console]\n"), "{err}");
 }
 
+#[test]
+fn a_break_typed_as_tilde_b_reaches_the_serial_line() {
+    if !available() {
+        return;
+    }
+    // In telnet mode ipmi_sim passes a SOL break on as telnet's BREAK (IAC BRK, FFh F3h).
+    let serial = Serial::start(false);
+    let lab0 = tempfile::tempdir().unwrap();
+    let bmc = Bmc::start_with_sol(lab0.path(), &format!("telnet:{}", serial.addr));
+    let lab = lab_with(&bmc);
+    lab.write("off.toml", "");
+    let mut c = lab
+        .cmd("rcons")
+        .arg("n1")
+        .env("OXCAT_CONFIG", lab.path("off.toml"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin.as_mut().unwrap().write_all(b"before\r~Bafter\r").unwrap();
+    serial.wait_received("after\r");
+    drop(c.stdin.take());
+    assert!(c.wait().unwrap().success());
+    let got = serial.got.lock().unwrap().clone();
+    let at = got.windows(7).position(|w| w == b"before\r").expect("before") + 7;
+    assert!(got[at..].windows(2).any(|w| w == [0xff, 0xf3]), "no telnet BREAK after 'before': {got:02x?}");
+}
+
 /// oxcatd with only the console service, its socket and logs in the lab; quick keep-alives.
 fn console_daemon(lab: &Lab) -> Daemon {
     lab.run("chdef", &["-t", "site", "ipmitimeout=0.5", "ipmiretries=2"]).ok();
