@@ -57,7 +57,10 @@ NODE.log is rotated to NODE.log.1), log_keep = 2 (rotated files kept), socket = 
 \"/run/oxcat/console.sock\" (where rcons attaches; 0600 in a 0700 directory), keepalive = 10 \
 (seconds between keep-alives on a quiet console: Get Payload Instance Info, which also notices a \
 BMC that stopped answering, after site.ipmitimeout x site.ipmiretries, and a console another \
-session took). A lost or refused console is retried after 1 s, doubling to 60 s, plus a random \
+session took), status = [] (regular expressions, e.g. [\"login:\", \"Kernel panic\"]: the last \
+console line that matches one, even one still waiting for input, without terminal escapes and at \
+most 200 characters, is kept as console=LINE in the node's nodelist.appstatus, other entries \
+kept; lsdef NODE -i appstatus shows it). A lost or refused console is retried after 1 s, doubling to 60 s, plus a random \
 share of a window of 20 ms per console held (a rack of BMCs restarting together is reconnected \
 spread out, not as a storm); one another session holds is taken back. Several rcons clients can \
 attach to a console at once: the first writes, the others read.

@@ -31,6 +31,7 @@ struct WireConsole {
     log_keep: Option<u32>,
     socket: Option<String>,
     keepalive: Option<f64>,
+    status: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -231,7 +232,18 @@ fn console_settings(path: &Path, w: WireConsole) -> Result<super::console::Setti
     if w.log_max.is_some_and(|m| m < 1024) {
         return Err(Error::Input(format!("{}: console.log_max: must be at least 1024 (bytes)", path.display())));
     }
+    let status = w.status.unwrap_or_default();
+    for p in &status {
+        if let Err(e) = regex::Regex::new(p) {
+            let why = e.to_string().lines().last().unwrap_or("").trim().to_string();
+            return Err(Error::Input(format!(
+                "{}: console.status: '{p}' is not a regular expression ({why})",
+                path.display()
+            )));
+        }
+    }
     Ok(super::console::Settings {
+        status,
         enable: w.enable == Some(true),
         nodes: w.nodes.unwrap_or(d.nodes),
         log_dir: w.log_dir.map_or(d.log_dir, PathBuf::from),
@@ -279,6 +291,10 @@ mod tests {
         assert!(c.console.enable);
         assert_eq!(c.console.keepalive, std::time::Duration::from_millis(500));
         assert_eq!(c.console.log_dir, PathBuf::from("/l"));
+        let e = Config::parse(Path::new("o.toml"), "[console]\nstatus = [\"login:\", \"(panic\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("Error: o.toml: console.status: '(panic' is not a regular expression ("), "{e}");
         let e = Config::parse(Path::new("o.toml"), "[console]\nkeepalive = 0\n").unwrap_err().to_string();
         assert_eq!(e, "Error: o.toml: console.keepalive: '0' is not allowed (seconds, from 0.1 to 3600)");
         let e = Config::parse(Path::new("o.toml"), "[htp]\n").unwrap_err().to_string();

@@ -38,6 +38,9 @@ pub struct Settings {
     pub socket: PathBuf,
     /// Seconds between keep-alives on an idle console (which also notice a BMC that is gone).
     pub keepalive: Duration,
+    /// Patterns (regular expressions) of console lines that become the node's status: the last
+    /// line matching one is kept as `console=LINE` in nodelist.appstatus.
+    pub status: Vec<String>,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             log_keep: 2,
             socket: PathBuf::from("/run/oxcat/console.sock"),
             keepalive: Duration::from_secs(10),
+            status: Vec::new(),
         }
     }
 }
@@ -162,6 +166,91 @@ pub fn tail(dir: &Path, node: &str, lines: usize) -> std::io::Result<String> {
     Ok(all[skip..].iter().map(|l| format!("{l}\n")).collect())
 }
 
+/// Console lines that set nodes' status (`[console] status`), written to the store by a thread
+/// of their own (a store write may wait on a lock; the consoles must not).
+pub struct StatusLines {
+    patterns: Vec<regex::Regex>,
+    tx: Mutex<std::sync::mpsc::Sender<(String, String)>>,
+}
+
+/// The most of a console line kept as a status.
+const MAX_STATUS: usize = 200;
+
+impl StatusLines {
+    /// None without patterns. Patterns were checked when the settings were read.
+    pub fn start(patterns: &[String], db: PathBuf) -> Option<Arc<StatusLines>> {
+        if patterns.is_empty() {
+            return None;
+        }
+        let patterns = patterns.iter().filter_map(|p| regex::Regex::new(p).ok()).collect();
+        let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+        std::thread::spawn(move || {
+            let mut store = match crate::store::Store::open(&db) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("oxcatd: console status: {e}");
+                    return;
+                }
+            };
+            for (node, line) in rx {
+                if let Err(e) = record_status(&mut store, &node, &line) {
+                    eprintln!("oxcatd: console {node}: cannot record its status: {e}");
+                }
+            }
+        });
+        Some(Arc::new(StatusLines { patterns, tx: Mutex::new(tx) }))
+    }
+}
+
+/// nodelist.appstatus with its `console=` entry set to `line` (other applications' entries kept).
+fn record_status(store: &mut crate::store::Store, node: &str, line: &str) -> crate::error::Result<()> {
+    use rusqlite::OptionalExtension;
+    let nodelist = crate::store::schema::table("nodelist").expect("nodelist");
+    store.write(|c| {
+        let old: Option<String> =
+            c.query_row("SELECT appstatus FROM nodelist WHERE node = ?1", [node], |r| r.get(0)).optional()?.flatten();
+        let mut entries: Vec<String> = old
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|e| !e.is_empty() && !e.starts_with("console="))
+            .map(str::to_string)
+            .collect();
+        entries.push(format!("console={}", line.replace(',', ";")));
+        let now: String = c.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| r.get(0))?;
+        crate::store::upsert(
+            c,
+            nodelist,
+            &[node],
+            &[("appstatus", Some(&entries.join(","))), ("appstatustime", Some(&now))],
+        )
+    })
+}
+
+/// A console line as text for matching: terminal escapes and control characters gone, trimmed.
+pub fn plain_line(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-letter; other escapes: ESC and one character.
+            if chars.next_if_eq(&'[').is_some() {
+                for n in chars.by_ref() {
+                    if n.is_ascii_alphabetic() || n == '~' {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out.trim().chars().take(MAX_STATUS).collect()
+}
+
 /// One console as the service holds it: its log, its attached clients and where input goes.
 struct Hub {
     node: String,
@@ -171,10 +260,37 @@ struct Hub {
     /// The live console's input (None while it is down).
     input: Mutex<Option<mpsc::Sender<SolInput>>>,
     log_error: std::sync::atomic::AtomicBool,
+    status: Option<Arc<StatusLines>>,
+    /// The console line being printed (up to 512 bytes), and the last one recorded as status.
+    line: Mutex<(Vec<u8>, String)>,
 }
 
 impl Hub {
+    /// Checks the line being printed, also before its end ("node01 login: " waits for input).
+    fn match_status(&self, data: &[u8]) {
+        let Some(st) = &self.status else { return };
+        let mut g = super::lock(&self.line);
+        let check = |buf: &[u8], last: &mut String| {
+            let text = plain_line(buf);
+            if !text.is_empty() && *last != text && st.patterns.iter().any(|p| p.is_match(&text)) {
+                *last = text.clone();
+                let _ = super::lock(&st.tx).send((self.node.clone(), text));
+            }
+        };
+        let (buf, last) = &mut *g;
+        for &b in data {
+            if b == b'\n' {
+                check(buf, last);
+                buf.clear();
+            } else if buf.len() < 512 {
+                buf.push(b);
+            }
+        }
+        check(buf, last);
+    }
+
     fn output(&self, data: &[u8]) {
+        self.match_status(data);
         if let Some(l) = super::lock(&self.log).as_mut() {
             if let Err(e) = l.write(data) {
                 if !self.log_error.swap(true, Ordering::Relaxed) {
@@ -209,7 +325,7 @@ static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
 
 impl Service {
     /// Prepares the log directory (0700) and one log per node; Err names what failed.
-    pub fn new(settings: Settings, nodes: &[String]) -> Result<Service, String> {
+    pub fn new(settings: Settings, nodes: &[String], status: Option<Arc<StatusLines>>) -> Result<Service, String> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -230,6 +346,8 @@ impl Service {
                     writer: Mutex::default(),
                     input: Mutex::default(),
                     log_error: Default::default(),
+                    status: status.clone(),
+                    line: Mutex::default(),
                 }),
             );
         }
@@ -512,6 +630,13 @@ mod tests {
         let t = tail(dir.path(), "n1", 3).unwrap();
         assert!(t.ends_with("] line 99\n"), "{t}");
         assert_eq!(t.lines().count(), 3);
+    }
+
+    #[test]
+    fn status_lines_are_plain_text() {
+        assert_eq!(plain_line(b"\x1b[1;32mn1 login: \x1b[0m\r"), "n1 login:");
+        assert_eq!(plain_line(b"  Kernel panic - not syncing\x07"), "Kernel panic - not syncing");
+        assert_eq!(plain_line(&[b'x'; 300]).len(), MAX_STATUS);
     }
 
     #[test]

@@ -142,7 +142,8 @@ fn console_service(
         }
     }
     let served: Vec<String> = targets.iter().map(|(n, _)| n.clone()).collect();
-    let svc = console::Service::new(settings.clone(), &served).map_err(Error::Io)?;
+    let status = console::StatusLines::start(&settings.status, db.to_path_buf());
+    let svc = console::Service::new(settings.clone(), &served, status).map_err(Error::Io)?;
     Ok((svc, targets))
 }
 

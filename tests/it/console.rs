@@ -309,7 +309,7 @@ fn a_break_typed_as_tilde_b_reaches_the_serial_line() {
 fn console_daemon(lab: &Lab) -> Daemon {
     lab.run("chdef", &["-t", "site", "ipmitimeout=0.5", "ipmiretries=2"]).ok();
     let cfg = format!(
-        "[http]\nenable = false\n[tftp]\nenable = false\n[console]\nenable = true\nkeepalive = 0.5\n\
+        "[http]\nenable = false\n[tftp]\nenable = false\n[console]\nenable = true\nkeepalive = 0.5\nstatus = [\"login:\", \"Kernel panic\"]\n\
          log_dir = \"{}\"\nsocket = \"{}\"\n",
         lab.path("consoles").display(),
         lab.path("run/console.sock").display()
@@ -452,12 +452,27 @@ fn oxcatd_keeps_consoles_logged_shared_and_reconnected_after_the_bmc_returns() {
     // Clients stay attached across the reconnect.
     r1.wait_for("after the BMC came back");
 
+    // [console] status: the last matching line, even one still waiting for input, becomes the
+    // node's console status.
+    serial.send("Debian GNU/Linux 12 n1 ttyS0\r\n\r\nn1 login: ");
+    let want = "n1: appstatus=console=n1 login:\n";
+    wait_for("the console status", || {
+        let o = lab.run("lsdef", &["n1", "-i", "appstatus", "-c"]);
+        (o.stdout == want).then_some(o.stdout)
+    });
+    serial.send("\r\n[   12.5] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n");
+    let want = "n1: appstatus=console=[   12.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n";
+    wait_for("the panic as status", || {
+        let o = lab.run("lsdef", &["n1", "-i", "appstatus", "-c"]);
+        (o.stdout == want).then_some(o.stdout)
+    });
+
     // rcons --log: the tail of the log.
     let o = lab.cmd("rcons").args(["n1", "--log", "3"]).env("OXCAT_CONFIG", lab.path("oxcat.toml")).output().unwrap();
     let tail = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
     assert_eq!(tail.lines().count(), 3, "{tail}");
-    assert!(tail.contains("] after the BMC came back"), "{tail}");
+    assert!(tail.contains("] Kernel panic - not syncing"), "{tail}");
     let o = lab.cmd("rcons").args(["n2", "--log"]).env("OXCAT_CONFIG", lab.path("oxcat.toml")).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("n2: Error: no console log at "));
