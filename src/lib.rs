@@ -19,6 +19,7 @@ pub mod node;
 pub mod noderange;
 pub mod output;
 pub mod postscript;
+pub mod remote;
 pub mod select;
 pub mod store;
 pub mod tables;

@@ -121,6 +121,55 @@ fn finish(mut names: Vec<String>) -> Vec<String> {
     names
 }
 
+/// The shortest noderange for `nodes` that [`expand_names`] turns back into them: names that
+/// differ only in their last number, with the same width, become `node[01-40]`; the rest stay as
+/// they are (`node[01-03],node07,login`). Tokens come in natural order.
+pub fn compress(nodes: &[String]) -> String {
+    // (prefix, width, suffix) -> numbers
+    let mut runs: Vec<((String, usize, String), Vec<u64>)> = Vec::new();
+    let mut plain: Vec<String> = Vec::new();
+    for n in nodes {
+        let b = n.as_bytes();
+        let end = b.len() - b.iter().rev().take_while(|c| !c.is_ascii_digit()).count();
+        let start = end - b[..end].iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        // Leading digits or a number too long for u64 stay as they are; so do names the range
+        // syntax would misread.
+        let number = (start > 0 && start < end && !n.contains(['[', ']', ',', '-', '+']))
+            .then(|| n[start..end].parse::<u64>().ok())
+            .flatten();
+        let Some(v) = number else {
+            plain.push(n.clone());
+            continue;
+        };
+        let key = (n[..start].to_string(), end - start, n[end..].to_string());
+        match runs.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, vs)) => vs.push(v),
+            None => runs.push((key, vec![v])),
+        }
+    }
+    let mut tokens: Vec<String> = plain;
+    for ((prefix, width, suffix), mut vs) in runs {
+        vs.sort_unstable();
+        vs.dedup();
+        let mut i = 0;
+        while i < vs.len() {
+            let mut j = i;
+            while j + 1 < vs.len() && vs[j + 1] == vs[j] + 1 {
+                j += 1;
+            }
+            let (a, b) = (vs[i], vs[j]);
+            tokens.push(match j - i {
+                0 => format!("{prefix}{a:0width$}{suffix}"),
+                1 => format!("{prefix}{a:0width$}{suffix},{prefix}{b:0width$}{suffix}"),
+                _ => format!("{prefix}[{a:0width$}-{b:0width$}]{suffix}"),
+            });
+            i = j + 1;
+        }
+    }
+    tokens.sort_by(|a, b| natural_cmp(a, b));
+    tokens.join(",")
+}
+
 /// Natural order: digit runs compare by value, other bytes as bytes; ties (node01 vs node1) fall
 /// back to plain byte order so the order is total.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
@@ -845,5 +894,22 @@ mod tests {
             let _ = expand(r, &lab());
             let _ = expand_names(r);
         }
+    }
+
+    #[test]
+    fn compress_round_trips() {
+        let names = |r: &str| expand_names(r).unwrap();
+        let mut nodes = names("node[01-40]");
+        nodes.extend(names("node07,node42,node44,node45,login,r1n[1-3],n9,n10,n11"));
+        nodes.dedup();
+        let c = compress(&nodes);
+        assert_eq!(c, "login,n9,n10,n11,node[01-40],node42,node44,node45,r1n[1-3]");
+        let mut back = names(&c);
+        let mut want = nodes.clone();
+        back.sort();
+        want.sort();
+        want.dedup();
+        assert_eq!(back, want);
+        assert_eq!(compress(&[]), "");
     }
 }

@@ -12,12 +12,15 @@ mod mknb;
 mod nodeagent;
 mod nodels;
 mod nodeset;
+mod nodestat;
 mod oxcatd;
 mod rcons;
 mod rinstall;
 mod tabdump;
 mod tabrestore;
 mod tabtools;
+mod xdsh;
+mod xdshbak;
 
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -64,6 +67,13 @@ pub static APPLETS: &[Applet] = &[
     Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
     Applet { name: "makedhcp", section: 8, about: makedhcp::ABOUT, command: makedhcp::command, run: makedhcp::run },
     Applet { name: "makehosts", section: 8, about: makehosts::ABOUT, command: makehosts::command, run: makehosts::run },
+    Applet {
+        name: "makeknownhosts",
+        section: 8,
+        about: nodestat::MAKEKNOWNHOSTS_ABOUT,
+        command: nodestat::makeknownhosts_command,
+        run: nodestat::makeknownhosts,
+    },
     Applet { name: "mkdef", section: 1, about: defs::MKDEF_ABOUT, command: defs::mkdef_command, run: defs::mkdef },
     Applet { name: "mknb", section: 8, about: mknb::ABOUT, command: mknb::command, run: mknb::run },
     Applet {
@@ -90,6 +100,13 @@ pub static APPLETS: &[Applet] = &[
         run: tabtools::noderm,
     },
     Applet { name: "nodeset", section: 8, about: nodeset::ABOUT, command: nodeset::command, run: nodeset::run },
+    Applet {
+        name: "nodestat",
+        section: 1,
+        about: nodestat::NODESTAT_ABOUT,
+        command: nodestat::nodestat_command,
+        run: nodestat::nodestat,
+    },
     Applet { name: "oxcatd", section: 8, about: oxcatd::ABOUT, command: oxcatd::command, run: oxcatd::run },
     Applet { name: "rcons", section: 1, about: rcons::ABOUT, command: rcons::command, run: rcons::run },
     Applet {
@@ -137,6 +154,29 @@ pub static APPLETS: &[Applet] = &[
         about: tabrestore::ABOUT,
         command: tabrestore::command,
         run: tabrestore::run,
+    },
+    Applet {
+        name: "updatenode",
+        section: 8,
+        about: xdsh::UPDATENODE_ABOUT,
+        command: xdsh::updatenode_command,
+        run: xdsh::updatenode,
+    },
+    Applet {
+        name: "xcoll",
+        section: 1,
+        about: xdshbak::XCOLL_ABOUT,
+        command: xdshbak::xcoll_command,
+        run: xdshbak::xcoll,
+    },
+    Applet { name: "xdcp", section: 1, about: xdsh::XDCP_ABOUT, command: xdsh::xdcp_command, run: xdsh::xdcp },
+    Applet { name: "xdsh", section: 1, about: xdsh::XDSH_ABOUT, command: xdsh::xdsh_command, run: xdsh::xdsh },
+    Applet {
+        name: "xdshbak",
+        section: 1,
+        about: xdshbak::XDSHBAK_ABOUT,
+        command: xdshbak::xdshbak_command,
+        run: xdshbak::xdshbak,
     },
 ];
 

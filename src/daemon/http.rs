@@ -571,7 +571,7 @@ async fn answer(
     // Only a status report's body is read (the deploy agent's log tail); any other body is
     // not: hyper discards it, or closes the connection.
     let body = match (&method, path.as_deref()) {
-        (&Method::POST, Some("/status")) => Some(read_body(body, MAX_DEPLOYLOG, body_timeout).await),
+        (&Method::POST, Some("/status" | "/hostkeys")) => Some(read_body(body, MAX_DEPLOYLOG, body_timeout).await),
         _ => {
             drop(body);
             None
@@ -692,8 +692,12 @@ fn byte_range(spec: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
 
 /// Answers one request.
 async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
-    if r.method != Method::GET && r.method != Method::HEAD && !(r.method == Method::POST && r.path == "/status") {
+    let post = matches!(r.path.as_str(), "/status" | "/hostkeys");
+    if r.method != Method::GET && r.method != Method::HEAD && !(r.method == Method::POST && post) {
         return text(405, "method not allowed\n");
+    }
+    if r.path == "/hostkeys" {
+        return hostkeys(r, shared).await;
     }
     if r.path == "/status" {
         return status(r, shared).await;
@@ -913,6 +917,43 @@ async fn deploy_plan(r: &Req, shared: &Arc<Shared>) -> Answer {
         Ok(Err(e)) => text(500, format!("{e}\n")),
         Err(_) => text(500, "internal error\n"),
     }
+}
+
+/// `POST /hostkeys?node=N&token=T`: the node's SSH host public keys (the `.pub` lines), from the
+/// node with its unspent boot token; they replace the recorded ones (a reinstalled node's new
+/// keys arrive this way, so xdsh verifies instead of trusting on first use).
+async fn hostkeys(r: &Req, shared: &Arc<Shared>) -> Answer {
+    if r.method != Method::POST {
+        return text(405, "POST the host keys\n");
+    }
+    let (Some(node), Some(token)) = (r.q("node"), r.q("token")) else { return text(400, "give node and token\n") };
+    let keys = match crate::remote::hostkeys::parse_report(&String::from_utf8_lossy(r.body.as_deref().unwrap_or(b""))) {
+        Ok(k) => k,
+        Err(why) => return text(400, format!("{node}: {why}\n")),
+    };
+    let peer = r.peer.ip();
+    let sh = shared.clone();
+    let answered = tokio::task::spawn_blocking(move || {
+        let mut st = super::lock(&sh.writer);
+        // The check and the write in one transaction: a nodeset cannot come between.
+        let written = st.write(|c| {
+            Ok(match check(&sh, c, &node, &token, peer) {
+                Err(why) => Err(why),
+                Ok(t) if crate::boot::nodeset::token_is_spent(&t) => Err(spent_message(&node)),
+                Ok(_) => {
+                    crate::remote::hostkeys::record(c, &node, &keys, "boot")?;
+                    Ok(())
+                }
+            })
+        });
+        match written {
+            Ok(Ok(())) => text(200, "ok\n"),
+            Ok(Err(why)) => text(403, why),
+            Err(e) => text(500, format!("{e}\n")),
+        }
+    })
+    .await;
+    answered.unwrap_or_else(|_| text(500, "internal error\n"))
 }
 
 fn spent_message(node: &str) -> String {

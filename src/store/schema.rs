@@ -645,6 +645,19 @@ pub static TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "hostkeys",
+        keys: &["node"],
+        desc: "SSH host public keys each node reported at boot (or that an admin accepted); xdsh, xdcp and updatenode verify nodes against them, makeknownhosts writes them as known_hosts.",
+        owner: Owner::Node,
+        columns: &[
+            NODE_KEY,
+            col("keys", "The node's host keys, comma-separated, each 'TYPE BASE64' (ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ...)."),
+            col("reported", "When they were recorded (UTC, RFC 3339) and how: boot (the node's report) or accepted."),
+            COMMENTS,
+            DISABLE,
+        ],
+    },
+    Table {
         name: "auditlog",
         keys: &["recid"],
         desc: "One row per command that changed the store (secrets never recorded).",
