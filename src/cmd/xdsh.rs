@@ -661,7 +661,12 @@ pub fn updatenode(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
                     },
                 )
                 .await;
-                result = r.map(|e| e.status);
+                result = match r.map(|e| e.status) {
+                    Ok(Some(rc)) if rc != 0 => {
+                        Err(Failure::Ssh(format!("a postscript failed (oxcatpost exit status {rc}, see its lines)")))
+                    }
+                    other => other,
+                };
                 let ok = matches!(result, Ok(Some(0)));
                 let status = reported_status(&out).unwrap_or_else(|| if ok { "booted" } else { "failed" }.to_string());
                 let update = if ok { "synced" } else { "failed" };

@@ -32,3 +32,4 @@ mod servers;
 mod store;
 mod tables;
 mod tftp;
+mod xdsh;
