@@ -134,7 +134,7 @@ impl client::Handler for Client {
         } else {
             Verdict::Mismatch(format!(
                 "host key mismatch: {node} presented {kind} {fp}, which is not the key recorded for it; \
-                 if it was reinstalled, run 'makeknownhosts {node} -r' and reboot it (or rerun with --accept-hostkey)"
+                 if it was reinstalled, run 'makeknownhosts {node} -r', then reboot it (it reports its new keys) or rerun with --accept-hostkey"
             ))
         };
         let ok = matches!(v, Verdict::Matched | Verdict::Accepted(_));
