@@ -72,6 +72,8 @@ pub fn mypostscript(conn: &Connection, node: &str) -> Result<Option<String>> {
         vars.push((var.into(), get(table, column)?.unwrap_or_default()));
     }
     vars.push(("NFSSERVER".into(), nfsserver));
+    // oxcatpost adds it to root's authorized_keys (xdsh and updatenode log in with it).
+    vars.push(("OXCAT_SSH_KEY".into(), crate::remote::keys::public_line(conn)?.unwrap_or_default()));
     vars.push(("MACADDRESS".into(), mac.unwrap_or_default()));
     vars.push((
         "POSTSCRIPTS".into(),

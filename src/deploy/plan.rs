@@ -114,13 +114,17 @@ pub fn build(conn: &Connection, node: &str, nexttoken: &str) -> Result<std::resu
         None => None,
     };
     let keys_file = installdir.join("postscripts/_ssh/authorized_keys");
-    let keys = match std::fs::read_to_string(&keys_file) {
+    let mut keys: Vec<String> = match std::fs::read_to_string(&keys_file) {
         Ok(t) => t.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
         Err(e) => {
             return Ok(Err(Refused::Failed(format!("{node}: cannot read the SSH keys {}: {e}", keys_file.display()))))
         }
     };
+    // The cluster's own key (xdsh, xdcp, updatenode log in with it).
+    if let Some(k) = crate::remote::keys::public_line(conn)?.filter(|k| !keys.contains(k)) {
+        keys.push(k);
+    }
     let mac =
         get("mac", "mac")?.and_then(|m| crate::node::macs_of(&m).next()).and_then(|m| crate::node::parse_mac(&m).ok());
     let network = match (&mac, ip) {

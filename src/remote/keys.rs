@@ -42,11 +42,22 @@ pub fn ensure(st: &mut Store) -> Result<ClusterKey> {
     load(&path)
 }
 
+/// The cluster's public key line, when the key pair exists (site.sshkey and its `.pub`): what
+/// nodes put in root's authorized_keys (mypostscript's OXCAT_SSH_KEY, a disk deploy's seed).
+pub fn public_line(conn: &rusqlite::Connection) -> Result<Option<String>> {
+    let Some(path) = store::site_value(conn, "sshkey")?.filter(|p| !p.is_empty()) else { return Ok(None) };
+    match std::fs::read_to_string(format!("{path}.pub")) {
+        Ok(t) => Ok(t.lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("{path}.pub"), e)),
+    }
+}
+
 /// Reads the private key at `path`.
 pub fn load(path: &Path) -> Result<ClusterKey> {
     let key = russh::keys::load_secret_key(path, None)
         .map_err(|e| Error::Input(format!("cannot read the cluster SSH key {}: {e}", path.display())))?;
-    let public = format!("{} oxcat", key.public_key().to_openssh().map_err(|e| Error::Input(e.to_string()))?);
+    let public = key.public_key().to_openssh().map_err(|e| Error::Input(e.to_string()))?;
     Ok(ClusterKey { path: path.to_path_buf(), key, public })
 }
 

@@ -217,6 +217,11 @@ fn the_plan_names_the_image_its_checksum_the_root_device_and_the_seed() {
         serde_json::json!({"hostname": "n1", "ssh_authorized_keys": [
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx root@mn", "ssh-rsa AAAAB3Nza admin: ops"]})
     );
+    // Once the cluster key exists (xdsh makes it), the seed carries it too.
+    let mut store = oxcat::store::Store::open(&d.lab.db()).unwrap();
+    let cluster = oxcat::remote::keys::ensure(&mut store).unwrap().public;
+    let user = d.plan().seed.files["user-data"].clone();
+    assert_eq!(yaml_json(&user)["ssh_authorized_keys"][2], serde_json::json!(cluster), "{user}");
     assert_eq!(
         yaml_json(&files["network-config"]),
         serde_json::json!({"version": 2, "ethernets": {"oxcat0": {

@@ -267,11 +267,17 @@ fn host_key_reported_at_boot_is_verified_and_a_changed_one_refused() {
             .env("OXCATPOST_DIR", lab.path("node/post"))
             .env("OXCATPOST_LOG", lab.path("node/oxcatpost.log"))
             .env("OXCATPOST_SSHDIR", lab.path("sshd"))
+            .env("OXCATPOST_ROOTSSH", lab.path("node/root-ssh"))
             .output()
             .unwrap()
     };
     let o = boot(&lab);
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    // The cluster key went into root's authorized_keys (once, however often it boots).
+    let mut store = oxcat::store::Store::open(&lab.db()).unwrap();
+    let cluster = oxcat::remote::keys::ensure(&mut store).unwrap().public;
+    let ak = lab.path("node/root-ssh/authorized_keys");
+    assert_eq!(std::fs::read_to_string(&ak).unwrap(), format!("{cluster}\n"));
     let dump = lab.run("tabdump", &["hostkeys"]).ok().stdout;
     assert!(dump.contains(&format!("\"n1\",\"{}\",", sshd.host_key())), "{dump}");
     assert!(dump.contains(" boot\","), "{dump}");
@@ -302,9 +308,11 @@ fn host_key_reported_at_boot_is_verified_and_a_changed_one_refused() {
         .env("OXCATPOST_DIR", lab.path("node/post"))
         .env("OXCATPOST_LOG", lab.path("node/oxcatpost.log"))
         .env("OXCATPOST_SSHDIR", lab.path("sshd"))
+        .env("OXCATPOST_ROOTSSH", lab.path("node/root-ssh"))
         .output()
         .unwrap();
     assert!(o.status.success());
+    assert_eq!(std::fs::read_to_string(&ak).unwrap(), format!("{cluster}\n"));
     lab.run("xdsh", &["n1", "-l", &u, "echo ran"]).ok().stdout_is("n1: ran\n");
     // A report from another address, or with a bad key line, is refused.
     let (code, _) = curl(&format!("http://{http}/hostkeys?node=n1&token=tok-fedcba9876543210"), &sshd.host_key());
