@@ -245,12 +245,14 @@ impl Printer<'_> {
                 ctx.error_line(&format!("{node}: Error: {f}"))?;
             }
         }
-        Ok(())
+        // Shown as each node finishes, not when the buffer fills.
+        ctx.out.flush().map_err(output::io)
     }
 }
 
-/// Runs `work` on every target; prints as xdsh does; records accepted host keys.
-fn run_remote<F, Fut>(ctx: &mut Ctx, mut p: Plan, mut printer: Printer<'_>, stream: bool, work: F) -> Result<Status>
+/// Runs `work` on every target; prints as xdsh does (streamed lines as they come, else each
+/// node's output when it finishes); records accepted host keys.
+fn run_remote<F, Fut>(ctx: &mut Ctx, mut p: Plan, mut printer: Printer<'_>, work: F) -> Result<Status>
 where
     F: Fn(Target, Work) -> Fut,
     Fut: std::future::Future<Output = Outcome> + Send + 'static,
@@ -258,7 +260,6 @@ where
     let targets = std::mem::take(&mut p.targets);
     let mut accepted: Vec<(String, String)> = Vec::new();
     let mut error: Option<Error> = None;
-    let mut results: Vec<(usize, Outcome)> = Vec::new();
     let nodes = p.nodes.clone();
     let interrupted = session::run_all(targets, p.fanout, work, |e: Event<Outcome>| {
         let (i, o) = match e {
@@ -268,21 +269,11 @@ where
         if let Some(k) = &o.accepted {
             accepted.push((nodes[i].clone(), k.clone()));
         }
-        if stream || printer.json {
-            if let Err(e) = printer.done(ctx, i, &o) {
-                error.get_or_insert(e);
-            }
-        } else {
-            results.push((i, o));
-        }
-    });
-    // Buffered: each node's output whole, in node order (as sorted as xdshbak would want).
-    results.sort_by_key(|(i, _)| *i);
-    for (i, o) in &results {
-        if let Err(e) = printer.done(ctx, *i, o) {
+        // Each node's output whole when it finishes (xCAT's order: completion; xdshbak sorts).
+        if let Err(e) = printer.done(ctx, i, &o) {
             error.get_or_insert(e);
         }
-    }
+    });
     if !accepted.is_empty() {
         p.st.write(|c| {
             for (n, k) in &accepted {
@@ -401,7 +392,7 @@ pub fn xdsh(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let (s, idle) = (p.settings.clone(), p.idle);
     let cmd = session::killable(&cmd, stdin.as_ref().map_or(0, Vec::len));
     let nodes = p.nodes.clone();
-    run_remote(ctx, p, Printer { nodes: &nodes, ..printer }, stream, move |t, w| {
+    run_remote(ctx, p, Printer { nodes: &nodes, ..printer }, move |t, w| {
         run_one(t, w, s.clone(), cmd.clone(), stdin.clone(), idle, stream)
     })
 }
@@ -430,7 +421,7 @@ pub fn xdcp(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let nodes = p.nodes.clone();
     let printer = Printer { nodes: &nodes, json: false, silent: false, exit_status: false, failed: false };
     let (s, idle) = (p.settings.clone(), p.idle.unwrap_or(Duration::from_secs(3600)));
-    run_remote(ctx, p, printer, false, move |t, mut w| {
+    run_remote(ctx, p, printer, move |t, mut w| {
         let (s, sources, dest) = (s.clone(), sources.clone(), dest.clone());
         async move {
             let sess = match session::connect(&t, &s).await {
@@ -615,7 +606,7 @@ pub fn updatenode(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let authorize = authorize_line(&public);
     let status_of: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>> = Default::default();
     let statuses = status_of.clone();
-    let st = run_remote(ctx, p, printer, false, move |t, mut w| {
+    let st = run_remote(ctx, p, printer, move |t, mut w| {
         let job = jobs[index[&t.node]].clone();
         let (s, authorize, statuses) = (s.clone(), authorize.clone(), statuses.clone());
         async move {
