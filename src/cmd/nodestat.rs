@@ -17,8 +17,13 @@ pub const MAKEKNOWNHOSTS_ABOUT: &str = "Write the nodes' recorded SSH host keys 
 /// Statuses that say a node is on its way (shown instead of a bare `sshd` or `ping`).
 const UNDER_WAY: &[&str] = &["discovering", "configuring", "standingby", "netbooting", "booting", "postbooting"];
 
+const NODESTAT_LONG_ABOUT: &str = "Show what nodes are doing: sshd, ping, noping, or their deploy status.
+
+Each node's SSH port (hosts.ip, else its name; site.sshport, default 22) is probed with a TCP connect, all nodes at once: sshd when it answers, ping when the node refuses the port (it is up), noping when nothing answers in time. A node whose nodelist.status says it is on its way (installing N%, netbooting, booting, postbooting, ...) shows that status instead, and a node that refuses the port but reported booted shows booted. No ICMP is sent.";
+
 pub fn nodestat_command() -> Command {
     Command::new("nodestat")
+        .long_about(NODESTAT_LONG_ABOUT)
         .arg(Arg::new("noderange").required(true).value_name("NODERANGE").help("The nodes"))
         .arg(
             Arg::new("timeout")
@@ -38,8 +43,13 @@ pub fn nodestat_command() -> Command {
         .arg(json_arg())
 }
 
+const MAKEKNOWNHOSTS_LONG_ABOUT: &str = "Write the nodes' recorded SSH host keys to the managed known_hosts file.
+
+Nodes report their host keys to oxcatd at boot (oxcatpost, with the node's boot token); they are kept in the hostkeys table, which xdsh, xdcp and updatenode check every node against. makeknownhosts writes them as 'NODE,IP TYPE KEY' lines to site.sshknownhosts (default known_hosts beside the cluster key) for OpenSSH (ssh -o UserKnownHostsFile=...), replacing these nodes' lines and keeping the others. -r forgets the nodes' keys (after a reinstall whose new keys did not arrive): the next boot reports them again, or xdsh --accept-hostkey records what the node presents.";
+
 pub fn makeknownhosts_command() -> Command {
     Command::new("makeknownhosts")
+        .long_about(MAKEKNOWNHOSTS_LONG_ABOUT)
         .arg(Arg::new("noderange").required(true).value_name("NODERANGE").help("The nodes"))
         .arg(
             Arg::new("remove")

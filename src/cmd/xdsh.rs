@@ -16,6 +16,14 @@ pub const XDSH_ABOUT: &str = "Run commands on many nodes at once over SSH";
 pub const XDCP_ABOUT: &str = "Copy files to (or, with -P, from) many nodes at once over SSH";
 pub const UPDATENODE_ABOUT: &str = "Re-run nodes' postscripts over SSH, sync their files, refresh their SSH keys";
 
+const XDSH_LONG_ABOUT: &str = "Run commands on many nodes at once over SSH.
+
+Each node gets its own SSH session, all held by one process (in-process SSH: no ssh process per node), at most FANOUT at once. Every line a node prints is shown as 'node: line', standard error on standard error; a node's output is shown whole when it finishes (with -s, line by line as it comes). Pipe it through xdshbak or xcoll to group it.
+
+Nodes are reached at hosts.ip (else their name) on site.sshport (default 22) as root (-l for another user), logging in with the cluster's key (site.sshkey; made on first use beside the store; nodes get it from oxcatpost at boot or a disk deploy's seed). The key each node presents is checked against the host keys it reported at boot (table hostkeys, see makeknownhosts): a node whose key differs, or that has none recorded, is refused with one line saying what to do; --accept-hostkey records the key of a node that has none.
+
+The exit status is 0 when every node ran the command and it exited 0, else 1 (each failure is a 'node: Error: ...' line). -t bounds both the time to get a session and the time a command may go without output; a node that times out is stopped and counted as failed. Ctrl-C stops the commands on every node (their sessions' processes are killed) and closes every session.";
+
 /// xCAT's default fanout (DSH_FANOUT overrides it, -f overrides both).
 const DEFAULT_FANOUT: usize = 64;
 /// The connect timeout when -t is not given (xCAT's -K default).
@@ -49,7 +57,7 @@ fn common(cmd: Command) -> Command {
 }
 
 pub fn xdsh_command() -> Command {
-    common(Command::new("xdsh"))
+    common(Command::new("xdsh").long_about(XDSH_LONG_ABOUT))
         .arg(Arg::new("stream").short('s').long("stream").action(ArgAction::SetTrue).help("Print output as it arrives (unsorted) instead of each node's when it finishes"))
         .arg(Arg::new("exit-status").short('z').long("exit-status").action(ArgAction::SetTrue).help("Print each node's exit status: 'node: Remote_command_rc = N'"))
         .arg(Arg::new("execute").short('e').long("execute").action(ArgAction::SetTrue).help("COMMAND is a local script (and its arguments): copied to a temporary file on each node and run there"))
@@ -86,8 +94,14 @@ pub fn xdcp_command() -> Command {
         .arg(Arg::new("paths").value_name("SRC... DST").num_args(2..).required(true).help("What to copy, and where to"))
 }
 
+const UPDATENODE_LONG_ABOUT: &str = "Re-run nodes' postscripts over SSH, sync their files, refresh their SSH keys.
+
+updatenode sends each node its mypostscript (with UPDATENODE=1), the scripts it lists and oxcatpost, the runner nodes use at boot, and runs it there: the same scripts in the same order, with the same output ('node: script: line', 'node: oxcatpost: script: ok'). The status it reports is recorded in nodelist.status (unless site.nodestatus=n), and nodelist.updatestatus becomes synced or failed. Scripts are read from the postscripts directory in oxcatd's configuration (OXCAT_CONFIG, else /etc/oxcat/oxcat.toml) and staged on the node in site.nodepostdir (default /var/lib/oxcat/post).
+
+-F copies the files the node's osimage synclists file names ('SRC... -> DST' lines) with their modes; -k appends the cluster's public key to the user's authorized_keys. The exit status is 1 when any node failed.";
+
 pub fn updatenode_command() -> Command {
-    common(Command::new("updatenode"))
+    common(Command::new("updatenode").long_about(UPDATENODE_LONG_ABOUT))
         .arg(Arg::new("scripts").short('P').long("scripts").value_name("SCRIPTS").num_args(0..=1).default_missing_value("").help("Run only these postscripts (comma-separated; without a list: all of the node's postscripts and postbootscripts)"))
         .arg(Arg::new("sync").short('F').long("sync").action(ArgAction::SetTrue).help("Copy the files the node's osimage synclists file names (lines 'SRC -> DST')"))
         .arg(Arg::new("security").short('k').long("security").action(ArgAction::SetTrue).help("Refresh keys: install the cluster's public key on the nodes again"))

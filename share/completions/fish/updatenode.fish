@@ -6,4 +6,4 @@ complete -c updatenode -l db -d 'The table store (default: $OXCAT_DB, else /var/
 complete -c updatenode -l accept-hostkey -d 'Accept and record the host key of a node that has none recorded (a key that differs from the recorded one is still refused)'
 complete -c updatenode -s F -l sync -d 'Copy the files the node\'s osimage synclists file names (lines \'SRC -> DST\')'
 complete -c updatenode -s k -l security -d 'Refresh keys: install the cluster\'s public key on the nodes again'
-complete -c updatenode -s h -l help -d 'Print help'
+complete -c updatenode -s h -l help -d 'Print help (see more with \'--help\')'

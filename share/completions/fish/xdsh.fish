@@ -10,4 +10,4 @@ complete -c xdsh -s Q -l silent -d 'Print no output from the nodes (errors and t
 complete -c xdsh -s K -l ssh-setup -d 'Install the cluster\'s public key in the user\'s authorized_keys on the nodes (logs in with the key, else with the password in $DSH_REMOTE_PASSWORD)'
 complete -c xdsh -s c -l cleanup -d 'Remove the files oxcat staged on the nodes (/var/lib/oxcat/post, where updatenode puts postscripts)'
 complete -c xdsh -l json -d 'Print JSON Lines, one record per object'
-complete -c xdsh -s h -l help -d 'Print help'
+complete -c xdsh -s h -l help -d 'Print help (see more with \'--help\')'
