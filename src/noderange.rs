@@ -147,7 +147,8 @@ pub fn compress(nodes: &[String]) -> String {
             None => runs.push((key, vec![v])),
         }
     }
-    let mut tokens: Vec<String> = plain;
+    // (first name, token): tokens sort by the first node they stand for.
+    let mut tokens: Vec<(String, String)> = plain.into_iter().map(|n| (n.clone(), n)).collect();
     for ((prefix, width, suffix), mut vs) in runs {
         vs.sort_unstable();
         vs.dedup();
@@ -158,16 +159,18 @@ pub fn compress(nodes: &[String]) -> String {
                 j += 1;
             }
             let (a, b) = (vs[i], vs[j]);
-            tokens.push(match j - i {
-                0 => format!("{prefix}{a:0width$}{suffix}"),
-                1 => format!("{prefix}{a:0width$}{suffix},{prefix}{b:0width$}{suffix}"),
+            let first = format!("{prefix}{a:0width$}{suffix}");
+            let token = match j - i {
+                0 => first.clone(),
+                1 => format!("{first},{prefix}{b:0width$}{suffix}"),
                 _ => format!("{prefix}[{a:0width$}-{b:0width$}]{suffix}"),
-            });
+            };
+            tokens.push((first, token));
             i = j + 1;
         }
     }
-    tokens.sort_by(|a, b| natural_cmp(a, b));
-    tokens.join(",")
+    tokens.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+    tokens.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",")
 }
 
 /// Natural order: digit runs compare by value, other bytes as bytes; ties (node01 vs node1) fall
