@@ -418,8 +418,13 @@ fn updatenode_runs_the_postscripts_oxcatpost_runs_and_records_status() {
     lab.write("oxcat.toml", &format!("postscripts = \"{}\"\n", post.display()));
     lab.run("chtab", &["node=compute", "postscripts.postscripts=first arg1,second"]).ok();
     lab.run("chdef", &["-t", "site", &format!("nodepostdir={}", lab.path("nodepost").display())]).ok();
-    let o =
-        lab.cmd("updatenode").args(["n1,n2", "-l", &u]).env("OXCAT_CONFIG", lab.path("oxcat.toml")).output().unwrap();
+    // One node at a time: both "nodes" are this machine, staging in the same directory.
+    let o = lab
+        .cmd("updatenode")
+        .args(["n1,n2", "-l", &u, "-f", "1"])
+        .env("OXCAT_CONFIG", lab.path("oxcat.toml"))
+        .output()
+        .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stdout.contains("n1: first: first arg1 on n1, UPDATENODE=1\n"), "{stdout}");
