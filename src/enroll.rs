@@ -28,6 +28,10 @@ pub struct NodeSpec {
     pub disk: Option<String>,
     pub arch: Option<String>,
     pub servicenode: Option<String>,
+    /// nodehm.mgt: ipmi (the default) or redfish.
+    pub mgt: Option<String>,
+    /// ipmi.bmccert for Redfish BMCs: sha256:FINGERPRINT, ca:FILE or insecure.
+    pub bmc_cert: Option<String>,
 }
 
 /// The most errors printed for one call; the rest are counted.
@@ -54,7 +58,14 @@ impl Evaluator {
 /// A node's values, evaluated and checked.
 pub struct Ready {
     pub node: String,
+    /// The BMC's host name or address (a URL's host part).
     pub bmc: String,
+    /// ipmi or redfish.
+    pub mgt: String,
+    /// The port a URL named (ipmi.bmcport).
+    pub port: Option<u16>,
+    /// ipmi.bmccert.
+    pub cert: Option<String>,
     /// The credentials a login will use (the node's, else the passwd table's `ipmi` row).
     pub login: (String, String),
     user: Option<String>,
@@ -134,7 +145,8 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
                 }
             }
         };
-        let bmc = get("bmc", &s.bmc, Kind::Host);
+        let mgt = s.mgt.clone().unwrap_or_else(|| "ipmi".into());
+        let bmc_text = get("bmc", &s.bmc, Kind::Text);
         let user = get("bmcusername", &s.bmc_user, Kind::Text);
         let password = get("bmcpassword", &s.bmc_password, Kind::Text);
         let macs = get("mac", &s.macs, Kind::Macs);
@@ -145,6 +157,34 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
         let disk = get("disk", &s.disk, Kind::Int);
         let arch = get("arch", &s.arch, Kind::OneOf(ARCHES));
         let servicenode = get("servicenode", &s.servicenode, Kind::Host);
+        let (bmc, port) = match bmc_text.as_deref().map(|b| split_bmc_url(b, &mgt)) {
+            Some(Ok((host, port))) => match Kind::Host.check(&host) {
+                Ok(()) => (Some(host), port),
+                Err(e) => {
+                    errors.push(format!("{n}: Error: bmc: {e}"));
+                    (None, None)
+                }
+            },
+            Some(Err(e)) => {
+                errors.push(format!("{n}: Error: bmc: {e}"));
+                (None, None)
+            }
+            None => (None, None),
+        };
+        let cert = match s.bmc_cert.as_deref() {
+            Some(c) => match crate::hw::redfish::Trust::parse(c) {
+                Ok(_) => Some(c.to_string()),
+                Err(e) => {
+                    errors.push(format!("{n}: Error: bmccert: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if !matches!(mgt.as_str(), "ipmi" | "redfish") {
+            errors
+                .push(format!("{n}: Error: mgt: '{mgt}' is not a BMC protocol oxcat drives (allowed: ipmi, redfish)"));
+        }
         let mut err = |field: &str, msg: String| errors.push(format!("{n}: Error: {field}: {msg}"));
         if let Err(e) = password.as_deref().map_or(Ok(()), |p| ipmi_password.check(p)) {
             err("bmcpassword", e);
@@ -207,6 +247,9 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
             ready.push(Ready {
                 node: n.to_string(),
                 bmc,
+                mgt,
+                port,
+                cert,
                 login,
                 user,
                 password,
@@ -246,12 +289,19 @@ pub fn write(conn: &Connection, ready: &[Ready], force: bool) -> Result<()> {
             }
         }
         upsert(conn, nodelist, &n, &[("groups", Some(&r.groups)), ("status", Some("defined"))])?;
-        upsert(conn, nodehm, &n, &[("mgt", Some("ipmi"))])?;
+        upsert(conn, nodehm, &n, &[("mgt", Some(&r.mgt))])?;
+        let port = r.port.map(|p| p.to_string());
         upsert(
             conn,
             ipmi,
             &n,
-            &[("bmc", Some(&r.bmc)), ("username", r.user.as_deref()), ("password", r.password.as_deref())],
+            &[
+                ("bmc", Some(&r.bmc)),
+                ("bmcport", port.as_deref()),
+                ("username", r.user.as_deref()),
+                ("password", r.password.as_deref()),
+                ("bmccert", r.cert.as_deref()),
+            ],
         )?;
         upsert(conn, mac, &n, &[("mac", Some(&r.macs.join("|")))])?;
         upsert(
@@ -276,6 +326,54 @@ pub fn write(conn: &Connection, ready: &[Ready], force: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A BMC address, or for Redfish an `https://HOST[:PORT][/redfish/v1]` URL: (host, port).
+fn split_bmc_url(v: &str, mgt: &str) -> std::result::Result<(String, Option<u16>), String> {
+    let Some((scheme, rest)) = v.split_once("://") else { return Ok((v.to_string(), None)) };
+    if mgt != "redfish" {
+        return Err(format!("'{v}': a URL is a Redfish BMC's address (give --mgt redfish), an IPMI BMC's is a host"));
+    }
+    if !scheme.eq_ignore_ascii_case("https") {
+        return Err(format!("'{v}': Redfish BMCs are reached over https:// only"));
+    }
+    let (authority, path) = rest.find('/').map(|i| rest.split_at(i)).unwrap_or((rest, ""));
+    if !matches!(path.trim_end_matches('/'), "" | "/redfish/v1" | "/redfish") {
+        return Err(format!("'{v}': the path must be empty or /redfish/v1 (the service root is found there)"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
+            Ok(p) => (h.trim_start_matches('[').trim_end_matches(']').to_string(), Some(p)),
+            Err(_) => return Err(format!("'{v}': '{p}' is not a port number")),
+        },
+        _ => (authority.to_string(), None),
+    };
+    Ok((host, port))
+}
+
+impl Ready {
+    /// The Redfish target a login uses (the certificate check must be known by now).
+    pub fn redfish_target(
+        &self,
+        limits: &crate::hw::bmc::Limits,
+    ) -> std::result::Result<crate::hw::redfish::Target, String> {
+        use crate::hw::redfish;
+        let trust = match &self.cert {
+            Some(c) => redfish::Trust::parse(c)?,
+            None => {
+                return Err("no TLS certificate check (give --bmc-cert, or let addbmnode record the fingerprint)".into())
+            }
+        };
+        Ok(redfish::Target {
+            host: self.bmc.clone(),
+            port: self.port.unwrap_or(redfish::PORT),
+            user: self.login.0.clone(),
+            password: self.login.1.clone(),
+            trust,
+            timeout: limits.timeout.max(redfish::MIN_TIMEOUT),
+            tries: limits.tries,
+        })
+    }
 }
 
 /// Assigns a `--mac` list to nodes: a regex value applies to each node; otherwise one node takes

@@ -18,7 +18,15 @@ fn opt(id: &'static str, long: &'static str, value: &'static str, help: &'static
 pub fn command() -> Command {
     Command::new("addbmnode")
         .arg(Arg::new("noderange").value_name("NODERANGE").required_unless_present("file").help("The nodes to enroll, e.g. n[001-100]"))
-        .arg(opt("bmc", "bmc", "ADDR", "BMC IPv4 address or host name (a regex value such as '|n(\\d+)|10.1.0.($1+0)|' gives one per node)"))
+        .arg(opt("bmc", "bmc", "ADDR", "BMC IPv4 address or host name, or for Redfish an https://HOST[:PORT] URL (a regex value such as '|n(\\d+)|10.1.0.($1+0)|' gives one per node)"))
+        .arg(
+            Arg::new("mgt")
+                .long("mgt")
+                .value_name("PROTOCOL")
+                .value_parser(["ipmi", "redfish"])
+                .help("The BMCs' protocol: ipmi (default) or redfish (HTTPS)"),
+        )
+        .arg(opt("bmc-cert", "bmc-cert", "CHECK", "Redfish: how to check the BMC's TLS certificate: sha256:FINGERPRINT, ca:/path/ca.pem, or insecure (no check); default: read each BMC's certificate now and pin its SHA-256"))
         .arg(opt("bmc-user", "bmc-user", "USER", "BMC user name"))
         .arg(opt("bmc-password", "bmc-password", "PW", "BMC password (visible to other users in the process list; prefer --bmc-password-file)").conflicts_with("bmc-password-file"))
         .arg(opt("bmc-password-file", "bmc-password-file", "FILE", "Read the BMC password from the first line of FILE ('-' for standard input)"))
@@ -31,14 +39,14 @@ pub fn command() -> Command {
         .arg(opt("ip", "ip", "IP", "IPv4 address of the node (a regex value gives one per node)"))
         .arg(Arg::new("servicenode").short('s').long("service-node").value_name("SERVICE_HOST").help("Service node that manages these nodes"))
         .arg(Arg::new("file").short('f').long("file").value_name("nodes.csv").help(
-            "Enroll the nodes listed in a CSV file with a header naming columns among node, bmc, bmcusername, bmcpassword, mac, ip, groups, cpus, memory, disk, arch, servicenode; options give defaults",
+            "Enroll the nodes listed in a CSV file with a header naming columns among node, bmc, bmcusername, bmcpassword, mac, ip, groups, cpus, memory, disk, arch, servicenode, mgt, bmccert; options give defaults",
         ))
         .arg(Arg::new("force").long("force").action(ArgAction::SetTrue).help("Replace the definitions of nodes already enrolled"))
         .arg(
             Arg::new("validate")
                 .long("validate")
                 .action(ArgAction::SetTrue)
-                .help("Log in to every BMC first (IPMI); enroll nothing unless all answer with the given credentials"),
+                .help("Log in to every BMC first (IPMI, or Redfish with --mgt redfish); enroll nothing unless all answer with the given credentials"),
         )
         .arg(Arg::new("verbose").short('V').long("verbose").action(ArgAction::SetTrue).help("Print one line per node enrolled"))
 }
@@ -82,6 +90,8 @@ fn specs_from_file(path: &str, defaults: &NodeSpec) -> Result<Vec<NodeSpec>> {
         "disk",
         "arch",
         "servicenode",
+        "mgt",
+        "bmccert",
     ];
     for c in &parsed.columns {
         if !COLUMNS.contains(&c.as_str()) {
@@ -111,6 +121,8 @@ fn specs_from_file(path: &str, defaults: &NodeSpec) -> Result<Vec<NodeSpec>> {
                 "memory" => s.memory = Some(v),
                 "disk" => s.disk = Some(v),
                 "arch" => s.arch = Some(v),
+                "mgt" => s.mgt = Some(v),
+                "bmccert" => s.bmc_cert = Some(v),
                 _ => s.servicenode = Some(v),
             }
         }
@@ -137,10 +149,12 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         disk: get(m, "disk"),
         arch: get(m, "arch"),
         servicenode: get(m, "servicenode"),
+        mgt: get(m, "mgt"),
+        bmc_cert: get(m, "bmc-cert"),
     };
     let range = get(m, "noderange");
     let mut st = ctx.store()?;
-    let specs: Vec<NodeSpec> = match get(m, "file") {
+    let mut specs: Vec<NodeSpec> = match get(m, "file") {
         Some(path) => {
             let mut d = defaults;
             d.macs = get(m, "mac").map(|v| v.replace(',', "|"));
@@ -162,6 +176,10 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let args = ctx.redacted_args();
     let name = ctx.name;
     let force = flag(m, "force");
+    if specs.iter().any(|s| s.mgt.as_deref() == Some("redfish") && s.bmc_cert.is_none()) {
+        // Pin what each Redfish BMC presents now (trust on enrolment, like ssh's known_hosts).
+        pin_certificates(st.conn(), &mut specs, force)?;
+    }
     if flag(m, "validate") {
         // Log in before the write transaction, so waiting on BMCs never holds the store's lock.
         let ready = enroll::prepare(st.conn(), &specs, force)?;
@@ -185,4 +203,41 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     }
     writeln!(ctx.out, "{count} nodes enrolled.").map_err(output::io)?;
     Ok(Status::Ok)
+}
+
+/// Reads the TLS certificate fingerprint of every Redfish BMC enrolled without --bmc-cert and
+/// records it in its spec (ipmi.bmccert); a BMC that cannot be reached fails the whole call.
+fn pin_certificates(conn: &rusqlite::Connection, specs: &mut [NodeSpec], force: bool) -> Result<()> {
+    let ready = enroll::prepare(conn, specs, force)?;
+    let limits = crate::hw::bmc::Limits::from_site(conn, None, None)?;
+    let mut targets = Vec::new();
+    for r in ready.iter().filter(|r| r.mgt == "redfish" && r.cert.is_none()) {
+        // Only a handshake, no credentials sent: the certificate is what is being learnt.
+        let t = crate::hw::redfish::Target {
+            host: r.bmc.clone(),
+            port: r.port.unwrap_or(crate::hw::redfish::PORT),
+            user: String::new(),
+            password: String::new(),
+            trust: crate::hw::redfish::Trust::Insecure,
+            timeout: limits.timeout.max(crate::hw::redfish::MIN_TIMEOUT),
+            tries: limits.tries,
+        };
+        targets.push((r.node.clone(), t));
+    }
+    let mut errors = Vec::new();
+    for (node, fp) in crate::hw::read_fingerprints(targets) {
+        match fp {
+            Ok(fp) => {
+                if let Some(s) = specs.iter_mut().find(|s| s.node == node) {
+                    s.bmc_cert = Some(fp);
+                }
+            }
+            Err(e) => errors.push(format!("{node}: Error: bmc: cannot read the TLS certificate to pin: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        errors.push("Error: nothing was enrolled".to_string());
+        return Err(Error::Inputs(errors));
+    }
+    Ok(())
 }

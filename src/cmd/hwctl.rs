@@ -4,8 +4,8 @@ use super::{flag, json_arg, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::hw::ipmi::cmds::BootDevice;
 use crate::hw::ipmi::sdrcache::SdrCache;
-use crate::hw::ops::{self, Fact, Inventory, Op, Power, Vitals};
-use crate::hw::{bmc, fanout};
+use crate::hw::ops::{Fact, Inventory, Op, Power, Vitals};
+use crate::hw::{self, bmc, fanout};
 use crate::noderange;
 use crate::output;
 use crate::store::{self, schema, view::NodeView};
@@ -78,11 +78,12 @@ pub fn rsetboot_command() -> Command {
         "rsetboot",
         words(
             "device",
-            &["net", "hd", "cd", "setup", "floppy", "def", "default", "stat"],
+            &["net", "hd", "cd", "setup", "floppy", "def", "default", "stat", "http"],
             "stat",
-            "net, hd, cd, setup, floppy, def (clear the override), stat",
+            "net, hd, cd, setup, floppy, def (clear the override), stat, http URI (UEFI HTTP boot, Redfish)",
         ),
     )
+    .arg(Arg::new("uri").value_name("URI").help("With http: the boot program's http:// or https:// URI"))
     .arg(Arg::new("uefi").short('u').action(ArgAction::SetTrue).help("Boot in UEFI mode"))
     .arg(Arg::new("persistent").short('p').action(ArgAction::SetTrue).help("For every boot, not only the next"))
 }
@@ -153,8 +154,23 @@ pub fn rsetboot(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         "setup" => Some(BootDevice::Setup),
         "floppy" => Some(BootDevice::Floppy),
         "def" | "default" => Some(BootDevice::Default),
+        "http" => {
+            let uri = match m.get_one::<String>("uri") {
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => u.clone(),
+                Some(u) => return Err(Error::Usage(format!("'{u}' is not an http:// or https:// URI"))),
+                None => {
+                    return Err(Error::Usage("rsetboot http needs the boot URI: rsetboot NODERANGE http URI".into()))
+                }
+            };
+            // Leaked once per command: the operation stays Copy for the fan-out.
+            let uri: &'static str = Box::leak(uri.into_boxed_str());
+            return fan_out(ctx, m, Op::HttpBoot { uri, persistent: flag(m, "persistent") });
+        }
         _ => None,
     };
+    if let Some(u) = m.get_one::<String>("uri") {
+        return Err(Error::Usage(format!("'{u}': a URI goes with rsetboot http only")));
+    }
     fan_out(ctx, m, Op::Boot { device, persistent: flag(m, "persistent"), uefi: flag(m, "uefi") })
 }
 
@@ -210,7 +226,7 @@ fn fan_out(ctx: &mut Ctx, m: &ArgMatches, op: Op) -> Result<Status> {
         let (view, nodes) = NodeView::for_range(conn, &range)?;
         let limits =
             bmc::Limits::from_site(conn, m.get_one::<f64>("timeout").copied(), m.get_one::<u32>("retries").copied())?;
-        let targets = bmc::targets(conn, &view, &nodes, &limits)?;
+        let targets = bmc::bmcs(conn, &view, &nodes, &limits)?;
         (nodes, targets, stagger(conn, op)?)
     };
     let json = flag(m, "json");
@@ -235,7 +251,7 @@ fn fan_out(ctx: &mut Ctx, m: &ArgMatches, op: Op) -> Result<Status> {
         Op::Vitals(_) => SdrCache::for_store(&st)?.map(std::sync::Arc::new),
         _ => None,
     };
-    for (node, r) in fanout::run(runnable, &opts, move |t| ops::perform(t, op, sdr_cache.clone())) {
+    for (node, r) in fanout::run(runnable, &opts, move |b| hw::perform(b, op, sdr_cache.clone())) {
         kinds.push(r.as_ref().err().map(|e| e.kind()));
         results.push((node, r.map_err(|e| e.to_string())));
     }

@@ -1,9 +1,8 @@
 //! The fan-out engine: every node's BMC conversation runs as a task on one event loop (tokio,
-//! single thread: the work is waiting on UDP, not computing), at most `fanout` at once, each with
+//! single thread: the work is waiting on UDP and TCP, not computing), at most `fanout` at once, each with
 //! its own per-request timeout and retries, so a dead BMC costs one timeout in parallel with the
 //! rest. Results come back in the order of the input (natural node order), never completion order.
 
-use super::ipmi::IpmiError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::future::Future;
 use std::sync::Arc;
@@ -20,13 +19,15 @@ pub struct Options {
     pub progress: bool,
 }
 
-/// Runs `work` for every (node, input); returns each node's result in input order.
-pub fn run<I, T, F, Fut>(items: Vec<(String, I)>, opts: &Options, work: F) -> Vec<(String, Result<T, IpmiError>)>
+/// Runs `work` for every (node, input); returns each node's result in input order. The error
+/// type is the protocol's (IpmiError) or the hardware layer's (HwError).
+pub fn run<I, T, E, F, Fut>(items: Vec<(String, I)>, opts: &Options, work: F) -> Vec<(String, Result<T, E>)>
 where
     I: Send + 'static,
     T: Send + 'static,
+    E: Send + 'static,
     F: Fn(I) -> Fut,
-    Fut: Future<Output = Result<T, IpmiError>> + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let n = items.len();
@@ -37,7 +38,7 @@ where
     });
     let sem = Arc::new(Semaphore::new(opts.fanout.max(1)));
     let nodes: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
-    let results: Vec<Option<Result<T, IpmiError>>> = rt.block_on(async {
+    let results: Vec<Option<Result<T, E>>> = rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, (_, input)) in items.into_iter().enumerate() {
             let sem = sem.clone();
@@ -51,7 +52,7 @@ where
                 (i, fut.await)
             });
         }
-        let mut results: Vec<Option<Result<T, IpmiError>>> = (0..n).map(|_| None).collect();
+        let mut results: Vec<Option<Result<T, E>>> = (0..n).map(|_| None).collect();
         while let Some(done) = set.join_next().await {
             let (i, r) = done.expect("node tasks do not panic");
             results[i] = Some(r);

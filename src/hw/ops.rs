@@ -1,4 +1,5 @@
-//! What each hardware command does with one BMC session, and the facts it reports, in xCAT's
+//! The hardware operations every BMC protocol performs (`Op`), the facts they report (`Fact`),
+//! and what each does with one IPMI session, and the facts it reports, in xCAT's
 //! words (`on`, `Network`, `CPU Temp: 45 C (113 F)`, `System Serial Number: ...`).
 
 use super::ipmi::cmds::{self, BootDevice, PowerAction, Reading};
@@ -68,6 +69,12 @@ pub enum Op {
         persistent: bool,
         uefi: bool,
     },
+    /// UEFI HTTP boot from a URI (Redfish's Boot.HttpBootUri). The URI is leaked once per command
+    /// so that `Op` stays `Copy` for the fan-out.
+    HttpBoot {
+        uri: &'static str,
+        persistent: bool,
+    },
     Inventory(Inventory),
     Vitals(Vitals),
     EventLog {
@@ -84,7 +91,7 @@ impl Op {
     fn needs_operator(self) -> bool {
         match self {
             Op::Power(p) => p != Power::Stat,
-            Op::Boot { .. } => true,
+            Op::Boot { .. } | Op::HttpBoot { .. } => true,
             Op::Inventory(i) => matches!(i, Inventory::All | Inventory::Mac),
             Op::ClearEventLog => true,
             Op::Vitals(_) | Op::EventLog { .. } | Op::Validate => false,
@@ -109,6 +116,9 @@ async fn run(s: &mut Session, op: Op, bmc: SocketAddr, sdr_cache: Option<&SdrCac
                 cmds::set_boot(s, d, persistent, uefi).await?;
             }
             Ok(vec![fact(cmds::get_boot(s).await?.label())])
+        }
+        Op::HttpBoot { .. } => {
+            Err(IpmiError::Protocol("a UEFI HTTP boot URI is set through Redfish only (nodehm.mgt=redfish)".into()))
         }
         Op::Inventory(what) => inventory(s, what).await,
         Op::Vitals(what) => vitals(s, what, bmc, sdr_cache).await,

@@ -219,6 +219,7 @@ pub static TABLES: &[Table] = &[
             col("username", "BMC user name.").attr("bmcusername"),
             col("password", "BMC password.").attr("bmcpassword").secret(),
             col("ciphersuite", "RMCP+ cipher suite to use (17 or 3); default: 17, then 3.").attr("bmcciphersuite"),
+            col("bmccert", "Redfish BMCs: how the TLS certificate is checked: sha256:FINGERPRINT (recorded by addbmnode --mgt redfish), ca:/path/ca.pem, or insecure.").attr("bmccert"),
             COMMENTS,
             DISABLE,
         ],

@@ -214,7 +214,7 @@ fn bulk_file_with_defaults_from_options() {
     );
     lab.write("bad.csv", "node,bmc,colour\nx,1.2.3.4,red\n");
     lab.run("addbmnode", &["-f", "bad.csv"]).fails(2).stderr_is(
-        "Error: bad.csv: unknown column 'colour' in the header (allowed: node, bmc, bmcusername, bmcpassword, mac, ip, groups, cpus, memory, disk, arch, servicenode)\n",
+        "Error: bad.csv: unknown column 'colour' in the header (allowed: node, bmc, bmcusername, bmcpassword, mac, ip, groups, cpus, memory, disk, arch, servicenode, mgt, bmccert)\n",
     );
 }
 

@@ -26,6 +26,7 @@ mod noderange;
 mod nodeset;
 mod oxcatd;
 mod ra;
+mod redfish;
 mod rinstall;
 mod safety;
 mod servers;
