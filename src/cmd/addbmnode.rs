@@ -11,12 +11,22 @@ use std::io::Write;
 
 pub const ABOUT: &str = "Enroll bare-metal nodes: BMC address and credentials, MACs, hardware inventory";
 
+const LONG_ABOUT: &str = "Enroll bare-metal nodes: BMC address and credentials, MACs, hardware inventory.
+
+With --mgt redfish the BMCs are Redfish services over HTTPS: --bmc may be a URL, \
+https://HOST[:PORT][/redfish/v1] (the port goes to ipmi.bmcport), and the BMC's TLS certificate check \
+goes to ipmi.bmccert. Without --bmc-cert, addbmnode connects to every BMC first and pins the SHA-256 \
+fingerprint of the certificate it presents (trust on enrolment, as ssh does with host keys; compare it \
+with the BMC's own display where it matters); a BMC that cannot be reached then fails the whole call. \
+--validate logs in over Redfish (a session, else Basic auth) with the pinned check.";
+
 fn opt(id: &'static str, long: &'static str, value: &'static str, help: &'static str) -> Arg {
     Arg::new(id).long(long).value_name(value).help(help)
 }
 
 pub fn command() -> Command {
     Command::new("addbmnode")
+        .long_about(LONG_ABOUT)
         .arg(Arg::new("noderange").value_name("NODERANGE").required_unless_present("file").help("The nodes to enroll, e.g. n[001-100]"))
         .arg(opt("bmc", "bmc", "ADDR", "BMC IPv4 address or host name, or for Redfish an https://HOST[:PORT] URL (a regex value such as '|n(\\d+)|10.1.0.($1+0)|' gives one per node)"))
         .arg(
@@ -24,6 +34,7 @@ pub fn command() -> Command {
                 .long("mgt")
                 .value_name("PROTOCOL")
                 .value_parser(["ipmi", "redfish"])
+                .hide_possible_values(true)
                 .help("The BMCs' protocol: ipmi (default) or redfish (HTTPS)"),
         )
         .arg(opt("bmc-cert", "bmc-cert", "CHECK", "Redfish: how to check the BMC's TLS certificate: sha256:FINGERPRINT, ca:/path/ca.pem, or insecure (no check); default: read each BMC's certificate now and pin its SHA-256"))

@@ -19,9 +19,52 @@ pub const RINV_ABOUT: &str = "Read nodes' hardware inventory (FRU, firmware, GUI
 pub const RVITALS_ABOUT: &str = "Read nodes' sensors (temperatures, voltages, fans, power) from their BMCs";
 pub const REVENTLOG_ABOUT: &str = "Read or clear nodes' BMC event logs (SEL)";
 
+/// What every hardware command's page says about the two BMC protocols.
+const PROTOCOLS: &str = "Each node's BMC speaks the protocol nodehm.mgt (or nodehm.power) names: ipmi \
+(IPMI 2.0 over LAN, UDP port ipmi.bmcport, default 623) or redfish (HTTPS, port ipmi.bmcport, default \
+443). One noderange may mix both; output and exit status are the same for either. A Redfish BMC's TLS \
+certificate is checked as ipmi.bmccert says: sha256:FINGERPRINT (pinned by addbmnode --mgt redfish), \
+ca:/path/ca.pem, or insecure (no check, only ever set on request); a node without it is refused. \
+Redfish logins use a session (SessionService, logged out after each command) where the service \
+offers one, else Basic auth; the system, chassis and manager are found from the service root. \
+Redfish requests wait at least 10 s (-t raises it).";
+
 /// The options every hardware command shares.
 fn hw_command(name: &'static str, action: Arg) -> Command {
+    let about = match name {
+        "rpower" => format!(
+            "{RPOWER_ABOUT}.\n\n{PROTOCOLS}\n\nOn Redfish BMCs the actions are ComputerSystem.Reset types, the first \
+             one the service allows (its @Redfish.AllowableValues or ActionInfo): on: On or ForceOn; off: ForceOff; \
+             softoff: GracefulShutdown; reset: ForceRestart or GracefulRestart; cycle: PowerCycle or ForceRestart. \
+             stat reads PowerState."
+        ),
+        "rsetboot" => format!(
+            "{RSETBOOT_ABOUT}.\n\n{PROTOCOLS}\n\nOn Redfish BMCs rsetboot PATCHes the system's Boot: \
+             BootSourceOverrideTarget Pxe, Hdd, Cd, BiosSetup or Floppy, BootSourceOverrideEnabled Once (or \
+             Continuous with -p), BootSourceOverrideMode UEFI with -u; def sets Enabled to Disabled. Values \
+             outside the service's @Redfish.AllowableValues are refused before anything is sent. `rsetboot \
+             NODERANGE http URI` sets UEFI HTTP boot from URI (UefiHttp and Boot.HttpBootUri, Redfish only). \
+             A service that demands If-Match gets the resource's ETag."
+        ),
+        "rinv" => format!(
+            "{RINV_ABOUT}.\n\n{PROTOCOLS}\n\nOn Redfish BMCs the facts come from the ComputerSystem \
+             (Manufacturer, Model, SerialNumber, AssetTag, UUID, BiosVersion), its manager (FirmwareVersion, Model), \
+             its Processors, Memory and EthernetInterfaces (MAC addresses)."
+        ),
+        "rvitals" => format!(
+            "{RVITALS_LONG_ABOUT}\n\n{PROTOCOLS}\n\nOn Redfish BMCs the readings come from the chassis' \
+             Sensors collection where the service has one, else from its Thermal (temperatures, fans) and Power \
+             (voltages, power consumed) resources; leds reads the system's IndicatorLED. Redfish readings are not \
+             cached."
+        ),
+        _ => format!(
+            "{REVENTLOG_ABOUT}.\n\n{PROTOCOLS}\n\nOn Redfish BMCs the log is the manager's first LogService \
+             with Entries (else the system's); each entry prints as date, Severity and Message; clear posts \
+             LogService.ClearLog."
+        ),
+    };
     Command::new(name)
+        .long_about(about)
         .arg(Arg::new("noderange").required(true).value_name("NODERANGE").help("The nodes"))
         .arg(action)
         .arg(
@@ -110,7 +153,6 @@ pub fn rvitals_command() -> Command {
             "temp, voltage, wattage, fanspeed, power, leds, all",
         ),
     )
-    .long_about(RVITALS_LONG_ABOUT)
 }
 
 const RVITALS_LONG_ABOUT: &str = "Read nodes' sensors (temperatures, voltages, power, fans) from their BMCs.

@@ -3,4 +3,4 @@ complete -c rinv -s r -l retries -d 'Times to send each request (default: site.i
 complete -c rinv -s f -l fanout -d 'Most BMCs talked to at once (default 1024)' -r
 complete -c rinv -l db -d 'The table store (default: $OXCAT_DB, else /var/lib/oxcat/oxcat.db)' -r
 complete -c rinv -l json -d 'Print JSON Lines, one record per object'
-complete -c rinv -s h -l help -d 'Print help'
+complete -c rinv -s h -l help -d 'Print help (see more with \'--help\')'

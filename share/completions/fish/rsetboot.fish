@@ -5,4 +5,4 @@ complete -c rsetboot -l db -d 'The table store (default: $OXCAT_DB, else /var/li
 complete -c rsetboot -l json -d 'Print JSON Lines, one record per object'
 complete -c rsetboot -s u -d 'Boot in UEFI mode'
 complete -c rsetboot -s p -d 'For every boot, not only the next'
-complete -c rsetboot -s h -l help -d 'Print help'
+complete -c rsetboot -s h -l help -d 'Print help (see more with \'--help\')'
