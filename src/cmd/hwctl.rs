@@ -44,7 +44,10 @@ fn hw_command(name: &'static str, action: Arg) -> Command {
              Continuous with -p), BootSourceOverrideMode UEFI with -u; def sets Enabled to Disabled. Values \
              outside the service's @Redfish.AllowableValues are refused before anything is sent. `rsetboot \
              NODERANGE http URI` sets UEFI HTTP boot from URI (UefiHttp and Boot.HttpBootUri, Redfish only). \
-             A service that demands If-Match gets the resource's ETag."
+             A service that demands If-Match gets the resource's ETag. `rsetboot NODERANGE cd --media URL` inserts \
+             the ISO at URL in the BMC's virtual CD/DVD (VirtualMedia.InsertMedia, ejecting what was there) and \
+             sets the next boot (every boot with -p) from it; `rsetboot NODERANGE cd --eject` ejects it (Redfish \
+             only; the media stays inserted until ejected)."
         ),
         "rinv" => format!(
             "{RINV_ABOUT}.\n\n{PROTOCOLS}\n\nOn Redfish BMCs the facts come from the ComputerSystem \
@@ -127,6 +130,14 @@ pub fn rsetboot_command() -> Command {
         ),
     )
     .arg(Arg::new("uri").value_name("URI").help("With http: the boot program's http:// or https:// URI"))
+    .arg(
+        Arg::new("media")
+            .long("media")
+            .value_name("URL")
+            .conflicts_with("eject")
+            .help("With cd: insert the ISO at URL in the BMC's virtual CD/DVD and boot from it (Redfish)"),
+    )
+    .arg(Arg::new("eject").long("eject").action(ArgAction::SetTrue).help("With cd: eject the virtual CD/DVD (Redfish)"))
     .arg(Arg::new("uefi").short('u').action(ArgAction::SetTrue).help("Boot in UEFI mode"))
     .arg(Arg::new("persistent").short('p').action(ArgAction::SetTrue).help("For every boot, not only the next"))
 }
@@ -189,6 +200,20 @@ pub fn rpower(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
 }
 
 pub fn rsetboot(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
+    let media = m.get_one::<String>("media");
+    if media.is_some() || flag(m, "eject") {
+        if choice(m, "device") != "cd" {
+            return Err(Error::Usage("--media and --eject go with rsetboot NODERANGE cd".into()));
+        }
+        let url = match media {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(&*Box::leak(u.clone().into_boxed_str()))
+            }
+            Some(u) => return Err(Error::Usage(format!("--media: '{u}' is not an http:// or https:// URL"))),
+            None => None,
+        };
+        return fan_out(ctx, m, Op::Media { url, persistent: flag(m, "persistent"), uefi: flag(m, "uefi") });
+    }
     let device = match choice(m, "device").as_str() {
         "net" => Some(BootDevice::Net),
         "hd" => Some(BootDevice::Hd),
@@ -351,7 +376,7 @@ fn fan_out(ctx: &mut Ctx, m: &ArgMatches, op: Op) -> Result<Status> {
 fn default_key(op: Op) -> &'static str {
     match op {
         Op::Power(_) => "power",
-        Op::Boot { .. } => "boot",
+        Op::Boot { .. } | Op::HttpBoot { .. } | Op::Media { .. } => "boot",
         Op::EventLog { .. } | Op::ClearEventLog => "event",
         _ => "value",
     }

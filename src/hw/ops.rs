@@ -75,6 +75,13 @@ pub enum Op {
         uri: &'static str,
         persistent: bool,
     },
+    /// Virtual media (Redfish): insert the ISO at `url` in the virtual CD/DVD and boot from it
+    /// next (every boot with `persistent`); `url: None` ejects it.
+    Media {
+        url: Option<&'static str>,
+        persistent: bool,
+        uefi: bool,
+    },
     Inventory(Inventory),
     Vitals(Vitals),
     EventLog {
@@ -91,7 +98,7 @@ impl Op {
     fn needs_operator(self) -> bool {
         match self {
             Op::Power(p) => p != Power::Stat,
-            Op::Boot { .. } | Op::HttpBoot { .. } => true,
+            Op::Boot { .. } | Op::HttpBoot { .. } | Op::Media { .. } => true,
             Op::Inventory(i) => matches!(i, Inventory::All | Inventory::Mac),
             Op::ClearEventLog => true,
             Op::Vitals(_) | Op::EventLog { .. } | Op::Validate => false,
@@ -119,6 +126,9 @@ async fn run(s: &mut Session, op: Op, bmc: SocketAddr, sdr_cache: Option<&SdrCac
         }
         Op::HttpBoot { .. } => {
             Err(IpmiError::Protocol("a UEFI HTTP boot URI is set through Redfish only (nodehm.mgt=redfish)".into()))
+        }
+        Op::Media { .. } => {
+            Err(IpmiError::Protocol("virtual media is driven through Redfish only (nodehm.mgt=redfish)".into()))
         }
         Op::Inventory(what) => inventory(s, what).await,
         Op::Vitals(what) => vitals(s, what, bmc, sdr_cache).await,

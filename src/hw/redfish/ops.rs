@@ -29,6 +29,7 @@ async fn run(c: &mut Client, op: Op) -> Result<Vec<Fact>, E> {
         Op::Power(p) => power(c, p).await.map(|w| vec![fact(w)]),
         Op::Boot { device, persistent, uefi } => boot(c, device.map(Boot::Device), persistent, uefi).await,
         Op::HttpBoot { uri, persistent } => boot(c, Some(Boot::Http(uri)), persistent, true).await,
+        Op::Media { url, persistent, uefi } => media(c, url, persistent, uefi).await,
         Op::Inventory(what) => inventory(c, what).await,
         Op::Vitals(what) => vitals(c, what).await,
         Op::EventLog { last } => event_log(c, last).await,
@@ -211,6 +212,64 @@ async fn boot(c: &mut Client, what: Option<Boot>, persistent: bool, uefi: bool) 
     }
     let sys = c.get(&path).await?;
     Ok(vec![fact(boot_label(&sys["Boot"]))])
+}
+
+/// The virtual CD/DVD drive: the system's VirtualMedia (Redfish 2021.1 on), else its manager's.
+async fn virtual_cd(c: &mut Client, sys: &Value) -> Result<(String, Value), E> {
+    let mut collections: Vec<String> = odata_id(&sys["VirtualMedia"]).into_iter().collect();
+    if let Some(m) = linked(c, sys, "ManagedBy").await? {
+        let mgr = c.get(&m).await?;
+        collections.extend(odata_id(&mgr["VirtualMedia"]));
+    }
+    for coll in collections {
+        let Ok(drives) = c.members(&coll).await else { continue };
+        for d in drives {
+            let v = c.get(&d).await?;
+            let types = v["MediaTypes"].as_array().cloned().unwrap_or_default();
+            if types.iter().any(|t| t == "CD" || t == "DVD") {
+                return Ok((d, v));
+            }
+        }
+    }
+    Err(E::Unsupported("the BMC has no virtual CD/DVD drive (VirtualMedia with MediaTypes CD or DVD)".into()))
+}
+
+/// VirtualMedia.EjectMedia, or a PATCH where the drive has no such action.
+async fn eject(c: &mut Client, path: &str, drive: &Value) -> Result<(), E> {
+    match drive["Actions"]["#VirtualMedia.EjectMedia"]["target"].as_str() {
+        Some(t) => c.post(t, &json!({})).await.map(|_| ()),
+        None => c.patch(path, &json!({"Image": null, "Inserted": false})).await.map(|_| ()),
+    }
+}
+
+/// Inserts the ISO at `url` (ejecting what was there) and sets a boot from the CD; or ejects.
+async fn media(c: &mut Client, url: Option<&str>, persistent: bool, uefi: bool) -> Result<Vec<Fact>, E> {
+    let (_, sys) = system(c).await?;
+    let (path, drive) = virtual_cd(c, &sys).await?;
+    let Some(url) = url else {
+        if drive["Inserted"] == true {
+            eject(c, &path, &drive).await?;
+        }
+        return Ok(vec![fact("virtual media ejected")]);
+    };
+    if drive["Inserted"] == true {
+        eject(c, &path, &drive).await?;
+    }
+    let body = json!({"Image": url, "Inserted": true, "WriteProtected": true});
+    match drive["Actions"]["#VirtualMedia.InsertMedia"]["target"].as_str() {
+        Some(t) => c.post(t, &body).await.map(|_| ())?,
+        None => c.patch(&path, &body).await.map(|_| ())?,
+    }
+    let facts = boot(c, Some(Boot::Device(BootDevice::Cd)), persistent, uefi).await?;
+    let drive = c.get(&path).await?;
+    let image = text(&drive["Image"]).unwrap_or_default();
+    if drive["Inserted"] != true || image != url {
+        return Err(E::Protocol(format!(
+            "{path} reads back Image '{image}', Inserted {}, not {url}",
+            drive["Inserted"]
+        )));
+    }
+    Ok(facts.into_iter().map(|f| fact(format!("{} (virtual media {image})", f.value))).collect())
 }
 
 fn text(v: &Value) -> Option<String> {
