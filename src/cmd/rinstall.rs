@@ -5,7 +5,7 @@ use super::{flag, hwctl, Ctx, Status};
 use crate::boot::nodeset::{self, Request};
 use crate::error::{Error, Result};
 use crate::hw::ipmi::cmds::BootDevice;
-use crate::hw::ops::{self, Fact, Op, Power};
+use crate::hw::ops::{Fact, Op, Power};
 use crate::hw::{bmc, fanout};
 use crate::noderange;
 use crate::output;
@@ -142,7 +142,7 @@ fn hw_step(
         let conn = st.conn();
         let view = NodeView::of_nodes(conn, &nodes)?;
         let limits = bmc::Limits::from_site(conn, None, None)?;
-        (bmc::targets(conn, &view, &nodes, &limits)?, hwctl::stagger(conn, op)?)
+        (bmc::bmcs(conn, &view, &nodes, &limits)?, hwctl::stagger(conn, op)?)
     };
     let opts = fanout::Options { fanout: hwctl::DEFAULT_FANOUT, stagger, progress: false };
     let mut failed = Vec::new();
@@ -154,7 +154,7 @@ fn hw_step(
         }
     }
     let mut done: Vec<(String, Vec<Fact>)> = Vec::new();
-    for (node, r) in fanout::run(runnable, &opts, move |t| ops::perform(t, op, None)) {
+    for (node, r) in fanout::run(runnable, &opts, move |t| crate::hw::perform(t, op, None)) {
         match r {
             Ok(facts) => done.push((node, facts)),
             Err(e) => failed.push((node, e.to_string())),
