@@ -1127,11 +1127,11 @@ async fn set_disk_boot(shared: Arc<Shared>, node: String) {
     let target = shared
         .read(move |_, c| -> crate::error::Result<_> {
             let view = crate::store::view::NodeView::of_nodes(c, std::slice::from_ref(&n))?;
-            if view.get(&n, "nodehm", "mgt")?.as_deref() != Some("ipmi") {
+            if !matches!(view.get(&n, "nodehm", "mgt")?.as_deref(), Some("ipmi" | "redfish")) {
                 return Ok(None);
             }
             let limits = bmc::Limits::from_site(c, None, None)?;
-            Ok(bmc::targets(c, &view, std::slice::from_ref(&n), &limits)?.into_iter().next().map(|(_, t)| t))
+            Ok(bmc::bmcs(c, &view, std::slice::from_ref(&n), &limits)?.into_iter().next().map(|(_, t)| t))
         })
         .await;
     let target = match target {
@@ -1150,7 +1150,7 @@ async fn set_disk_boot(shared: Arc<Shared>, node: String) {
         }
     };
     let op = ops::Op::Boot { device: Some(BootDevice::Hd), persistent: false, uefi: false };
-    match ops::perform(target, op, None).await {
+    match crate::hw::perform(target, op, None).await {
         Ok(facts) => {
             let now = facts.first().map(|f| f.value.clone()).unwrap_or_default();
             shared.log.problem(format!("oxcatd: {node}: installed: next boot from disk (rsetboot {node} hd: {now})"));

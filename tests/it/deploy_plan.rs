@@ -433,6 +433,35 @@ fn installed_sets_an_ipmi_nodes_next_boot_to_its_disk() {
     assert!(it.contains("Force Boot from default Hard-Drive"), "ipmitool says {it}");
 }
 
+#[test]
+fn installed_sets_a_redfish_nodes_next_boot_to_its_disk() {
+    if !peers(&["curl"], "curl") || !crate::redfish::available() {
+        return;
+    }
+    let lab = Lab::new();
+    let emu = crate::redfish::Emulator::start(lab.dir.path(), "emu", crate::redfish::SYSTEM);
+    lab.run(
+        "mkdef",
+        &[
+            "n1",
+            "groups=compute",
+            "mgt=redfish",
+            "bmc=127.0.0.1",
+            &format!("bmcport={}", emu.port),
+            &format!("bmcusername={}", crate::redfish::USER),
+            &format!("bmcpassword={}", crate::redfish::PASSWORD),
+            &format!("bmccert=ca:{}", emu.ca.display()),
+        ],
+    )
+    .ok();
+    lab.run("rsetboot", &["n1", "net"]).ok().stdout_is("n1: Network\n");
+    let d = setup(lab);
+    d.plan();
+    assert_eq!(d.report(TOKEN, "installed", "done\n").0, "200");
+    d.daemon.log_line("oxcatd: n1: installed: next boot from disk (rsetboot n1 hd: Hard Drive)");
+    assert_eq!(emu.system()["Boot"]["BootSourceOverrideTarget"], "Hdd");
+}
+
 /// A node whose MAC is not known (its boot config is named after it) still gets a plan, with no
 /// network-config (cloud-init's default: DHCP), and still switches to its disk; the log says why
 /// it has no boot config.
