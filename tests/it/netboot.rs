@@ -367,27 +367,7 @@ fn rpower_on_boots_the_vm_through_its_bmc_and_the_node_reports_booted() {
     // The node's BMC is a simulated one (on loopback) whose power control runs the VM.
     let bmc = crate::bmcsim::Bmc::start_controlling(lab.dir.path(), Some(VM_CHASSIS_CONTROL));
     let console = bmc.dir.join("console.log");
-    let mut qemu = format!("exec ip netns exec {} qemu-system-x86_64", ns.0);
-    for a in qemu_args(&console, &tap_name) {
-        qemu.push_str(&format!(" '{a}'"));
-    }
-    qemu.push_str(&format!(" -daemonize -pidfile '{}' >/dev/null 2>&1\n", bmc.dir.join("qemu.pid").display()));
-    std::fs::write(bmc.dir.join("qemu.sh"), qemu).unwrap();
-    struct PowerOff(PathBuf);
-    impl Drop for PowerOff {
-        fn drop(&mut self) {
-            let _ = Command::new("sh")
-                .arg(self.0.join("chassis_control"))
-                .arg(&self.0)
-                .args(["set", "power", "0"])
-                .status();
-        }
-    }
-    let _off = PowerOff(bmc.dir.clone());
-    let bmc_addr = format!("bmc={}", bmc.addr);
-    let user = format!("bmcusername={}", crate::bmcsim::USER);
-    let pw = format!("bmcpassword={}", crate::bmcsim::PASSWORD);
-    lab.run("chdef", &["n1", "mgt=ipmi", &bmc_addr, &user, &pw]).ok();
+    let _off = vm_behind_bmc(&lab, &bmc, &ns.0, qemu_args(&console, &tap_name), &[]);
 
     lab.run("rpower", &["n1", "stat"]).ok().stdout_is("n1: off\n");
     lab.run("rsetboot", &["n1", "net"]).ok().stdout_is("n1: Network\n");
@@ -474,32 +454,14 @@ fn a_network_booting_vm_s_console_is_logged_by_oxcatd_through_its_bmc_s_sol() {
     let bmc = crate::bmcsim::Bmc::start_full(lab.dir.path(), Some(VM_CHASSIS_CONTROL), Some(&relay.tcp));
     // QEMU's serial port goes to the relay (and, as in the other tests, into console.log).
     let console = bmc.dir.join("console.log");
-    let mut qemu = format!("exec ip netns exec {} qemu-system-x86_64", ns.0);
-    for a in qemu_args(&console, &tap_name) {
-        let a = if a.starts_with("file:") {
+    let args = qemu_args(&console, &tap_name).into_iter().map(|a| {
+        if a.starts_with("file:") {
             format!("chardev:s0' -chardev 'socket,id=s0,path={},logfile={}", relay.unix.display(), console.display())
         } else {
             a
-        };
-        qemu.push_str(&format!(" '{a}'"));
-    }
-    qemu.push_str(&format!(" -daemonize -pidfile '{}' >/dev/null 2>&1\n", bmc.dir.join("qemu.pid").display()));
-    std::fs::write(bmc.dir.join("qemu.sh"), qemu).unwrap();
-    struct PowerOff(PathBuf);
-    impl Drop for PowerOff {
-        fn drop(&mut self) {
-            let _ = Command::new("sh")
-                .arg(self.0.join("chassis_control"))
-                .arg(&self.0)
-                .args(["set", "power", "0"])
-                .status();
         }
-    }
-    let _off = PowerOff(bmc.dir.clone());
-    let bmc_addr = format!("bmc={}", bmc.addr);
-    let user = format!("bmcusername={}", crate::bmcsim::USER);
-    let pw = format!("bmcpassword={}", crate::bmcsim::PASSWORD);
-    lab.run("chdef", &["n1", "mgt=ipmi", "cons=ipmi", &bmc_addr, &user, &pw]).ok();
+    });
+    let _off = vm_behind_bmc(&lab, &bmc, &ns.0, args, &["cons=ipmi"]);
     // The console service: a second oxcatd, beside the BMC on the host's loopback.
     let consoles = lab.path("consoles");
     lab.write(
@@ -542,4 +504,38 @@ fn a_network_booting_vm_s_console_is_logged_by_oxcatd_through_its_bmc_s_sol() {
         );
     }
     assert!(console_text(&console).contains("oxcatpost: n1: booted"));
+}
+
+/// Powers a VM off when dropped, through its BMC's chassis control.
+struct PowerOff(PathBuf);
+
+impl Drop for PowerOff {
+    fn drop(&mut self) {
+        let _ =
+            Command::new("sh").arg(self.0.join("chassis_control")).arg(&self.0).args(["set", "power", "0"]).status();
+    }
+}
+
+/// Makes `bmc`'s chassis control run QEMU with `args` in the namespace `ns` (its `qemu.sh`, which
+/// VM_CHASSIS_CONTROL starts on power on), and defines n1's BMC as `bmc` with `attrs` besides.
+fn vm_behind_bmc(
+    lab: &Lab,
+    bmc: &crate::bmcsim::Bmc,
+    ns: &str,
+    args: impl IntoIterator<Item = String>,
+    attrs: &[&str],
+) -> PowerOff {
+    let mut qemu = format!("exec ip netns exec {ns} qemu-system-x86_64");
+    for a in args {
+        qemu.push_str(&format!(" '{a}'"));
+    }
+    qemu.push_str(&format!(" -daemonize -pidfile '{}' >/dev/null 2>&1\n", bmc.dir.join("qemu.pid").display()));
+    std::fs::write(bmc.dir.join("qemu.sh"), qemu).unwrap();
+    let bmc_addr = format!("bmc={}", bmc.addr);
+    let user = format!("bmcusername={}", crate::bmcsim::USER);
+    let pw = format!("bmcpassword={}", crate::bmcsim::PASSWORD);
+    let mut all = vec!["n1", "mgt=ipmi", &bmc_addr, &user, &pw];
+    all.extend(attrs);
+    lab.run("chdef", &all).ok();
+    PowerOff(bmc.dir.clone())
 }

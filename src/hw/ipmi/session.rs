@@ -194,13 +194,7 @@ impl Session {
 
     /// Sends one IPMI request; Ok(data after the completion code) when it completed normally.
     pub async fn request(&mut self, netfn: u8, cmd: u8, data: &[u8]) -> Result<Vec<u8>, IpmiError> {
-        self.rq_seq = (self.rq_seq + 1) & 0x3f;
-        let seq = self.rq_seq;
-        let mut msg = vec![BMC_ADDR, netfn << 2];
-        msg.push(checksum(&msg));
-        msg.extend([RQ_ADDR, seq << 2, cmd]);
-        msg.extend(data);
-        msg.push(checksum(&msg[3..]));
+        let (seq, msg) = self.request_message(netfn, cmd, data);
         let deadline_per_try = self.target.timeout;
         let mut tries = 0;
         loop {
