@@ -130,7 +130,9 @@ pub struct Link {
     next_seq: u8,
     last_in: Option<u8>,
     queue: VecDeque<u8>,
-    break_wanted: bool,
+    /// A break is wanted after this many of the queued characters. It goes in a packet of its
+    /// own once they are acknowledged: a BMC may act on a packet's break before its characters.
+    break_at: Option<usize>,
     pending: Option<Pending>,
     /// After a NACK: the BMC's buffer is full, wait before sending again.
     hold_until: Option<Instant>,
@@ -150,7 +152,7 @@ impl Link {
             next_seq: 1,
             last_in: None,
             queue: VecDeque::new(),
-            break_wanted: false,
+            break_at: None,
             pending: None,
             hold_until: None,
             max_chunk: max_chunk.clamp(1, 255),
@@ -167,7 +169,7 @@ impl Link {
     }
 
     pub fn send_break(&mut self) {
-        self.break_wanted = true;
+        self.break_at.get_or_insert(self.queue.len());
     }
 
     /// Characters waiting to be sent or acknowledged.
@@ -188,9 +190,14 @@ impl Link {
             for b in pd.data[accepted..].iter().rev() {
                 self.queue.push_front(*b);
             }
+            if let Some(at) = &mut self.break_at {
+                *at += pd.data.len() - accepted;
+            }
             if p.status & NACK != 0 {
                 self.hold_until = Some(now + self.retry);
-                self.break_wanted |= pd.brk;
+                if pd.brk {
+                    self.break_at = Some(0);
+                }
             }
         }
         if p.seq != 0 {
@@ -220,13 +227,24 @@ impl Link {
             let status = if pd.brk { OP_BREAK } else { 0 };
             return Ok(Some(Packet { seq: pd.seq, ack: 0, accepted: 0, status, data: pd.data.clone() }.encode()));
         }
-        if self.hold_until.is_some_and(|t| now < t) || (self.queue.is_empty() && !self.break_wanted && !self.prime) {
+        if self.hold_until.is_some_and(|t| now < t) || (self.queue.is_empty() && self.break_at.is_none() && !self.prime)
+        {
             return Ok(None);
         }
         self.hold_until = None;
-        let n = if std::mem::take(&mut self.prime) { 0 } else { self.queue.len().min(self.max_chunk) };
+        let primer = std::mem::take(&mut self.prime);
+        let brk = !primer && self.break_at == Some(0);
+        let n = if primer || brk {
+            0
+        } else {
+            self.queue.len().min(self.max_chunk).min(self.break_at.unwrap_or(usize::MAX))
+        };
         let data: Vec<u8> = self.queue.drain(..n).collect();
-        let brk = std::mem::take(&mut self.break_wanted);
+        match &mut self.break_at {
+            Some(_) if brk => self.break_at = None,
+            Some(at) => *at -= n,
+            None => {}
+        }
         let seq = self.next_seq;
         self.next_seq = if seq >= 15 { 1 } else { seq + 1 };
         let status = if brk { OP_BREAK } else { 0 };
@@ -239,7 +257,7 @@ impl Link {
     pub fn wake_at(&self) -> Option<Instant> {
         match (&self.pending, self.hold_until) {
             (Some(pd), _) => Some(pd.sent + self.retry),
-            (None, Some(t)) if !self.queue.is_empty() || self.break_wanted => Some(t),
+            (None, Some(t)) if !self.queue.is_empty() || self.break_at.is_some() => Some(t),
             _ => None,
         }
     }
@@ -483,6 +501,25 @@ mod tests {
         l.send_break();
         let p = Packet::parse(&l.next_packet(t0).unwrap().unwrap()).unwrap();
         assert_eq!((p.status, p.data.len()), (OP_BREAK, 0));
+    }
+
+    #[test]
+    fn a_break_goes_alone_after_the_characters_typed_before_it() {
+        let t0 = Instant::now();
+        let mut l = primed(4, t0);
+        l.queue(b"before");
+        l.send_break();
+        l.queue(b"after");
+        let mut sent = vec![];
+        while let Some(p) = l.next_packet(t0).unwrap() {
+            let p = Packet::parse(&p).unwrap();
+            // The first "befo" is accepted in part: its rest goes again, still before the break.
+            let accepted = if sent.is_empty() { 2 } else { p.data.len() as u8 };
+            l.receive(&pkt(0, p.seq, accepted, 0, b""), t0);
+            sent.push((p.status == OP_BREAK, String::from_utf8(p.data[..accepted as usize].to_vec()).unwrap()));
+        }
+        let want = [(false, "be"), (false, "fore"), (true, ""), (false, "afte"), (false, "r")];
+        assert_eq!(sent, want.map(|(b, s)| (b, s.to_string())));
     }
 
     #[test]
