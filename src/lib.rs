@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod daemon;
 pub mod defs;
 pub mod deploy;
+pub mod discover;
 pub mod docs;
 pub mod enroll;
 pub mod error;

@@ -490,7 +490,7 @@ fn request_of(state: &str) -> Option<Request> {
 /// node has no boot state.
 /// The node that boots from `mac`: the rows that spell it out first (one query), else, where
 /// some mac row holds a regex value, every node's resolved value.
-fn node_with_mac(conn: &Connection, mac: &str) -> Result<Option<String>> {
+pub fn node_with_mac(conn: &Connection, mac: &str) -> Result<Option<String>> {
     let Ok(mac) = crate::node::parse_mac(mac) else { return Ok(None) };
     let has = |macs: &str| crate::node::macs_of(macs).any(|m| m == mac);
     let rows: Vec<(String, String)> = conn

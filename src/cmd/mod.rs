@@ -10,6 +10,7 @@ mod makedhcp;
 mod makehosts;
 mod mknb;
 mod nodeagent;
+mod nodediscover;
 mod nodels;
 mod nodeset;
 mod nodestat;
@@ -90,6 +91,41 @@ pub static APPLETS: &[Applet] = &[
         about: tabtools::NODECH_ABOUT,
         command: tabtools::nodech_command,
         run: tabtools::nodech,
+    },
+    Applet {
+        name: "nodediscoverdef",
+        section: 1,
+        about: nodediscover::DEF_ABOUT,
+        command: nodediscover::def_command,
+        run: nodediscover::def,
+    },
+    Applet {
+        name: "nodediscoverls",
+        section: 1,
+        about: nodediscover::LS_ABOUT,
+        command: nodediscover::ls_command,
+        run: nodediscover::ls,
+    },
+    Applet {
+        name: "nodediscoverstart",
+        section: 1,
+        about: nodediscover::START_ABOUT,
+        command: nodediscover::start_command,
+        run: nodediscover::start,
+    },
+    Applet {
+        name: "nodediscoverstatus",
+        section: 1,
+        about: nodediscover::STATUS_ABOUT,
+        command: nodediscover::status_command,
+        run: nodediscover::status,
+    },
+    Applet {
+        name: "nodediscoverstop",
+        section: 1,
+        about: nodediscover::STOP_ABOUT,
+        command: nodediscover::stop_command,
+        run: nodediscover::stop,
     },
     Applet { name: "nodels", section: 1, about: nodels::ABOUT, command: nodels::command, run: nodels::run },
     Applet {

@@ -1,8 +1,9 @@
-//! nodeagent: the node side of a disk deploy, run on the node by genesis's /init (`deploy`), and
-//! the disk listing its root device hints match (`disks`).
+//! nodeagent: the node side of a disk deploy, run on the node by genesis's /init (`deploy`), of
+//! discovery (`discover`), and the disk listing its root device hints match (`disks`).
 
 use super::{flag, json_arg, Ctx, Status};
 use crate::deploy::{agent, disks};
+use crate::discover;
 use crate::error::{Error, Result};
 use crate::output;
 use clap::{Arg, ArgMatches, Command};
@@ -10,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 pub const ABOUT: &str =
-    "On a node in genesis: write the disk image of the node's deploy plan to its disk (deploy), or list its disks (disks)";
+    "On a node in genesis: write the disk image of the node's deploy plan to its disk (deploy), report its inventory for discovery (discover), or list its disks (disks)";
 
 pub fn command() -> Command {
     let path = |id: &'static str, name: &'static str, help: &'static str| {
@@ -28,15 +29,23 @@ pub fn command() -> Command {
              add an 8 MiB partition with a FAT volume labelled CIDATA holding the cloud-init seed, and re-read the \
              partition table. Progress goes to oxcatd as the node's status (installing N%, then installed or \
              failed: REASON, with the last 50 lines of the log). Exit 0 when the image is on the disk, 1 otherwise.\n\n\
-             `nodeagent disks` lists the disks with the fields the hints match.",
+             `nodeagent disks` lists the disks with the fields the hints match.\n\n\
+             `nodeagent discover` (genesis's /init runs it on a machine booted by its discovery lease, oxcat.mode=discover): \
+             collect the inventory (DMI UUID, serial and model; CPU model and count; memory from the SMBIOS memory devices; \
+             disks with size, model, serial, WWN and rotational; NICs with MAC and link; the BMC's LAN address and MAC \
+             through /dev/ipmi0 where there is one) and POST it to oxcatd's /discover with the boot script's one-time token \
+             (oxcat.token=). The reply names the node it was matched to, if any; when the node's chain says runcmd=bmcsetup \
+             the BMC's address, netmask, gateway and user are set through /dev/ipmi0; the reply (JSON) is written to --reply, \
+             where /init reads whether to reboot into the deploy the chain set up. Exit 0 when the report was recorded \
+             (and the BMC set up, if asked), 1 otherwise.",
         )
         .arg(
             Arg::new("action")
                 .required(true)
                 .value_name("ACTION")
-                .value_parser(["deploy", "disks"])
+                .value_parser(["deploy", "disks", "discover"])
                 .hide_possible_values(true)
-                .help("deploy: fetch the plan, write the image, report to oxcatd; disks: list the disks and their hint fields"),
+                .help("deploy: fetch the plan, write the image, report to oxcatd; discover: report the inventory to oxcatd; disks: list the disks and their hint fields"),
         )
         .arg(
             Arg::new("server")
@@ -63,6 +72,15 @@ pub fn command() -> Command {
         ))
         .arg(path("log", "FILE", "Also log to FILE (default: /var/log/oxcat-agent.log, if it can be written)"))
         .arg(path("sysfs", "DIR", "Read the disks from DIR/block (default: /sys)"))
+        .arg(path("root", "DIR", "discover: read the inventory under DIR (DIR/sys, DIR/proc; default: /)"))
+        .arg(path("ipmi", "PATH", "discover: the in-band IPMI device (default: /dev/ipmi0, used if present)"))
+        .arg(path("reply", "FILE", "discover: write the server's reply (JSON) to FILE (default: /run/oxcat-discover.json)"))
+        .arg(
+            Arg::new("dry-run")
+                .long("dry-run")
+                .action(clap::ArgAction::SetTrue)
+                .help("discover: print the report (JSON) instead of posting it"),
+        )
         .arg(json_arg())
 }
 
@@ -97,6 +115,18 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
             .collect();
         writeln!(ctx.out, "{}", output::table(header.map(String::from).to_vec(), rows)).map_err(output::io)?;
         return Ok(Status::Ok);
+    }
+    if m.get_one::<String>("action").map(String::as_str) == Some("discover") {
+        let opts = discover::agent::Options {
+            server: m.get_one::<String>("server").cloned(),
+            token: m.get_one::<String>("token").cloned(),
+            root: path("root", "/"),
+            ipmi: path("ipmi", "/dev/ipmi0"),
+            reply: path("reply", "/run/oxcat-discover.json"),
+            log: path("log", "/var/log/oxcat-agent.log"),
+            dry_run: flag(m, "dry-run"),
+        };
+        return Ok(if discover::agent::run(&opts) { Status::Ok } else { Status::SomeFailed });
     }
     let opts = agent::Options {
         server: m.get_one::<String>("server").cloned(),

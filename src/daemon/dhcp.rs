@@ -413,6 +413,10 @@ pub fn boot_answer(req: &Message, lease: &Lease, server: Ipv4Addr, http_port: u1
     let client = Client::of(req);
     let http = format!("http://{server}:{http_port}");
     if client.ipxe {
+        // A machine no node has (a discovery lease) boots genesis in discovery mode.
+        if lease.node.is_empty() {
+            return Some((format!("{http}/discover/boot.ipxe"), false));
+        }
         return Some((format!("{http}/tftpboot/ipxe/{}.ipxe", lease.node), false));
     }
     if client.http_boot() {
@@ -502,9 +506,8 @@ pub fn reply(req: &Message, lease: &Lease, idx: &Index) -> Option<(Message, Sock
         if !lease.node.is_empty() {
             opts.insert(DhcpOption::Hostname(lease.node.clone()));
         }
-        // Discovery leases (no node yet) get an address only.
-        let boot =
-            if lease.node.is_empty() { None } else { boot_answer(req, lease, idx.next_server(lease), idx.http_port) };
+        // Discovery leases (no node yet) boot genesis in discovery mode (see boot_answer).
+        let boot = boot_answer(req, lease, idx.next_server(lease), idx.http_port);
         if let Some((file, http_client)) = boot {
             // The file field holds 128 bytes (dhcproto panics beyond); option 67 carries any length.
             if file.len() < 128 {

@@ -18,6 +18,7 @@
 //! their own, so files and boot configs are served while a status report waits for another
 //! process's write transaction.
 
+mod discover;
 mod zerocopy;
 
 use super::config::HttpLimits;
@@ -100,6 +101,8 @@ pub struct Shared {
     pub seen: Arc<Seen>,
     /// Events worth a line each (a deployed node's boot device switched to disk).
     log: Log,
+    /// The one-time tokens discovery boot scripts hand out.
+    discovery: discover::Tokens,
 }
 
 /// Connections to the store for reading, reused; one more is opened when all are in use. In WAL
@@ -133,7 +136,7 @@ impl Shared {
         let problems = Problems::new(log.clone(), Duration::from_secs(300));
         let reader = Store::open(store.path())?;
         let readers = Readers { path: store.path().to_path_buf(), idle: Mutex::new(vec![reader]) };
-        Ok(Shared { readers, writer: Mutex::new(store), postscripts, problems, seen, log })
+        Ok(Shared { readers, writer: Mutex::new(store), postscripts, problems, seen, log, discovery: Default::default() })
     }
 
     /// Runs `f` on a reading connection, off the async threads.
@@ -504,6 +507,8 @@ struct Req {
     query: Vec<(String, String)>,
     range: Option<String>,
     peer: SocketAddr,
+    /// The Host header: the server's address as the client sees it (discovery boot scripts).
+    host: Option<String>,
     /// The body of a POST /status (at most [`MAX_DEPLOYLOG`] bytes); None for other requests.
     body: Option<Bytes>,
 }
@@ -566,12 +571,14 @@ async fn answer(
         })
         .collect();
     let range = parts.headers.get(hyper::header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let host = parts.headers.get(hyper::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string);
     let path = decode(uri.path(), false);
     let method = parts.method.clone();
     // Only a status report's body is read (the deploy agent's log tail); any other body is
     // not: hyper discards it, or closes the connection.
     let body = match (&method, path.as_deref()) {
         (&Method::POST, Some("/status" | "/hostkeys")) => Some(read_body(body, MAX_DEPLOYLOG, body_timeout).await),
+        (&Method::POST, Some("/discover")) => Some(read_body(body, crate::discover::MAX_REPORT, body_timeout).await),
         _ => {
             drop(body);
             None
@@ -579,12 +586,13 @@ async fn answer(
     };
     let a = match (path, body) {
         (None, _) => text(400, "bad request\n"),
+        (Some(p), Some(Err(BodyError::TooLarge))) if p == "/discover" => discover::too_large(shared, peer),
         (Some(_), Some(Err(BodyError::TooLarge))) => {
             text(413, format!("a status report's body is at most {MAX_DEPLOYLOG} bytes\n"))
         }
         (Some(_), Some(Err(BodyError::Broken))) => text(400, "the request's body could not be read\n"),
         (Some(path), body) => {
-            let r = Req { method, path, query, range, peer, body: body.and_then(Result::ok) };
+            let r = Req { method, path, query, range, peer, host, body: body.and_then(Result::ok) };
             let a = route(&r, shared).await;
             log_problem(shared, &r, a.code);
             a
@@ -692,12 +700,18 @@ fn byte_range(spec: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
 
 /// Answers one request.
 async fn route(r: &Req, shared: &Arc<Shared>) -> Answer {
-    let post = matches!(r.path.as_str(), "/status" | "/hostkeys");
+    let post = matches!(r.path.as_str(), "/status" | "/hostkeys" | "/discover");
     if r.method != Method::GET && r.method != Method::HEAD && !(r.method == Method::POST && post) {
         return text(405, "method not allowed\n");
     }
     if r.path == "/hostkeys" {
         return hostkeys(r, shared).await;
+    }
+    if r.path == "/discover" {
+        return discover::report(r, shared).await;
+    }
+    if r.path == "/discover/boot.ipxe" {
+        return discover::boot_script(r, shared).await;
     }
     if r.path == "/status" {
         return status(r, shared).await;

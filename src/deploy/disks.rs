@@ -4,7 +4,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// One whole disk and the fields root device hints match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Disk {
     /// The kernel's name (`sda`, `nvme0n1`, `vda`); its device is `/dev/NAME`.
     pub name: String,

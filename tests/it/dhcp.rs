@@ -168,7 +168,10 @@ fn known_macs_get_their_reservation_and_boot_file() {
     lab.run("chdef", &["-t", "network", "lab", "dynamicrange=10.77.0.200-10.77.0.210"]).ok();
     let env = pair.udhcpc(&lab, &["-V", "PXEClient:Arch:00000:UNDI:002001"]).expect("a discovery lease");
     assert_eq!(env_value(&env, "ip"), Some("10.77.0.200"));
-    assert_eq!(env_value(&env, "boot_file"), None, "discovery leases carry no boot file");
+    // A machine no node has network-boots genesis in discovery mode: iPXE first, then its script.
+    assert_eq!(env_value(&env, "boot_file"), Some("undionly.kpxe"));
+    let env = pair.udhcpc(&lab, &["-V", "PXEClient", "-x", "0x4d:69505845"]).expect("a discovery lease");
+    assert_eq!(env_value(&env, "boot_file"), Some("http://10.77.0.1:80/discover/boot.ipxe"));
     drop(pair.daemon.take());
     lab.run("chdef", &["-t", "network", "lab", "dynamicrange=10.77.0.199-10.77.0.210"]).ok();
     pair.start_daemon(&lab);

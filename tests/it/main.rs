@@ -9,6 +9,7 @@ mod deploy;
 mod deploy_bench;
 mod deploy_plan;
 mod dhcp;
+mod discover;
 mod diskimage;
 mod docs;
 mod enroll;

@@ -210,6 +210,7 @@ async fn send_file(
                 query: vec![],
                 range: head.range.clone(),
                 peer,
+                host: None,
                 body: None,
             };
             super::log_problem(shared, &r, 416);

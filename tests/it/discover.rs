@@ -1,0 +1,254 @@
+//! Discovery against oxcatd on 127.0.0.1, with curl and the real node agent (`nodeagent discover`
+//! reading a sysfs/proc tree the test lays out) as the clients: the boot script's one-time token,
+//! matching by serial, in sequence, and by hand (nodediscoverdef), and the reports refused
+//! (discovery stopped, oversized, malformed, from another address, replayed), each logged,
+//! none changing the store.
+
+use crate::harness::{Daemon, Lab};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn curl_ok() -> bool {
+    let ok = Command::new("curl").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "curl missing: .ci/run must install it");
+    }
+    ok
+}
+
+/// A lab whose TFTP root holds (placeholder) genesis files, and oxcatd's HTTP on 127.0.0.1.
+fn start() -> (Lab, Daemon, String) {
+    let lab = Lab::new();
+    let tftp = lab.path("tftp");
+    let (k, i) = oxcat::boot::genesis_files("x86_64");
+    for f in [k, i] {
+        std::fs::create_dir_all(tftp.join(&f).parent().unwrap()).unwrap();
+        std::fs::write(tftp.join(&f), "placeholder").unwrap();
+    }
+    lab.run("chdef", &["-t", "site", &format!("tftpdir={}", tftp.display()), "master=127.0.0.1"]).ok();
+    lab.write("oxcat.toml", "[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nlisten = [\"127.0.0.1:0\"]\n");
+    let mut cmd = lab.cmd("oxcatd");
+    cmd.args(["--config", "oxcat.toml"]);
+    let daemon = Daemon::start(cmd);
+    let http = daemon.addr("HTTP");
+    (lab, daemon, http)
+}
+
+/// curl from `from`: (HTTP code, body).
+fn curl(from: &str, args: &[&str]) -> (String, String) {
+    let o = Command::new("curl")
+        .args(["-s", "--max-time", "20", "--interface", from, "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.to_string(), body.to_string())
+}
+
+/// The token of a discovery boot script fetched from `from`.
+fn token(http: &str, from: &str) -> String {
+    let (code, script) = curl(from, &[&format!("http://{http}/discover/boot.ipxe")]);
+    assert_eq!(code, "200", "{script}");
+    assert!(script.contains("oxcat.mode=discover"), "{script}");
+    assert!(script.contains(&format!("oxcat.server=http://{http} ")), "{script}");
+    let t = script.split("oxcat.token=").nth(1).unwrap().split_whitespace().next().unwrap();
+    t.to_string()
+}
+
+/// A machine's /sys and /proc as the agent reads them: DMI `uuid` and `serial`, 2 CPUs, 768 MiB
+/// in one SMBIOS memory device, a virtio NIC with `mac` and a 64 MiB disk.
+fn machine(lab: &Lab, name: &str, uuid: &str, serial: &str, mac: &str) -> PathBuf {
+    let root = lab.path(name);
+    let w = |rel: &str, data: &[u8]| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    };
+    w("sys/class/dmi/id/product_uuid", format!("{uuid}\n").as_bytes());
+    w("sys/class/dmi/id/product_serial", format!("{serial}\n").as_bytes());
+    w("sys/class/dmi/id/product_name", b"Standard PC (i440FX + PIIX, 1996)\n");
+    w("proc/cpuinfo", b"processor\t: 0\nmodel name\t: QEMU Virtual CPU version 2.5+\n\nprocessor\t: 1\nmodel name\t: QEMU Virtual CPU version 2.5+\n");
+    w("proc/meminfo", b"MemTotal:  700000 kB\n");
+    let mut smbios = vec![0u8; 0x28];
+    smbios[0] = 17;
+    smbios[0x0C..0x0E].copy_from_slice(&768u16.to_le_bytes());
+    w("sys/firmware/dmi/entries/17-0/raw", &smbios);
+    w("sys/class/net/eth0/address", format!("{mac}\n").as_bytes());
+    w("sys/class/net/eth0/carrier", b"1\n");
+    w("sys/class/net/eth0/device/vendor", b"0x1af4\n");
+    w("sys/block/vda/size", b"131072\n");
+    w("sys/block/vda/serial", b"OXDISK\n");
+    w("sys/block/vda/queue/rotational", b"0\n");
+    w("proc/cmdline", format!("BOOTIF=01-{}\n", mac.replace(':', "-")).as_bytes());
+    root
+}
+
+/// `nodeagent discover` on `root` against the server: (exit code, its log).
+fn agent(lab: &Lab, http: &str, token: &str, root: &Path) -> (i32, String) {
+    let o = lab
+        .cmd("nodeagent")
+        .args(["discover", "--server", &format!("http://{http}"), "--token", token, "--root"])
+        .arg(root)
+        .args(["--ipmi", "/nonexistent/ipmi0", "--log", "/dev/null", "--reply"])
+        .arg(root.join("reply.json"))
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn attr(lab: &Lab, node: &str, attr: &str) -> String {
+    let out = lab.run("lsdef", &[node, "-i", attr, "-c"]).ok().stdout;
+    out.trim_end().strip_prefix(&format!("{node}: {attr}=")).unwrap_or("").to_string()
+}
+
+const UUID1: &str = "11111111-2222-3333-4444-000000000001";
+const UUID2: &str = "11111111-2222-3333-4444-000000000002";
+const UUID3: &str = "11111111-2222-3333-4444-000000000003";
+
+#[test]
+fn machines_are_matched_by_serial_in_sequence_and_by_hand() {
+    if !curl_ok() {
+        return;
+    }
+    let (lab, daemon, http) = start();
+    lab.run("mkdef", &["byserial", "groups=compute", "serial=SN-0042"]).ok();
+    lab.run("nodediscoverstatus", &[]).ok().stdout_is("Sequential Discovery is stopped.\nProfile Discovery is stopped.\n");
+    lab.run("nodediscoverstart", &["noderange=rack1n[01-02]", "groups=rack1"])
+        .ok()
+        .stdout_is("Sequential Discovery: Started:\n    Number of free node names: 2\n");
+    lab.run("nodediscoverstatus", &[]).ok().stdout_is(
+        "Sequential discovery is running.\n    The parameters used for discovery: noderange=rack1n[01-02],groups=rack1\n",
+    );
+    // A second start is refused while one runs.
+    lab.run("nodediscoverstart", &["noderange=x[1-2]"]).fails(1);
+
+    // By serial: the predefined node gets the machine's MAC and inventory.
+    let m1 = machine(&lab, "m1", UUID1, "SN-0042", "52:54:00:dd:00:01");
+    let (code, log) = agent(&lab, &http, &token(&http, "127.0.0.1"), &m1);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("discovered: this machine is byserial (matched by mtms)"), "{log}");
+    assert_eq!(attr(&lab, "byserial", "mac"), "52:54:00:dd:00:01");
+    assert_eq!(attr(&lab, "byserial", "cpucount"), "2");
+    assert_eq!(attr(&lab, "byserial", "memory"), "768");
+    assert_eq!(attr(&lab, "byserial", "cputype"), "QEMU Virtual CPU version 2.5+");
+    assert_eq!(attr(&lab, "byserial", "mtm"), "Standard PC (i440FX + PIIX, 1996)");
+    daemon.log_line(&format!("oxcatd: discovery: {UUID1} (52:54:00:dd:00:01, 127.0.0.1) is byserial (matched by mtms)"));
+
+    // In sequence: the first free name of the noderange, created in groups=.
+    let m2 = machine(&lab, "m2", UUID2, "SN-OTHER", "52:54:00:dd:00:02");
+    let (code, log) = agent(&lab, &http, &token(&http, "127.0.0.1"), &m2);
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(attr(&lab, "rack1n01", "mac"), "52:54:00:dd:00:02");
+    assert_eq!(attr(&lab, "rack1n01", "groups"), "rack1");
+    assert_eq!(attr(&lab, "rack1n01", "serial"), "SN-OTHER");
+    let ls = lab.run("nodediscoverls", &[]).ok().stdout;
+    assert_eq!(
+        ls,
+        format!(
+            "Discovered 1 node.\n  {:<40}{:<20}{:<15}{:<10}{:<13}\n  {UUID2:<40}{:<20}{:<15}{:<10}{:<13}\n",
+            "UUID", "NODE", "METHOD", "MTM", "SERIAL", "rack1n01", "sequential", "Standard PC (i440FX + PIIX, 1996)", "SN-OTHER"
+        )
+    );
+    lab.run("nodediscoverstop", &[]).ok();
+    // Stopped: a report changes nothing (and is logged).
+    let m3 = machine(&lab, "m3", UUID3, "", "52:54:00:dd:00:03");
+    let t3 = token(&http, "127.0.0.1");
+    let before = lab.snapshot();
+    let (code, log) = agent(&lab, &http, &t3, &m3);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("HTTP 409: discovery is stopped"), "{log}");
+    assert_eq!(lab.snapshot(), before, "a report while discovery is stopped changed the store");
+    daemon.log_line("oxcatd: discovery: report from 127.0.0.1 refused: discovery is stopped");
+
+    // Running without a noderange: no match, kept undefined; then defined by hand.
+    lab.run("nodediscoverstart", &[]).ok().stdout_is("Discovery: Started (matching by MAC and by serial/mtm)\n");
+    let (code, log) = agent(&lab, &http, &t3, &m3);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("no node matches this machine"), "{log}");
+    let undef = lab.run("nodediscoverls", &["-t", "undef"]).ok().stdout;
+    assert!(undef.contains(&format!("  {UUID3:<40}{:<20}{:<15}", "undef", "undef")), "{undef}");
+    lab.run("mkdef", &["byhand", "groups=compute"]).ok();
+    lab.run("nodediscoverdef", &["-u", UUID3, "-n", "byhand"]).ok().stdout_is(&format!("Defined [{UUID3}] to node byhand.\n"));
+    assert_eq!(attr(&lab, "byhand", "mac"), "52:54:00:dd:00:03");
+    assert_eq!(attr(&lab, "byhand", "disksize"), "0");
+    let long = lab.run("nodediscoverls", &["-u", UUID3, "-l"]).ok().stdout;
+    assert!(long.starts_with(&format!("Object uuid: {UUID3}\n    node=byhand\n    method=manual\n")), "{long}");
+    assert!(long.contains("    disks=vda!64MB!!OXDISK!\n"), "{long}");
+    lab.run("nodediscoverdef", &["-u", UUID3, "-n", "nosuchnode"])
+        .fails(1)
+        .stderr_is("Error: The node [nosuchnode] should be a valid xCAT node.\n");
+    lab.run("nodediscoverdef", &["-r", "-t", "all"]).ok().stdout_is("Removing discovery entries finished.\n");
+    lab.run("nodediscoverls", &[]).ok().stdout_is("");
+    lab.run("nodediscoverstop", &[]).ok().stdout_is("Discovery: Stopped.\n");
+    lab.run("nodediscoverstop", &[])
+        .fails(1)
+        .stderr_is("Error: Sequential Discovery is stopped.\nError: Profile Discovery is stopped.\n");
+}
+
+#[test]
+fn oversized_malformed_foreign_and_replayed_reports_are_refused_and_logged() {
+    if !curl_ok() {
+        return;
+    }
+    let (lab, daemon, http) = start();
+    lab.run("nodediscoverstart", &["noderange=n[1-5]"]).ok();
+    let m = machine(&lab, "m", UUID1, "SN1", "52:54:00:dd:00:09");
+    let good = Command::new(crate::harness::oxcat_bin())
+        .args(["nodeagent", "discover", "--dry-run", "--log", "/dev/null", "--ipmi", "/nonexistent", "--root"])
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert!(good.status.success());
+    let good = String::from_utf8(good.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&good).unwrap();
+    assert_eq!(report["memory_mb"], 768);
+    std::fs::write(lab.path("good.json"), &good).unwrap();
+    let before = lab.snapshot();
+    let post = |from: &str, token: &str, file: &str| {
+        let url = format!("http://{http}/discover?token={token}");
+        curl(from, &["-H", "Content-Type: application/json", "--data-binary", &format!("@{file}"), &url])
+    };
+    let tok = token(&http, "127.0.0.1");
+    // Oversized: 70,000 bytes.
+    let big = good.replacen("\"vendor\": \"\"", &format!("\"vendor\": \"{}\"", "x".repeat(70_000)), 1);
+    assert!(big.len() > 65_536);
+    std::fs::write(lab.path("big.json"), &big).unwrap();
+    let (code, body) = post("127.0.0.1", &tok, &lab.path("big.json").display().to_string());
+    assert_eq!((code.as_str(), body.as_str()), ("413", "a discovery report is at most 65536 bytes\n"));
+    // Malformed: not JSON, an unknown field, a bad MAC, a long text.
+    for (name, text, why) in [
+        ("notjson", "{\"uuid\": ".to_string(), "malformed discovery report"),
+        ("unknown", good.replacen('{', "{\"extra\": 1,", 1), "malformed discovery report: unknown field `extra`"),
+        ("badmac", good.replace("52:54:00:dd:00:09", "52:54:00:dd:00:zz"), "bootmac: "),
+        ("longserial", good.replace("\"SN1\"", &format!("\"{}\"", "S".repeat(200))), "serial is at most 128 bytes (got 200)"),
+        ("baduuid", good.replace(UUID1, "not-a-uuid"), "uuid 'not-a-uuid' is not a UUID"),
+    ] {
+        std::fs::write(lab.path(name), text).unwrap();
+        let (code, body) = post("127.0.0.1", &tok, &lab.path(name).display().to_string());
+        assert_eq!(code, "400", "{name}: {body}");
+        assert!(body.starts_with(why), "{name}: {body}");
+    }
+    // From another address than the one the token was given to; without a token.
+    let (code, _) = post("127.0.0.2", &tok, &lab.path("good.json").display().to_string());
+    assert_eq!(code, "403");
+    let (code, _) = post("127.0.0.1", "", &lab.path("good.json").display().to_string());
+    assert_eq!(code, "400");
+    assert_eq!(lab.snapshot(), before, "a refused report changed the store");
+    // The good one is recorded; sent again, it is a replay.
+    let (code, body) = post("127.0.0.1", &tok, &lab.path("good.json").display().to_string());
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("\"node\":\"n1\""), "{body}");
+    let after = lab.snapshot();
+    let (code, body) = post("127.0.0.1", &tok, &lab.path("good.json").display().to_string());
+    assert_eq!((code.as_str(), body.as_str()), ("409", "replayed: its token was used by a report already\n"));
+    assert_eq!(lab.snapshot(), after, "a replayed report changed the store");
+    for line in [
+        "oxcatd: discovery: report from 127.0.0.1 refused: a discovery report is at most 65536 bytes",
+        "oxcatd: discovery: report from 127.0.0.1 refused: malformed discovery report",
+        "oxcatd: discovery: report from 127.0.0.2 refused: unknown token",
+        "oxcatd: discovery: report from 127.0.0.1 refused: replayed",
+    ] {
+        daemon.log_line(line);
+    }
+}
