@@ -9,7 +9,8 @@ use crate::store::{self, schema};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::io::Write;
 
-pub const START_ABOUT: &str = "Start discovering machines that boot by a discovery lease (sequentially with noderange=)";
+pub const START_ABOUT: &str =
+    "Start discovering machines that boot by a discovery lease (sequentially with noderange=)";
 pub const STOP_ABOUT: &str = "Stop the running discovery";
 pub const STATUS_ABOUT: &str = "Show whether discovery is running, and its parameters";
 pub const LS_ABOUT: &str = "List the machines discovery found (discoverydata)";
@@ -89,7 +90,9 @@ pub fn start(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     }
     let mut st = ctx.store()?;
     if discover::state(st.conn())?.is_some() {
-        ctx.error_line("Error: Discovery is running. If you want to rerun the discovery, stop the running discovery first.")?;
+        ctx.error_line(
+            "Error: Discovery is running. If you want to rerun the discovery, stop the running discovery first.",
+        )?;
         return Ok(Status::SomeFailed);
     }
     let free = match &range {
@@ -175,7 +178,9 @@ pub fn stop(ctx: &mut Ctx, _m: &ArgMatches) -> Result<Status> {
 }
 
 pub fn status_command() -> Command {
-    Command::new("nodediscoverstatus").long_about("Says whether discovery is running, and with which parameters.").arg(verbose())
+    Command::new("nodediscoverstatus")
+        .long_about("Says whether discovery is running, and with which parameters.")
+        .arg(verbose())
 }
 
 pub fn status(ctx: &mut Ctx, _m: &ArgMatches) -> Result<Status> {
@@ -200,6 +205,7 @@ fn type_arg() -> Arg {
         .short('t')
         .value_name("TYPE")
         .value_parser(clap::builder::PossibleValuesParser::new(TYPES))
+        .hide_possible_values(true)
         .help("Only entries discovered this way: seq, mtms, mac, manual, undef, all (profile, switch, blade: xCAT's, never recorded here)")
 }
 
@@ -249,7 +255,8 @@ pub fn ls(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         writeln!(ctx.out, "Discovered {} node.", rows.len()).map_err(output::io)?;
     }
     if flag(m, "long") {
-        let attrs = ["node", "method", "discoverytime", "arch", "cpucount", "cputype", "memory", "mtm", "serial", "nichwaddr"];
+        let attrs =
+            ["node", "method", "discoverytime", "arch", "cpucount", "cputype", "memory", "mtm", "serial", "nichwaddr"];
         for r in &rows {
             writeln!(ctx.out, "Object uuid: {}", get(r, "uuid")).map_err(output::io)?;
             for a in attrs {
@@ -283,7 +290,8 @@ pub fn ls(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     for r in &rows {
         let or_undef = |v: String| if v.is_empty() { "undef".to_string() } else { v };
         let serial: String = get(r, "serial").chars().take(12).collect();
-        let text = line(&get(r, "uuid"), &or_undef(get(r, "node")), &or_undef(get(r, "method")), &get(r, "mtm"), &serial);
+        let text =
+            line(&get(r, "uuid"), &or_undef(get(r, "node")), &or_undef(get(r, "method")), &get(r, "mtm"), &serial);
         writeln!(ctx.out, "{text}").map_err(output::io)?;
     }
     Ok(Status::Ok)

@@ -136,7 +136,15 @@ impl Shared {
         let problems = Problems::new(log.clone(), Duration::from_secs(300));
         let reader = Store::open(store.path())?;
         let readers = Readers { path: store.path().to_path_buf(), idle: Mutex::new(vec![reader]) };
-        Ok(Shared { readers, writer: Mutex::new(store), postscripts, problems, seen, log, discovery: Default::default() })
+        Ok(Shared {
+            readers,
+            writer: Mutex::new(store),
+            postscripts,
+            problems,
+            seen,
+            log,
+            discovery: Default::default(),
+        })
     }
 
     /// Runs `f` on a reading connection, off the async threads.

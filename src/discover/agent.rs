@@ -63,14 +63,18 @@ pub fn run(opts: &Options) -> bool {
     let _ = std::fs::write(&opts.reply, serde_json::to_string(&reply).expect("a reply is JSON"));
     match &reply.node {
         Some(n) => log.line(format!("discovered: this machine is {n} (matched by {})", reply.method)),
-        None => log.line("discovered: no node matches this machine; it is kept undefined (nodediscoverls on the server)"),
+        None => {
+            log.line("discovered: no node matches this machine; it is kept undefined (nodediscoverls on the server)")
+        }
     }
     if let Some(p) = &reply.problem {
         log.line(format!("the server says: {p}"));
     }
     if let Some(b) = &reply.bmcsetup {
         match super::kcs::Kcs::open(&opts.ipmi).and_then(|mut k| k.setup(b)) {
-            Ok(()) => log.line(format!("bmcsetup: BMC address {} netmask {}, user {} set", b.ip, b.netmask, b.username)),
+            Ok(()) => {
+                log.line(format!("bmcsetup: BMC address {} netmask {}, user {} set", b.ip, b.netmask, b.username))
+            }
             Err(e) => {
                 log.line(format!("failed: bmcsetup: {e}"));
                 return false;
@@ -130,4 +134,3 @@ fn post(server: &str, token: &str, report: &Report, log: &Log) -> Result<Reply, 
     }
     Err(format!("report not taken by {server} ({last})"))
 }
-

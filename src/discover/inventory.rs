@@ -138,7 +138,10 @@ mod tests {
         w("sys/class/dmi/id/product_uuid", "0A1B2C3D-0000-1111-2222-333344445555\n");
         w("sys/class/dmi/id/product_serial", "SN123\n");
         w("sys/class/dmi/id/product_name", "Standard PC\n");
-        w("proc/cpuinfo", "processor\t: 0\nmodel name\t: QEMU Virtual CPU\n\nprocessor\t: 1\nmodel name\t: QEMU Virtual CPU\n");
+        w(
+            "proc/cpuinfo",
+            "processor\t: 0\nmodel name\t: QEMU Virtual CPU\n\nprocessor\t: 1\nmodel name\t: QEMU Virtual CPU\n",
+        );
         w("proc/meminfo", "MemTotal:        1000000 kB\n");
         w("sys/class/net/eth0/address", "52:54:00:AA:BB:01\n");
         w("sys/class/net/eth0/carrier", "1\n");

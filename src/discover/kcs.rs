@@ -84,7 +84,9 @@ impl Kcs {
     /// given, enabled, administrator on the LAN channel with IPMI messaging.
     pub fn setup(&mut self, s: &BmcSetup) -> Result<(), String> {
         let ip4 = |v: &str, what: &str| {
-            v.parse::<std::net::Ipv4Addr>().map(|a| a.octets()).map_err(|_| format!("{what} '{v}' is not an IPv4 address"))
+            v.parse::<std::net::Ipv4Addr>()
+                .map(|a| a.octets())
+                .map_err(|_| format!("{what} '{v}' is not an IPv4 address"))
         };
         let (ip, mask) = (ip4(&s.ip, "address")?, ip4(&s.netmask, "netmask")?);
         if s.username.len() > 16 || s.password.len() > 20 {

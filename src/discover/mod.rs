@@ -150,16 +150,17 @@ impl Report {
     /// Checks every field against its limits.
     pub fn check(&self) -> std::result::Result<(), String> {
         check_uuid(&self.uuid)?;
-        for (what, v) in [
-            ("serial", &self.serial),
-            ("mtm", &self.mtm),
-            ("vendor", &self.vendor),
-            ("cpu.model", &self.cpu.model),
-        ] {
+        for (what, v) in
+            [("serial", &self.serial), ("mtm", &self.mtm), ("vendor", &self.vendor), ("cpu.model", &self.cpu.model)]
+        {
             text_ok(what, v)?;
         }
         if !schema::ARCHES.contains(&self.arch.as_str()) {
-            return Err(format!("arch '{}' is not allowed (allowed: {})", self.arch.escape_debug(), schema::ARCHES.join(", ")));
+            return Err(format!(
+                "arch '{}' is not allowed (allowed: {})",
+                self.arch.escape_debug(),
+                schema::ARCHES.join(", ")
+            ));
         }
         if !(1..=65536).contains(&self.cpu.count) {
             return Err(format!("cpu.count {} is not allowed (allowed: 1-65536)", self.cpu.count));
@@ -178,7 +179,10 @@ impl Report {
         for n in &self.nics {
             text_ok("nic name", &n.name)?;
             if n.name.is_empty() || n.name.contains([',', '!', '|', ' ']) {
-                return Err(format!("nic name '{}' is not allowed (an interface name: no ',', '!', '|' or spaces)", n.name.escape_debug()));
+                return Err(format!(
+                    "nic name '{}' is not allowed (an interface name: no ',', '!', '|' or spaces)",
+                    n.name.escape_debug()
+                ));
             }
             let mac = crate::node::parse_mac(&n.mac).map_err(|e| format!("nic {}: mac: {e}", n.name))?;
             boot_listed |= mac == boot;
@@ -187,7 +191,13 @@ impl Report {
             return Err(format!("bootmac {boot} is not one of the NICs reported"));
         }
         for d in &self.disks {
-            for (what, v) in [("disk name", &d.name), ("disk model", &d.model), ("disk vendor", &d.vendor), ("disk serial", &d.serial), ("disk wwn", &d.wwn)] {
+            for (what, v) in [
+                ("disk name", &d.name),
+                ("disk model", &d.model),
+                ("disk vendor", &d.vendor),
+                ("disk serial", &d.serial),
+                ("disk wwn", &d.wwn),
+            ] {
                 text_ok(what, v)?;
             }
         }
@@ -218,11 +228,7 @@ pub fn seq_param(params: &str, name: &str) -> Option<String> {
     let names = ["noderange", "groups", "osimage", "dns", "skipbmcsetup"];
     let start = params.find(&format!("{name}="))? + name.len() + 1;
     let rest = &params[start..];
-    let end = names
-        .iter()
-        .filter_map(|n| rest.find(&format!(",{n}=")))
-        .min()
-        .unwrap_or(rest.len());
+    let end = names.iter().filter_map(|n| rest.find(&format!(",{n}="))).min().unwrap_or(rest.len());
     Some(rest[..end].to_string())
 }
 
@@ -318,8 +324,11 @@ fn by_serial(conn: &Connection, serial: &str, mtm: &str) -> Result<Vec<String>> 
         .prepare_cached("SELECT node, mtm FROM vpd WHERE serial = ?1 AND coalesce(disable, '') NOT IN ('yes', '1')")?
         .query_map([serial], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let names: Vec<String> =
-        rows.into_iter().filter(|(_, m)| m.as_deref().is_none_or(|m| m.is_empty() || m == mtm)).map(|(n, _)| n).collect();
+    let names: Vec<String> = rows
+        .into_iter()
+        .filter(|(_, m)| m.as_deref().is_none_or(|m| m.is_empty() || m == mtm))
+        .map(|(n, _)| n)
+        .collect();
     let view = NodeView::of_nodes(conn, &names)?;
     Ok(names.into_iter().filter(|n| view.is_node(n)).collect())
 }
@@ -350,8 +359,11 @@ pub fn define(conn: &Connection, node: &str, r: &Report, groups: Option<&str>) -
             ("arch", Some(&r.arch)),
         ],
     )?;
-    let vpd: Vec<(&str, Option<&str>)> =
-        [("serial", &r.serial), ("mtm", &r.mtm), ("uuid", &r.uuid)].into_iter().filter(|(_, v)| !v.is_empty()).map(|(c, v)| (c, Some(v.as_str()))).collect();
+    let vpd: Vec<(&str, Option<&str>)> = [("serial", &r.serial), ("mtm", &r.mtm), ("uuid", &r.uuid)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(c, v)| (c, Some(v.as_str())))
+        .collect();
     store::upsert(conn, t("vpd"), &[node], &vpd)?;
     Ok(())
 }
@@ -386,7 +398,9 @@ fn next_steps(conn: &Connection, node: &str, skip_bmc: bool, image: Option<&str>
                 reply.reboot = true;
             }
         } else if !matches!(step, "shell" | "standby") {
-            problems.push(format!("chain step '{step}' is not supported (allowed: runcmd=bmcsetup, osimage=IMAGE, shell, standby)"));
+            problems.push(format!(
+                "chain step '{step}' is not supported (allowed: runcmd=bmcsetup, osimage=IMAGE, shell, standby)"
+            ));
         }
     }
     if !problems.is_empty() {
@@ -419,7 +433,9 @@ fn bmc_setup(conn: &Connection, view: &NodeView, node: &str) -> Result<std::resu
         (u32::from(ip) & u32::from(m) == u32::from(n) & u32::from(m)).then_some((mask, gw))
     });
     let Some((netmask, gateway)) = found else {
-        return Ok(Err(format!("no network (networks table) holds the BMC address {ip}: mkdef -t network ... net=... mask=...")));
+        return Ok(Err(format!(
+            "no network (networks table) holds the BMC address {ip}: mkdef -t network ... net=... mask=..."
+        )));
     };
     Ok(Ok(BmcSetup { ip: ip.to_string(), netmask, gateway: gateway.filter(|g| !g.is_empty()), username, password }))
 }

@@ -113,7 +113,9 @@ fn machines_are_matched_by_serial_in_sequence_and_by_hand() {
     }
     let (lab, daemon, http) = start();
     lab.run("mkdef", &["byserial", "groups=compute", "serial=SN-0042"]).ok();
-    lab.run("nodediscoverstatus", &[]).ok().stdout_is("Sequential Discovery is stopped.\nProfile Discovery is stopped.\n");
+    lab.run("nodediscoverstatus", &[])
+        .ok()
+        .stdout_is("Sequential Discovery is stopped.\nProfile Discovery is stopped.\n");
     lab.run("nodediscoverstart", &["noderange=rack1n[01-02]", "groups=rack1"])
         .ok()
         .stdout_is("Sequential Discovery: Started:\n    Number of free node names: 2\n");
@@ -133,7 +135,8 @@ fn machines_are_matched_by_serial_in_sequence_and_by_hand() {
     assert_eq!(attr(&lab, "byserial", "memory"), "768");
     assert_eq!(attr(&lab, "byserial", "cputype"), "QEMU Virtual CPU version 2.5+");
     assert_eq!(attr(&lab, "byserial", "mtm"), "Standard PC (i440FX + PIIX, 1996)");
-    daemon.log_line(&format!("oxcatd: discovery: {UUID1} (52:54:00:dd:00:01, 127.0.0.1) is byserial (matched by mtms)"));
+    daemon
+        .log_line(&format!("oxcatd: discovery: {UUID1} (52:54:00:dd:00:01, 127.0.0.1) is byserial (matched by mtms)"));
 
     // In sequence: the first free name of the noderange, created in groups=.
     let m2 = machine(&lab, "m2", UUID2, "SN-OTHER", "52:54:00:dd:00:02");
@@ -147,7 +150,15 @@ fn machines_are_matched_by_serial_in_sequence_and_by_hand() {
         ls,
         format!(
             "Discovered 1 node.\n  {:<40}{:<20}{:<15}{:<10}{:<13}\n  {UUID2:<40}{:<20}{:<15}{:<10}{:<13}\n",
-            "UUID", "NODE", "METHOD", "MTM", "SERIAL", "rack1n01", "sequential", "Standard PC (i440FX + PIIX, 1996)", "SN-OTHER"
+            "UUID",
+            "NODE",
+            "METHOD",
+            "MTM",
+            "SERIAL",
+            "rack1n01",
+            "sequential",
+            "Standard PC (i440FX + PIIX, 1996)",
+            "SN-OTHER"
         )
     );
     lab.run("nodediscoverstop", &[]).ok();
@@ -169,7 +180,9 @@ fn machines_are_matched_by_serial_in_sequence_and_by_hand() {
     let undef = lab.run("nodediscoverls", &["-t", "undef"]).ok().stdout;
     assert!(undef.contains(&format!("  {UUID3:<40}{:<20}{:<15}", "undef", "undef")), "{undef}");
     lab.run("mkdef", &["byhand", "groups=compute"]).ok();
-    lab.run("nodediscoverdef", &["-u", UUID3, "-n", "byhand"]).ok().stdout_is(&format!("Defined [{UUID3}] to node byhand.\n"));
+    lab.run("nodediscoverdef", &["-u", UUID3, "-n", "byhand"])
+        .ok()
+        .stdout_is(&format!("Defined [{UUID3}] to node byhand.\n"));
     assert_eq!(attr(&lab, "byhand", "mac"), "52:54:00:dd:00:03");
     assert_eq!(attr(&lab, "byhand", "disksize"), "0");
     let long = lab.run("nodediscoverls", &["-u", UUID3, "-l"]).ok().stdout;
@@ -221,7 +234,11 @@ fn oversized_malformed_foreign_and_replayed_reports_are_refused_and_logged() {
         ("notjson", "{\"uuid\": ".to_string(), "malformed discovery report"),
         ("unknown", good.replacen('{', "{\"extra\": 1,", 1), "malformed discovery report: unknown field `extra`"),
         ("badmac", good.replace("52:54:00:dd:00:09", "52:54:00:dd:00:zz"), "bootmac: "),
-        ("longserial", good.replace("\"SN1\"", &format!("\"{}\"", "S".repeat(200))), "serial is at most 128 bytes (got 200)"),
+        (
+            "longserial",
+            good.replace("\"SN1\"", &format!("\"{}\"", "S".repeat(200))),
+            "serial is at most 128 bytes (got 200)",
+        ),
         ("baduuid", good.replace(UUID1, "not-a-uuid"), "uuid 'not-a-uuid' is not a UUID"),
     ] {
         std::fs::write(lab.path(name), text).unwrap();

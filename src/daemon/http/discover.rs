@@ -100,13 +100,15 @@ pub(super) async fn boot_script(r: &Req, shared: &Arc<Shared>) -> Answer {
         return text(405, "method not allowed (GET only)\n");
     }
     let Some(host) = host_of(r) else { return text(400, "a Host header (the server's address) is needed\n") };
-    let tftpdir =
-        shared.read(|_, c| crate::boot::nodeset::tftpdir(c).ok()).await.flatten();
+    let tftpdir = shared.read(|_, c| crate::boot::nodeset::tftpdir(c).ok()).await.flatten();
     let Some(tftpdir) = tftpdir else { return text(500, "cannot read the store\n") };
     let (k, i) = crate::boot::genesis_files("x86_64");
     if !tftpdir.join(&k).is_file() || !tftpdir.join(&i).is_file() {
         shared.problems.report("discovery genesis".into(), || {
-            format!("oxcatd: discovery: genesis is not in {} (run mknb): unknown machines cannot boot it", tftpdir.display())
+            format!(
+                "oxcatd: discovery: genesis is not in {} (run mknb): unknown machines cannot boot it",
+                tftpdir.display()
+            )
         });
         return text(404, "genesis is not built (mknb)\n");
     }
