@@ -269,3 +269,169 @@ fn oversized_malformed_foreign_and_replayed_reports_are_refused_and_logged() {
         daemon.log_line(line);
     }
 }
+
+/// Discovery end to end under QEMU (TCG): VMs whose MACs no node has network-boot from oxcatd in a
+/// network namespace of the test's own, get discovery-range addresses, boot genesis in discovery
+/// mode, and their agents report what QEMU gave them.
+mod vms {
+    use super::{attr, UUID1, UUID2, UUID3};
+    use crate::harness::{peers, Lab, Netns};
+    use crate::netboot::{start_oxcatd, tap, unique, Vm};
+    use std::path::Path;
+    use std::time::Duration;
+
+    const LIMIT: Duration = Duration::from_secs(600);
+
+    fn available() -> bool {
+        peers(
+            &["qemu-system-x86_64", "apt-get", "dpkg", "strip", "ip"],
+            "qemu-system-x86, ipxe-qemu, binutils, iproute2",
+        )
+    }
+
+    /// A lab with genesis and the boot loaders in its TFTP root, the VMs' network with a
+    /// discovery range.
+    pub(crate) fn discovery_lab() -> Lab {
+        let lab = Lab::new();
+        let tftp = lab.path("tftp");
+        let genesis = crate::genesis::genesis();
+        let (k, i) = oxcat::boot::genesis_files("x86_64");
+        for f in [k, i] {
+            std::fs::create_dir_all(tftp.join(&f).parent().unwrap()).unwrap();
+            std::fs::hard_link(genesis.join(&f), tftp.join(&f)).unwrap();
+        }
+        lab.run("mknb", &["--loaders-only", "--tftpdir", tftp.to_str().unwrap()]).ok();
+        lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
+        let range = "dynamicrange=10.99.0.200-10.99.0.220";
+        lab.run(
+            "mkdef",
+            &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0", "gateway=10.99.0.1", range],
+        )
+        .ok();
+        lab
+    }
+
+    /// What QEMU gives a machine: MAC, UUID, SMBIOS serial, memory (MiB), CPUs, disk (MiB, serial).
+    pub(crate) struct Machine {
+        pub(crate) mac: &'static str,
+        pub(crate) uuid: &'static str,
+        pub(crate) serial: &'static str,
+        pub(crate) mem: u32,
+        pub(crate) cpus: u32,
+        pub(crate) disk: (u64, &'static str),
+    }
+
+    /// QEMU's arguments for `m` on `tap`, BIOS (the NIC's iPXE ROM), console into `console`.
+    pub(crate) fn qemu_args(m: &Machine, dir: &Path, console: &Path, tap: &str) -> Vec<String> {
+        let disk = dir.join(format!("{}.raw", m.disk.1));
+        std::fs::File::create(&disk).unwrap().set_len(m.disk.0 << 20).unwrap();
+        let mut a: Vec<String> =
+            ["-accel", "tcg", "-display", "none", "-vga", "none", "-nodefaults", "-no-user-config"]
+                .map(String::from)
+                .into();
+        a.extend(["-m".into(), m.mem.to_string(), "-smp".into(), m.cpus.to_string(), "-uuid".into(), m.uuid.into()]);
+        a.extend(["-smbios".into(), format!("type=1,serial={}", m.serial)]);
+        a.extend(["-serial".into(), format!("file:{}", console.display())]);
+        a.extend(["-device", "sga", "-boot", "order=n"].map(String::from));
+        a.extend(["-netdev".into(), format!("tap,id=n0,ifname={tap},script=no,downscript=no")]);
+        a.extend(["-device".into(), format!("virtio-net-pci,netdev=n0,mac={}", m.mac)]);
+        a.extend(["-drive".into(), format!("file={},if=none,id=d0,format=raw", disk.display())]);
+        a.extend(["-device".into(), format!("virtio-blk-pci,drive=d0,serial={}", m.disk.1)]);
+        a
+    }
+
+    /// Waits until the VM's agent says it was discovered (or failed); the console.
+    pub(crate) fn wait_discovered(vm: &Vm) -> String {
+        loop {
+            let text = vm.console_text();
+            if text.contains("nodeagent: discovered:") || text.contains("nodeagent: failed") {
+                return text;
+            }
+            assert!(vm.started.elapsed() < LIMIT, "no discovery within {LIMIT:?}; console:\n{text}");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// The inventory the store keeps for `node` is what QEMU was given.
+    #[track_caller]
+    fn assert_inventory(lab: &Lab, node: &str, m: &Machine) {
+        assert_eq!(attr(lab, node, "mac"), m.mac);
+        assert_eq!(attr(lab, node, "memory"), m.mem.to_string());
+        assert_eq!(attr(lab, node, "cpucount"), m.cpus.to_string());
+        assert_eq!(attr(lab, node, "serial"), m.serial);
+        assert_eq!(attr(lab, node, "uuid"), m.uuid);
+        let long = lab.run("nodediscoverls", &["-u", m.uuid, "-l"]).ok().stdout;
+        assert!(long.contains(&format!("    disks=vda!{}MB!!{}!\n", m.disk.0, m.disk.1)), "{long}");
+        assert!(long.contains(&format!("    nichwaddr=eth0!{}\n", m.mac)), "{long}");
+    }
+
+    const SEQ: Machine =
+        Machine { mac: "52:54:00:d1:5c:01", uuid: UUID1, serial: "OXSEQ1", mem: 512, cpus: 1, disk: (64, "OXDISKA") };
+    const BY_SERIAL: Machine = Machine {
+        mac: "52:54:00:d1:5c:02",
+        uuid: UUID2,
+        serial: "OXSERIAL42",
+        mem: 640,
+        cpus: 2,
+        disk: (96, "OXDISKB"),
+    };
+    const UNDEFINED: Machine =
+        Machine { mac: "52:54:00:d1:5c:03", uuid: UUID3, serial: "OXLOOSE", mem: 512, cpus: 1, disk: (32, "OXDISKC") };
+
+    #[test]
+    fn unknown_vms_are_discovered_in_sequence_by_serial_and_defined_by_hand() {
+        if !available() {
+            return;
+        }
+        let lab = discovery_lab();
+        lab.run("mkdef", &["byserial", "groups=compute", "serial=OXSERIAL42"]).ok();
+        let ns = Netns::new(format!("oxds{}", unique()));
+        let br = format!("br{}", unique());
+        ns.ip(&["link", "add", &br, "type", "bridge"]);
+        ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &br]);
+        ns.ip(&["link", "set", &br, "up"]);
+        let daemon = start_oxcatd(&lab, &ns, &br, false);
+        lab.run("nodediscoverstart", &["noderange=rack1n[01-04]", "groups=rack1"]).ok();
+        // Two machines at once: one matched by its serial, the other given the first free name.
+        let mut vms = Vec::new();
+        for (k, m) in [&SEQ, &BY_SERIAL].into_iter().enumerate() {
+            let t = format!("t{k}{}", unique());
+            tap(&ns, &t);
+            ns.ip(&["link", "set", &t, "master", &br]);
+            let console = lab.path(&format!("console{k}.log"));
+            let mut cmd = ns.exec("qemu-system-x86_64");
+            cmd.args(qemu_args(m, &lab.path(""), &console, &t));
+            vms.push(Vm::spawn(cmd, console));
+        }
+        for vm in &vms {
+            let text = wait_discovered(vm);
+            assert!(text.contains("oxcat genesis: discover: /bin/oxcat nodeagent discover"), "{text}");
+        }
+        drop(vms);
+        assert_inventory(&lab, "rack1n01", &SEQ);
+        assert_eq!(attr(&lab, "rack1n01", "groups"), "rack1");
+        assert_inventory(&lab, "byserial", &BY_SERIAL);
+        daemon.log_line(&format!("oxcatd: discovery: {UUID2} ({}, 10.99.0.", BY_SERIAL.mac));
+        lab.run("nodediscoverstop", &[]).ok();
+
+        // Discovery without a noderange: the third machine matches nothing and is kept undefined.
+        lab.run("nodediscoverstart", &[]).ok();
+        let t = format!("t9{}", unique());
+        tap(&ns, &t);
+        ns.ip(&["link", "set", &t, "master", &br]);
+        let console = lab.path("console9.log");
+        let mut cmd = ns.exec("qemu-system-x86_64");
+        cmd.args(qemu_args(&UNDEFINED, &lab.path(""), &console, &t));
+        let vm = Vm::spawn(cmd, console);
+        let text = wait_discovered(&vm);
+        assert!(text.contains("nodeagent: discovered: no node matches this machine"), "{text}");
+        drop(vm);
+        let undef = lab.run("nodediscoverls", &["-t", "undef"]).ok().stdout;
+        assert!(undef.contains(&format!("  {UUID3:<40}{:<20}{:<15}", "undef", "undef")), "{undef}");
+        lab.run("mkdef", &["loose", "groups=compute"]).ok();
+        lab.run("nodediscoverdef", &["-u", UUID3, "-n", "loose"]).ok();
+        assert_inventory(&lab, "loose", &UNDEFINED);
+        lab.run("nodediscoverstop", &[]).ok();
+        drop(daemon);
+    }
+}
