@@ -4,6 +4,7 @@
 
 mod addbmnode;
 mod addimage;
+mod bmcdiscover;
 mod defs;
 mod hwctl;
 mod makedhcp;
@@ -50,6 +51,13 @@ pub struct Applet {
 pub static APPLETS: &[Applet] = &[
     Applet { name: "addbmnode", section: 8, about: addbmnode::ABOUT, command: addbmnode::command, run: addbmnode::run },
     Applet { name: "addimage", section: 8, about: addimage::ABOUT, command: addimage::command, run: addimage::run },
+    Applet {
+        name: "bmcdiscover",
+        section: 1,
+        about: bmcdiscover::ABOUT,
+        command: bmcdiscover::command,
+        run: bmcdiscover::run,
+    },
     Applet { name: "chdef", section: 1, about: defs::CHDEF_ABOUT, command: defs::chdef_command, run: defs::chdef },
     Applet {
         name: "chtab",

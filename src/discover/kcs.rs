@@ -10,6 +10,7 @@ use std::time::Duration;
 const NETFN_APP: u8 = 0x06;
 const NETFN_TRANSPORT: u8 = 0x0C;
 /// LAN configuration parameters (IPMI 2.0 table 23-4).
+const LAN_SET_IN_PROGRESS: u8 = 0;
 const LAN_IP_SOURCE: u8 = 4;
 const LAN_IP: u8 = 3;
 const LAN_MAC: u8 = 5;
@@ -92,12 +93,24 @@ impl Kcs {
         if s.username.len() > 16 || s.password.len() > 20 {
             return Err("the BMC user name is at most 16 bytes, the password at most 20".into());
         }
-        self.set_lan(LAN_IP_SOURCE, &[1])?;
-        self.set_lan(LAN_IP, &ip)?;
-        self.set_lan(LAN_NETMASK, &mask)?;
-        if let Some(g) = &s.gateway {
-            self.set_lan(LAN_GATEWAY, &ip4(g, "gateway")?)?;
+        // Set In Progress around the changes, then Commit Write and Set Complete, as ipmitool
+        // does: BMCs (ipmi_sim among them) apply them at the commit. A BMC without the parameter
+        // applies each at once.
+        let in_progress = self.set_lan(LAN_SET_IN_PROGRESS, &[1]).is_ok();
+        let lan = (|| {
+            self.set_lan(LAN_IP_SOURCE, &[1])?;
+            self.set_lan(LAN_IP, &ip)?;
+            self.set_lan(LAN_NETMASK, &mask)?;
+            if let Some(g) = &s.gateway {
+                self.set_lan(LAN_GATEWAY, &ip4(g, "gateway")?)?;
+            }
+            Ok::<(), String>(())
+        })();
+        if in_progress {
+            let _ = self.set_lan(LAN_SET_IN_PROGRESS, &[2]);
+            self.set_lan(LAN_SET_IN_PROGRESS, &[0])?;
         }
+        lan?;
         let mut name = vec![USER_ID];
         name.extend(s.username.bytes().chain(std::iter::repeat(0)).take(16));
         self.cmd(NETFN_APP, 0x45, name, "set user name")?;

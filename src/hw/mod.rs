@@ -8,6 +8,7 @@ pub mod fanout;
 pub mod ipmi;
 pub mod ops;
 pub mod redfish;
+pub mod scan;
 
 use crate::enroll::Ready;
 use ipmi::crypto::Suite;

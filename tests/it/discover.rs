@@ -105,6 +105,7 @@ fn attr(lab: &Lab, node: &str, attr: &str) -> String {
 const UUID1: &str = "11111111-2222-3333-4444-000000000001";
 const UUID2: &str = "11111111-2222-3333-4444-000000000002";
 const UUID3: &str = "11111111-2222-3333-4444-000000000003";
+const UUID4: &str = "11111111-2222-3333-4444-000000000004";
 
 #[test]
 fn machines_are_matched_by_serial_in_sequence_and_by_hand() {
@@ -432,6 +433,192 @@ mod vms {
         lab.run("nodediscoverdef", &["-u", UUID3, "-n", "loose"]).ok();
         assert_inventory(&lab, "loose", &UNDEFINED);
         lab.run("nodediscoverstop", &[]).ok();
+        drop(daemon);
+    }
+
+    /// lan.conf's lan_config_program for the in-netns BMC: LAN settings kept in files under $1;
+    /// a new address is also added to the namespace's loopback, so the BMC (listening on every
+    /// address of the namespace) answers at the address it was given, as a real BMC would.
+    const LAN_CONFIG: &str = r#"#!/bin/sh
+dir=$1; shift
+op=$1; shift
+case $op in
+check) exit 0 ;;
+get)
+	for p in "$@"; do
+		v=; [ -f "$dir/lan.$p" ] && read -r v <"$dir/lan.$p"
+		case $p in
+		ip_addr_src) echo "$p:${v:-dhcp}" ;;
+		*mac_addr) echo "$p:${v:-52:54:00:b0:0c:01}" ;;
+		*) echo "$p:${v:-0.0.0.0}" ;;
+		esac
+	done ;;
+set)
+	while [ $# -ge 2 ]; do
+		echo "$2" >"$dir/lan.$1"
+		[ "$1" = ip_addr ] && ip addr add "$2/32" dev lo
+		shift 2
+	done ;;
+esac
+"#;
+
+    /// An ipmi_sim in `ns`: LAN on every address of the namespace (port 623), its in-band
+    /// interface for QEMU's ipmi-bmc-extern on 127.0.0.1:9002 (codec VM), power on (a file), the
+    /// factory user admin/secret. Killed on drop.
+    struct NsBmc(std::process::Child);
+
+    impl Drop for NsBmc {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn ns_bmc(lab: &Lab, ns: &Netns) -> NsBmc {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = lab.path("bmc");
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        for (name, text) in [("lan_config", LAN_CONFIG), ("chassis_control", "#!/bin/sh\necho power:1\n")] {
+            std::fs::write(dir.join(name), text).unwrap();
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let auths = "none md2 md5 straight";
+        let lan = format!(
+            "name \"nsbmc\"\nset_working_mc 0x20\n  startlan 1\n    addr 0.0.0.0 623\n    priv_limit admin\n\
+             \x20   allowed_auths_callback {auths}\n    allowed_auths_user {auths}\n\
+             \x20   allowed_auths_operator {auths}\n    allowed_auths_admin {auths}\n\
+             \x20   guid a123456789abcdefa123456789abfeed\n    lan_config_program \"{d}/lan_config {d}\"\n  endlan\n\
+             \x20 serial 15 127.0.0.1 9002 codec VM\n\
+             \x20 chassis_control \"{d}/chassis_control\"\n\
+             \x20 user 1 true \"\" \"\" user 10 {auths}\n\
+             \x20 user 2 true \"admin\" \"secret\" admin 10 {auths}\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("lan.conf"), lan).unwrap();
+        std::fs::write(
+            dir.join("node.emu"),
+            "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n",
+        )
+        .unwrap();
+        let child = ns
+            .exec("ipmi_sim")
+            .arg("-c")
+            .arg(dir.join("lan.conf"))
+            .arg("-f")
+            .arg(dir.join("node.emu"))
+            .arg("-n")
+            .arg("-s")
+            .arg(dir.join("state"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        NsBmc(child)
+    }
+
+    /// `rpower NODE stat` run inside the namespace (the BMC's address is only there).
+    fn rpower_stat(lab: &Lab, ns: &Netns, node: &str) -> (i32, String) {
+        let o = ns.exec(lab.path("bin/rpower")).args([node, "stat"]).env("OXCAT_DB", lab.db()).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.code().unwrap_or(-1), text)
+    }
+
+    const WITH_BMC: Machine = Machine {
+        mac: "52:54:00:d1:5c:04",
+        uuid: super::UUID4,
+        serial: "OXBMC1",
+        mem: 512,
+        cpus: 1,
+        disk: (64, "OXDISKD"),
+    };
+
+    #[test]
+    fn a_discovered_vm_sets_its_bmc_up_in_band_and_goes_on_to_its_deploy() {
+        if !available() || !crate::bmcsim::available() {
+            return;
+        }
+        let lab = discovery_lab();
+        // A disk image to deploy (the test only follows the node into its deploy).
+        std::fs::write(lab.path("tiny.raw"), vec![0u8; 2 << 20]).unwrap();
+        lab.run("addimage", &["tiny", "--disk", lab.path("tiny.raw").to_str().unwrap()]).ok();
+        lab.run(
+            "mkdef",
+            &[
+                "bmcnode",
+                "groups=compute",
+                "serial=OXBMC1",
+                "ip=10.99.0.12",
+                "mgt=ipmi",
+                "bmc=10.99.0.50",
+                "bmcusername=oxadmin",
+                "bmcpassword=n3wpass",
+                "chain=runcmd=bmcsetup,osimage=tiny",
+                "serialport=0",
+            ],
+        )
+        .ok();
+        let ns = Netns::new(format!("oxdb{}", unique()));
+        let t = format!("tap{}", unique());
+        tap(&ns, &t);
+        ns.ip(&["addr", "add", "10.99.0.1/24", "dev", &t]);
+        let daemon = start_oxcatd(&lab, &ns, &t, false);
+        let _bmc = ns_bmc(&lab, &ns);
+        lab.run("nodediscoverstart", &[]).ok();
+        // Before: nothing answers at the node's BMC address.
+        let (code, out) = rpower_stat(&lab, &ns, "bmcnode");
+        assert_ne!(code, 0, "{out}");
+        let console = lab.path("console.log");
+        let mut args = qemu_args(&WITH_BMC, &lab.path(""), &console, &t);
+        args.extend(
+            [
+                "-chardev",
+                "socket,id=ipmi0,host=127.0.0.1,port=9002,reconnect=2",
+                "-device",
+                "ipmi-bmc-extern,id=bmc0,chardev=ipmi0",
+                "-device",
+                "isa-ipmi-kcs,bmc=bmc0",
+            ]
+            .map(String::from),
+        );
+        let mut cmd = ns.exec("qemu-system-x86_64");
+        cmd.args(args);
+        let vm = Vm::spawn(cmd, console);
+        let text = wait_discovered(&vm);
+        assert!(text.contains("nodeagent: discovered: this machine is bmcnode (matched by mtms)"), "{text}");
+        // The inventory names the BMC as it was (the simulator's factory settings).
+        assert!(
+            text.contains(", BMC 0.0.0.0 52:54:00:b0:0c:01]") || text.contains("BMC 0.0.0.0 52:54:00:b0:0c:01"),
+            "{text}"
+        );
+        loop {
+            let text = vm.console_text();
+            if text.contains("oxcat genesis: deployed, rebooting") {
+                assert!(
+                    text.contains(
+                        "nodeagent: bmcsetup: BMC address 10.99.0.50 netmask 255.255.255.0, user oxadmin set"
+                    ),
+                    "{text}"
+                );
+                assert!(
+                    text.contains("oxcat genesis: discovered, rebooting into the next boot the server set"),
+                    "{text}"
+                );
+                assert!(text.contains("oxcat genesis: deploy: /bin/oxcat nodeagent deploy"), "{text}");
+                break;
+            }
+            assert!(!text.contains("nodeagent: failed"), "{text}");
+            assert!(vm.started.elapsed() < LIMIT, "no deploy within {LIMIT:?}; console:\n{text}");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        // The BMC answers at the address bmcsetup gave it, to the user it set.
+        let (code, out) = rpower_stat(&lab, &ns, "bmcnode");
+        assert_eq!((code, out.as_str()), (0, "bmcnode: on\n"));
+        assert_eq!(attr(&lab, "bmcnode", "mac"), WITH_BMC.mac);
+        // The deploy ran to its end: the node now boots from its disk.
+        lab.run("nodeset", &["bmcnode", "stat"]).ok().stdout_is("bmcnode: boot\n");
+        assert_eq!(attr(&lab, "bmcnode", "status"), "installed");
+        drop(vm);
         drop(daemon);
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `oxcat` binary, run through links named after each command.
 
 mod agent;
+mod bmcdiscover;
 mod bmcsim;
 mod concurrency;
 mod console;

@@ -305,6 +305,15 @@ impl Session {
     }
 }
 
+/// Whether an IPMI BMC answers at the target's address (Get Channel Authentication
+/// Capabilities, no login): bmcdiscover's scan.
+pub async fn probe(target: &Target) -> Result<(), IpmiError> {
+    let bind: SocketAddr = if target.addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
+    let sock = UdpSocket::bind(bind).await.map_err(|e| IpmiError::Io(e.to_string()))?;
+    sock.connect(target.addr).await.map_err(|e| IpmiError::Io(e.to_string()))?;
+    channel_auth_capabilities(&sock, target).await
+}
+
 /// Get Channel Authentication Capabilities (IPMI 1.5 framing, no session): checks the BMC speaks
 /// IPMI 2.0 before logging in, as ipmitool and FreeIPMI do; some BMCs expect it first.
 async fn channel_auth_capabilities(sock: &UdpSocket, t: &Target) -> Result<(), IpmiError> {
