@@ -459,3 +459,72 @@ pub fn define_by_hand(conn: &Connection, uuid: &str, node: &str) -> Result<std::
     store::upsert(conn, dd, &[uuid], &[("node", Some(node)), ("method", Some("manual"))])?;
     Ok(Ok(()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(uuid: &str, mac: &str, serial: &str) -> Report {
+        Report {
+            uuid: uuid.into(),
+            serial: serial.into(),
+            mtm: "M1".into(),
+            arch: "x86_64".into(),
+            bootmac: mac.into(),
+            cpu: Cpu { model: "CPU".into(), count: 4 },
+            memory_mb: 4096,
+            nics: vec![Nic { name: "eth0".into(), mac: mac.into(), carrier: true, speed: None }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_known_mac_wins_and_the_last_free_name_stops_the_sequence() {
+        let d = tempfile::tempdir().unwrap();
+        let mut st = crate::store::Store::open(&d.path().join("s.db")).unwrap();
+        st.write(|c| {
+            c.execute_batch(
+                "INSERT INTO nodelist (node, groups) VALUES ('old', 'all'), ('s2', 'all');
+                 INSERT INTO mac (node, mac) VALUES ('old', '52:54:00:00:00:01'), ('s2', '52:54:00:00:00:99');
+                 INSERT INTO vpd (node, serial, mtm) VALUES ('old', 'SN-A', 'OTHER');
+                 INSERT INTO site (key, value) VALUES ('__SEQDiscover', 'noderange=s[1-2],groups=g');",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let u = |n: u8| format!("00000000-0000-0000-0000-0000000000{n:02}");
+        // By MAC, though its serial would match nothing (the vpd's model differs).
+        let r = st.write(|c| record(c, &report(&u(1), "52:54:00:00:00:01", "SN-A"))).unwrap().unwrap();
+        assert_eq!((r.node.as_deref(), r.method.as_str()), (Some("old"), "mac"));
+        // s2 has a MAC: s1 is the only free name; taking it stops the sequence.
+        let r = st.write(|c| record(c, &report(&u(2), "52:54:00:00:00:02", "SN-B"))).unwrap().unwrap();
+        assert_eq!((r.node.as_deref(), r.method.as_str()), (Some("s1"), "sequential"));
+        assert_eq!(store::site_value(st.conn(), SEQ_KEY).unwrap(), None);
+        let groups: String =
+            st.conn().query_row("SELECT groups FROM nodelist WHERE node = 's1'", [], |r| r.get(0)).unwrap();
+        assert_eq!(groups, "g");
+        // Stopped: nothing is recorded.
+        assert_eq!(st.write(|c| record(c, &report(&u(3), "52:54:00:00:00:03", ""))).unwrap(), None);
+        let n: i64 = st.conn().query_row("SELECT count(*) FROM discoverydata", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn reports_out_of_bounds_are_refused_with_the_field() {
+        let good =
+            serde_json::to_vec(&report("00000000-0000-0000-0000-000000000001", "52:54:00:00:00:01", "S")).unwrap();
+        assert!(Report::parse(&good).is_ok());
+        let bad = |f: &dyn Fn(&mut Report)| {
+            let mut r = report("00000000-0000-0000-0000-000000000001", "52:54:00:00:00:01", "S");
+            f(&mut r);
+            Report::parse(&serde_json::to_vec(&r).unwrap()).unwrap_err()
+        };
+        assert!(bad(&|r| r.cpu.count = 0).starts_with("cpu.count 0 is not allowed"));
+        assert!(bad(&|r| r.arch = "sparc".into()).starts_with("arch 'sparc' is not allowed"));
+        assert!(bad(&|r| r.bootmac = "52:54:00:00:00:02".into()).contains("is not one of the NICs"));
+        assert!(bad(&|r| r.nics[0].name = "eth0,x".into()).starts_with("nic name"));
+        assert!(bad(&|r| r.mtm = "a\u{1b}[2J".into()).contains("no control characters"));
+        assert!(bad(&|r| r.bmc = Some(Bmc { ip: "x".into(), mac: "52:54:00:00:00:01".into() })).starts_with("bmc.ip"));
+        assert!(Report::parse(&vec![b' '; MAX_REPORT + 1]).unwrap_err().contains("at most 65536 bytes"));
+    }
+}
