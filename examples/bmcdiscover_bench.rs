@@ -27,21 +27,7 @@ fn main() {
     assert!(bin.exists(), "build the release binary first: cargo build --release");
     let root = tempfile::tempdir().expect("temp dir");
     let t0 = Instant::now();
-    let threads = 8;
-    let bmcs: Vec<bmcsim::Bmc> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let root = root.path();
-                s.spawn(move || {
-                    (0..n)
-                        .filter(|i| i % threads == t)
-                        .map(|_| bmcsim::Bmc::start_with(root, false))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("starter thread")).collect()
-    });
+    let bmcs = bmcsim::Bmc::start_many(root.path(), n);
     let dead: Vec<String> = (0..dead).map(|_| bmcsim::dead_addr().to_string()).collect();
     println!(
         "== {n} simulated BMCs (started in {:.1} s) and {} addresses where nothing answers; 1 s per try, 2 tries",

@@ -68,21 +68,7 @@ fn main() {
     for n in sizes {
         let root = tempfile::tempdir().expect("temp dir");
         let t0 = Instant::now();
-        let threads = 8;
-        let bmcs: Vec<bmcsim::Bmc> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let root = root.path();
-                    s.spawn(move || {
-                        (0..n)
-                            .filter(|i| i % threads == t)
-                            .map(|_| bmcsim::Bmc::start_with(root, false))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("starter thread")).collect()
-        });
+        let bmcs = bmcsim::Bmc::start_many(root.path(), n);
         println!(
             "\n== N = {n} simulated BMCs (started in {:.1} s; power status answered by ipmi_sim itself, no chassis_control)",
             t0.elapsed().as_secs_f64()

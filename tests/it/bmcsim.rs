@@ -165,6 +165,23 @@ impl Bmc {
         Bmc::start_controlling(root, chassis_control.then_some(CHASSIS_CONTROL))
     }
 
+    /// `n` BMCs as [`Bmc::start_with`] without chassis control starts them, eight at a time (the
+    /// benchmarks' fleets; examples/ include this file).
+    #[allow(dead_code)]
+    pub fn start_many(root: &Path, n: usize) -> Vec<Bmc> {
+        let threads = 8;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (0..n).filter(|i| i % threads == t).map(|_| Bmc::start_with(root, false)).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("starter thread")).collect()
+        })
+    }
+
     /// Like [`Bmc::start`], with `control` as the chassis_control program (run as `PROGRAM DIR get
     /// power`, `PROGRAM DIR set power 1`, ..., DIR being the BMC's own directory).
     pub fn start_controlling(root: &Path, control: Option<&str>) -> Bmc {

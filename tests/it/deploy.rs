@@ -45,16 +45,8 @@ fn deploy_lab(nodes: &[&Node]) -> (Lab, PathBuf) {
     std::fs::create_dir_all(&post).unwrap();
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/postscripts/oxcatpost"), post.join("oxcatpost")).unwrap();
     std::fs::write(post.join("hello"), HELLO).unwrap();
-    let tftp = lab.path("tftp");
     // genesis (built once per target directory) is linked in, the boot loaders copied by mknb.
-    let genesis = crate::genesis::genesis();
-    let (k, i) = oxcat::boot::genesis_files("x86_64");
-    for f in [k, i] {
-        std::fs::create_dir_all(tftp.join(&f).parent().unwrap()).unwrap();
-        std::fs::hard_link(genesis.join(&f), tftp.join(&f)).unwrap();
-    }
-    lab.run("mknb", &["--loaders-only", "--tftpdir", tftp.to_str().unwrap()]).ok();
-    lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
+    crate::genesis::vm_tftp_root(&lab);
     lab.run("mkdef", &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0", "gateway=10.99.0.1"])
         .ok();
     let zst = lab.path("testos.raw.zst");

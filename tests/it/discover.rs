@@ -294,15 +294,7 @@ mod vms {
     /// discovery range.
     pub(crate) fn discovery_lab() -> Lab {
         let lab = Lab::new();
-        let tftp = lab.path("tftp");
-        let genesis = crate::genesis::genesis();
-        let (k, i) = oxcat::boot::genesis_files("x86_64");
-        for f in [k, i] {
-            std::fs::create_dir_all(tftp.join(&f).parent().unwrap()).unwrap();
-            std::fs::hard_link(genesis.join(&f), tftp.join(&f)).unwrap();
-        }
-        lab.run("mknb", &["--loaders-only", "--tftpdir", tftp.to_str().unwrap()]).ok();
-        lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
+        crate::genesis::vm_tftp_root(&lab);
         let range = "dynamicrange=10.99.0.200-10.99.0.220";
         lab.run(
             "mkdef",

@@ -6,7 +6,7 @@ use crate::harness::{oxcat_bin, peers, Lab, Netns};
 use crate::netboot::{boot_network, console_text};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,6 +40,27 @@ pub(crate) fn genesis() -> PathBuf {
     assert!(o.status.success(), "mknb --genesis-only: {}", String::from_utf8_lossy(&o.stderr));
     std::fs::write(dir.join("stamp"), stamp).unwrap();
     dir
+}
+
+/// Links the built genesis into the TFTP root `tftp` (copies it where a link cannot be made).
+pub(crate) fn link_genesis(tftp: &Path) {
+    let built = genesis();
+    let (k, i) = oxcat::boot::genesis_files("x86_64");
+    for f in [&k, &i] {
+        let dst = tftp.join(f);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::hard_link(built.join(f), &dst).or_else(|_| std::fs::copy(built.join(f), &dst).map(|_| ())).unwrap();
+    }
+}
+
+/// A TFTP root for VMs on the 10.99.0.0/24 test network: genesis and the boot loaders (mknb),
+/// with site.tftpdir pointing at it and site.master at the network's gateway.
+pub(crate) fn vm_tftp_root(lab: &Lab) -> PathBuf {
+    let tftp = lab.path("tftp");
+    link_genesis(&tftp);
+    lab.run("mknb", &["--loaders-only", "--tftpdir", tftp.to_str().unwrap()]).ok();
+    lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
+    tftp
 }
 
 /// The tools `mknb` and the VM need.
@@ -171,14 +192,8 @@ fn genesis_boots_from_oxcatd_into_a_shell_that_runs_oxcat_and_sees_the_disk() {
         return;
     }
     let lab = Lab::new();
-    let built = genesis();
     let tftp = lab.path("tftp");
-    let (k, i) = oxcat::boot::genesis_files("x86_64");
-    for f in [&k, &i] {
-        let dst = tftp.join(f);
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::hard_link(built.join(f), &dst).or_else(|_| std::fs::copy(built.join(f), &dst).map(|_| ())).unwrap();
-    }
+    link_genesis(&tftp);
     std::fs::create_dir_all(lab.path("postscripts")).unwrap();
     lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
     lab.run("mkdef", &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0"]).ok();
