@@ -7,3 +7,4 @@ pub mod keys;
 pub mod scp;
 pub mod session;
 pub mod targets;
+pub mod updatenode;
