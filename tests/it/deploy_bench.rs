@@ -15,7 +15,6 @@
 
 use crate::genesis::Console;
 use crate::harness::{oxcat_bin, peers, Lab};
-use crate::netboot::boot_network;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -143,12 +142,7 @@ fn deploy_512mib_against_wget_dd() {
             Command::new("zstd").args(["-q", "-3", "-T0", "-o"]).arg(store.join("disk.raw.zst")).arg(&image).output();
         assert!(o.unwrap().status.success(), "zstd");
     }
-    std::fs::create_dir_all(lab.path("postscripts")).unwrap();
-    lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
-    lab.run("mkdef", &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0"]).ok();
-    lab.run("mkdef", &["n1", "groups=compute", &format!("mac={MAC}"), "ip=10.99.0.11", "serialport=0"]).ok();
-    lab.run("nodeset", &["n1", "shell"]).ok().stdout_is("n1: shell\n");
-    let (ns, tap, _daemon) = boot_network(&lab);
+    let (ns, tap, _daemon) = crate::genesis::shell_node_network(&lab, &tftp, MAC);
 
     let disk = lab.path("vda.raw");
     std::fs::File::create(&disk).unwrap().set_len(1 << 30).unwrap();

@@ -63,6 +63,17 @@ pub(crate) fn vm_tftp_root(lab: &Lab) -> PathBuf {
     tftp
 }
 
+/// Defines n1 (`mac`, 10.99.0.11, serial console) on the VM network with genesis's shell as its
+/// boot (genesis already in the TFTP root `tftp`), and starts the network and oxcatd.
+pub(crate) fn shell_node_network(lab: &Lab, tftp: &Path, mac: &str) -> (Netns, String, crate::harness::Daemon) {
+    std::fs::create_dir_all(lab.path("postscripts")).unwrap();
+    lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
+    lab.run("mkdef", &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0"]).ok();
+    lab.run("mkdef", &["n1", "groups=compute", &format!("mac={mac}"), "ip=10.99.0.11", "serialport=0"]).ok();
+    lab.run("nodeset", &["n1", "shell"]).ok().stdout_is("n1: shell\n");
+    boot_network(lab)
+}
+
 /// The tools `mknb` and the VM need.
 fn available() -> bool {
     peers(
@@ -194,13 +205,8 @@ fn genesis_boots_from_oxcatd_into_a_shell_that_runs_oxcat_and_sees_the_disk() {
     let lab = Lab::new();
     let tftp = lab.path("tftp");
     link_genesis(&tftp);
-    std::fs::create_dir_all(lab.path("postscripts")).unwrap();
-    lab.run("chdef", &["-t", "site", "master=10.99.0.1", &format!("tftpdir={}", tftp.display())]).ok();
-    lab.run("mkdef", &["-t", "network", "-o", "vmnet", "net=10.99.0.0", "mask=255.255.255.0"]).ok();
-    lab.run("mkdef", &["n1", "groups=compute", &format!("mac={MAC}"), "ip=10.99.0.11", "serialport=0"]).ok();
     // nodeset's shell boots genesis from the TFTP root (served over HTTP too), no osimage needed.
-    lab.run("nodeset", &["n1", "shell"]).ok().stdout_is("n1: shell\n");
-    let (ns, tap, _daemon) = boot_network(&lab);
+    let (ns, tap, _daemon) = shell_node_network(&lab, &tftp, MAC);
 
     // A second disk, virtio: genesis's drivers must find it as vda.
     let disk = lab.path("disk.raw");
