@@ -8,7 +8,12 @@
 # of the tool and its children, from /usr/bin/time), CPU per node, peak RSS, and the ratios
 # (targets: xdsh >= 2x faster than the best peer, client CPU per node <= 1/5 of pdsh's, RSS at
 # N=1000 < 150 MB). Usage: [XDSH_FANOUT=F] [PEERS=0] bash bench/xdsh.sh [N...]   (default 200 1000;
-# run as root; PEERS=0 runs xdsh only; PDSH_FANOUTS and CLUSH_FANOUTS default to "16 64")
+# run as root; PEERS=0 runs xdsh only; PDSH_FANOUTS and CLUSH_FANOUTS default to "16 64").
+# Every tool logs in as a user the bench creates (and removes), whose login shell is /bin/sh as on
+# a lean node: root's shell here is bash, which reads ~/.bashrc in an sshd session, and a
+# development machine's .bashrc (pyenv init, for instance) costs the one shared sshd ~100 ms of CPU
+# per session, which on a real cluster each node pays on its own CPU. BENCH_USER=root measures
+# with root's shell anyway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /usr/sbin/sshd ] && command -v pdsh >/dev/null && command -v clush >/dev/null && [ -x /usr/bin/time ] && command -v bc >/dev/null || {
@@ -19,12 +24,20 @@ bin=${OXCAT_BIN:-$PWD/target/release/oxcat}
 ulimit -n 65536 2>/dev/null || true
 work=$(mktemp -d)
 sshd_pid=
+user=${BENCH_USER:-oxbench$$}
 cleanup() {
 	[ -z "$sshd_pid" ] || kill "$sshd_pid" 2>/dev/null || true
+	[ "$user" = "${BENCH_USER:-}" ] || userdel "$user" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 mkdir -p "$work/bin" /run/sshd
+if [ "$user" != "${BENCH_USER:-}" ]; then
+	useradd -M -p '*' -d "$work/home" -s /bin/sh "$user"
+	install -d -o "$user" "$work/home"
+	# sshd reads authorized_keys (under $work) as the user.
+	chmod 711 "$work"
+fi
 "$bin" --install-links "$work/bin" >/dev/null
 export PATH="$work/bin:$PATH" OXCAT_DB="$work/oxcat.db"
 ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
@@ -51,7 +64,7 @@ hostkey=$(cut -d' ' -f1-2 "$work/hostkey.pub")
 	echo "Host node*"
 	echo "  Port $port"
 	echo "  IdentityFile $work/ssh/id_ed25519"
-	printf '  User root\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  BatchMode yes\n  LogLevel ERROR\n'
+	printf '  User %s\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  BatchMode yes\n  LogLevel ERROR\n' "$user"
 } >"$work/ssh_config"
 # ssh_config cannot compute an address from the name: one Host block per node.
 for n in $(seq 1 "$max"); do
@@ -77,13 +90,14 @@ run() {
 	local before after
 	before=$(sshd_cpu)
 	/usr/bin/time -o "$work/time" -f '%e %U %S %M' "$@" >"$work/out" 2>"$work/err" || true
+	[ -s "$work/err" ] && head -n 3 "$work/err" >&2
 	after=$(sshd_cpu)
 	out=$(tail -1 "$work/time")
 	local ok
 	ok=$(grep -c ': ok$' "$work/out" || true)
-	read -r wall user sys rss <<<"$out"
+	read -r wall usr sys rss <<<"$out"
 	local cpu
-	cpu=$(echo "$user + $sys" | bc -l)
+	cpu=$(echo "$usr + $sys" | bc -l)
 	printf '%-22s N=%-5s ok=%-5s wall %7.2f s  cpu %7.2f s  cpu/node %7.2f ms  rss %6.1f MB  sshd cpu %7.2f s\n' \
 		"$label" "$n" "$ok" "$wall" "$cpu" "$(echo "$cpu * 1000 / $n" | bc -l)" "$(echo "$rss / 1024" | bc -l)" \
 		"$(echo "($after - $before) / $(getconf CLK_TCK)" | bc -l)"
@@ -97,19 +111,19 @@ for n in "${@:-200 1000}"; do
 	range="node[0001-$(printf '%04d' "$n")]"
 	echo "== N=$n"
 	xf=${XDSH_FANOUT:-8}
-	run "oxcat xdsh -f $xf" "$n" xdsh "$range" -f "$xf" -t 120 'true && echo ok'
+	run "oxcat xdsh -f $xf" "$n" xdsh "$range" -l "$user" -f "$xf" -t 120 'true && echo ok'
 	x_wall=$last_wall x_cpu=$last_cpu x_rss=$last_rss
 	[ "${PEERS:-1}" = 1 ] || continue
 	best_wall= best_name= p_cpu=
 	for f in ${PDSH_FANOUTS:-16 64}; do
-		run "pdsh -R ssh -f $f" "$n" pdsh -R ssh -f "$f" -w "$range" 'true && echo ok'
+		run "pdsh -R ssh -f $f" "$n" pdsh -R ssh -l "$user" -f "$f" -w "$range" 'true && echo ok'
 		if [ -z "$best_wall" ] || [ "$(echo "$last_wall < $best_wall" | bc)" = 1 ]; then
 			best_wall=$last_wall best_name="pdsh -f $f"
 		fi
 		if [ -z "$p_cpu" ] || [ "$(echo "$last_cpu < $p_cpu" | bc)" = 1 ]; then p_cpu=$last_cpu; fi
 	done
 	for f in ${CLUSH_FANOUTS:-16 64}; do
-		run "clush -f $f" "$n" clush -f "$f" -o "-F $work/ssh_config.nodes" -w "$range" 'true && echo ok'
+		run "clush -f $f" "$n" clush -l "$user" -f "$f" -o "-F $work/ssh_config.nodes" -w "$range" 'true && echo ok'
 		if [ "$(echo "$last_wall < $best_wall" | bc)" = 1 ]; then best_wall=$last_wall best_name="clush -f $f"; fi
 	done
 	printf 'N=%s: xdsh is %.1fx faster than the best peer (%s); pdsh client CPU per node is %.1fx xdsh'"'"'s; xdsh RSS %.1f MB\n' \
