@@ -432,6 +432,9 @@ pub fn commit(
     if plans.is_empty() {
         return Ok(plans);
     }
+    // A node booted now installs the cluster's SSH key from its mypostscript or deploy seed, so
+    // the key must exist before it boots, not at the first xdsh.
+    crate::remote::keys::ensure(st)?;
     st.write(|c| {
         record(c, &plans)?;
         store::audit(c, audit.0, audit.1, audit.2)

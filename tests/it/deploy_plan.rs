@@ -212,16 +212,14 @@ fn the_plan_names_the_image_its_checksum_the_root_device_and_the_seed() {
     assert_eq!(yaml_json(&files["meta-data"]), serde_json::json!({"instance-id": id, "local-hostname": "n1"}));
     let user = &files["user-data"];
     assert!(user.starts_with("#cloud-config\n"), "{user}");
+    // The admin's keys, then the cluster key (nodeset made it, so the node can be reached by xdsh).
+    let store = oxcat::store::Store::open(&d.lab.db()).unwrap();
+    let cluster = oxcat::remote::keys::public_line(store.conn()).unwrap().expect("nodeset made the cluster key");
     assert_eq!(
         yaml_json(user),
         serde_json::json!({"hostname": "n1", "ssh_authorized_keys": [
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx root@mn", "ssh-rsa AAAAB3Nza admin: ops"]})
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx root@mn", "ssh-rsa AAAAB3Nza admin: ops", cluster]})
     );
-    // Once the cluster key exists (xdsh makes it), the seed carries it too.
-    let mut store = oxcat::store::Store::open(&d.lab.db()).unwrap();
-    let cluster = oxcat::remote::keys::ensure(&mut store).unwrap().public;
-    let user = d.plan().seed.files["user-data"].clone();
-    assert_eq!(yaml_json(&user)["ssh_authorized_keys"][2], serde_json::json!(cluster), "{user}");
     assert_eq!(
         yaml_json(&files["network-config"]),
         serde_json::json!({"version": 2, "ethernets": {"oxcat0": {
