@@ -5,7 +5,7 @@ use super::{flag, json_arg, values, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::remote::session::{self, Chunk, Event, Failure, Line, Settings, Target, Work};
-use crate::remote::updatenode::{authorize_line, bundle, reported_status, stage_dir, synclist};
+use crate::remote::updatenode::{authorize_line, bundle, reported_status, stage_dir, sync_dirs, synclist};
 use crate::remote::{hostkeys, keys, scp, targets};
 use crate::store::{self, view::NodeView, Store};
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -21,7 +21,7 @@ const XDSH_LONG_ABOUT: &str = "Run commands on many nodes at once over SSH.
 
 Each node gets its own SSH session, all held by one process (in-process SSH: no ssh process per node), at most FANOUT at once. Every line a node prints is shown as 'node: line', standard error on standard error; a node's output is shown whole when it finishes (with -s, line by line as it comes). Pipe it through xdshbak or xcoll to group it.
 
-Nodes are reached at hosts.ip (else their name) on site.sshport (default 22) as root (-l for another user), logging in with the cluster's key (site.sshkey; made on first use beside the store; nodes get it from oxcatpost at boot or a disk deploy's seed). The key each node presents is checked against the host keys it reported at boot (table hostkeys, see makeknownhosts): a node whose key differs, or that has none recorded, is refused with one line saying what to do; --accept-hostkey records the key of a node that has none.
+Nodes are reached at hosts.ip (else their name) on site.sshport (default 22) as root (-l for another user), logging in with the cluster's key (site.sshkey; made beside the store by the first nodeset or xdsh; nodes get it from oxcatpost at boot or a disk deploy's seed). The key each node presents is checked against the host keys it reported at boot (table hostkeys, see makeknownhosts): a node whose key differs, or that has none recorded, is refused with one line saying what to do; --accept-hostkey records the key of a node that has none.
 
 The exit status is 0 when every node ran the command and it exited 0, else 1 (each failure is a 'node: Error: ...' line). -t bounds both the time to get a session and the time a command may go without output; a node that times out is stopped and counted as failed. Ctrl-C stops the commands on every node (their sessions' processes are killed) and closes every session.";
 
@@ -536,6 +536,15 @@ pub fn updatenode(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
                 if matches!(result, Ok(Some(0))) {
                     notes.push("ssh keys have been refreshed.".to_string());
                 }
+            }
+            if let (true, Ok(Some(0)), Some(mkdir)) = (sync, &result, sync_dirs(&files)) {
+                let r = session::exec(&sess, &session::killable(&mkdir, 0), None, idle, &mut w.stop, |c| {
+                    if let Chunk::Stderr(d) = c {
+                        err.extend_from_slice(d)
+                    }
+                })
+                .await;
+                result = r.map(|e| e.status);
             }
             if sync && matches!(result, Ok(Some(0))) {
                 let idle = idle.unwrap_or(Duration::from_secs(3600));

@@ -181,6 +181,25 @@ async fn send_path(p: &mut Pipe<'_>, root: &Path, recursive: bool, preserve: boo
     Ok(())
 }
 
+/// A directory being pulled: where it is, and the mode and (mtime, atime) scp sent for it.
+struct OpenDir {
+    path: PathBuf,
+    mode: u32,
+    times: Option<(i64, i64)>,
+}
+
+/// xdcp -p on a pulled file or directory: the mode and modification time scp sent.
+/// The time goes first, through a descriptor opened while the mode is still the one it was made
+/// with (the node's mode could forbid reading it).
+fn keep_mode_and_mtime(path: &Path, mode: u32, times: Option<(i64, i64)>) -> Result<(), Failure> {
+    if let Some((m, _)) = times {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(m.max(0) as u64);
+        let f = std::fs::File::open(path).map_err(|e| local(path, e))?;
+        f.set_modified(t).map_err(|e| local(path, e))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| local(path, e))
+}
+
 /// Copies `src` from the node into `dir` as `NAME._NODE` (xdcp -P); directories with -r.
 /// Returns the local paths written at the top level.
 #[allow(clippy::too_many_arguments)]
@@ -198,7 +217,9 @@ pub async fn pull(
     let mut p = open(sess, &format!("scp -f{flags} -- {}", quote(src)), idle, stop).await?;
     p.send(&[0]).await?;
     let mut written = Vec::new();
-    let mut stack: Vec<PathBuf> = Vec::new();
+    // The directories being filled, each given its mode and time when it is done (last: a
+    // read-only directory could not be filled, and filling it moves its mtime).
+    let mut stack: Vec<OpenDir> = Vec::new();
     let mut times: Option<(i64, i64)> = None;
     loop {
         let first = match p.byte().await {
@@ -225,7 +246,7 @@ pub async fn pull(
                 let mode = u32::from_str_radix(mode, 8).unwrap_or(0o644) & 0o7777;
                 let size: u64 = size.parse().map_err(|_| Failure::Ssh(format!("scp on the node sent '{l}'")))?;
                 let path = match stack.last() {
-                    Some(d) => d.join(name),
+                    Some(d) => d.path.join(name),
                     None => dir.join(format!("{name}._{node}")),
                 };
                 if stack.is_empty() {
@@ -233,7 +254,7 @@ pub async fn pull(
                 }
                 if first == b'D' {
                     std::fs::create_dir_all(&path).map_err(|e| local(&path, e))?;
-                    stack.push(path);
+                    stack.push(OpenDir { path, mode, times: times.take() });
                     p.send(&[0]).await?;
                     continue;
                 }
@@ -247,19 +268,15 @@ pub async fn pull(
                 p.ack().await?;
                 std::fs::write(&path, &out).map_err(|e| local(&path, e))?;
                 if preserve {
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                        .map_err(|e| local(&path, e))?;
-                    if let Some((m, _)) = times.take() {
-                        let t = std::time::UNIX_EPOCH + Duration::from_secs(m.max(0) as u64);
-                        let f = std::fs::File::options().write(true).open(&path).map_err(|e| local(&path, e))?;
-                        f.set_modified(t).map_err(|e| local(&path, e))?;
-                    }
+                    keep_mode_and_mtime(&path, mode, times.take())?;
                 }
                 p.send(&[0]).await?;
             }
             b'E' => {
                 p.line().await?;
-                stack.pop();
+                if let Some(d) = stack.pop().filter(|_| preserve) {
+                    keep_mode_and_mtime(&d.path, d.mode, d.times)?;
+                }
                 p.send(&[0]).await?;
             }
             1 | 2 => return Err(Failure::Ssh(format!("scp on the node: {}", p.line().await?.trim()))),

@@ -98,6 +98,24 @@ pub fn reported_status(out: &[u8]) -> Option<String> {
     String::from_utf8_lossy(out).lines().rev().find_map(|l| l.strip_prefix("oxcatpost: status ")).map(String::from)
 }
 
+/// The shell line that creates the directories the synclist entries copy into, as xCAT's -F
+/// does: DST itself for several sources or a DST ending in `/`, else DST's parent.
+pub fn sync_dirs(entries: &[(Vec<PathBuf>, String)]) -> Option<String> {
+    let mut dirs: Vec<String> = entries
+        .iter()
+        .map(|(srcs, dst)| match dst.rsplit_once('/') {
+            _ if srcs.len() > 1 || dst.ends_with('/') => dst.clone(),
+            Some((parent, _)) if !parent.is_empty() => parent.to_string(),
+            _ => String::new(),
+        })
+        .filter(|d| !d.is_empty() && d != "/")
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    (!dirs.is_empty())
+        .then(|| format!("mkdir -p -- {}", dirs.iter().map(|d| scp::quote(d)).collect::<Vec<_>>().join(" ")))
+}
+
 /// synclist lines `SRC... -> DST` (xCAT's synclist format; `#` comments), as (sources, dest).
 pub fn synclist(text: &str) -> Vec<(Vec<PathBuf>, String)> {
     text.lines()
@@ -110,4 +128,27 @@ pub fn synclist(text: &str) -> Vec<(Vec<PathBuf>, String)> {
             (!srcs.is_empty() && !dst.is_empty()).then_some((srcs, dst))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synclist_entries_and_the_directories_made_for_them() {
+        let list =
+            synclist("# comment\n/etc/ntp.conf -> /etc/ntp.conf\n/a /b -> /opt/x\n/c -> /srv/d/\n/e -> f\nbad line\n");
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            list,
+            [
+                (vec![p("/etc/ntp.conf")], "/etc/ntp.conf".to_string()),
+                (vec![p("/a"), p("/b")], "/opt/x".to_string()),
+                (vec![p("/c")], "/srv/d/".to_string()),
+                (vec![p("/e")], "f".to_string()),
+            ]
+        );
+        assert_eq!(sync_dirs(&list).unwrap(), "mkdir -p -- '/etc' '/opt/x' '/srv/d/'");
+        assert_eq!(sync_dirs(&synclist("/a -> /a\n")), None);
+    }
 }

@@ -382,6 +382,22 @@ fn xdcp_copies_directories_with_modes_and_pulls_per_node() {
     .ok();
     assert_eq!(std::fs::read_to_string(pulled.join("a.txt._n1")).unwrap(), "alpha\n");
     assert_eq!(std::fs::read_to_string(pulled.join("a.txt._n2")).unwrap(), "alpha\n");
+    // -P -r -p: a directory from each node, as conf._NODE, with the modes and times it has there.
+    std::fs::set_permissions(dst.join("conf"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::fs::File::open(dst.join("conf/sub")).unwrap().set_modified(old).unwrap();
+    let conf = dst.join("conf").display().to_string();
+    lab.run("xdcp", &["n1,n2", "-l", &u, "-P", "-r", "-p", &conf, &pulled.display().to_string()]).ok();
+    for n in ["n1", "n2"] {
+        let top = pulled.join(format!("conf._{n}"));
+        assert_eq!(std::fs::read_to_string(top.join("a.txt")).unwrap(), "alpha\n");
+        assert_eq!(std::fs::read_to_string(top.join("sub/secret")).unwrap(), "s3cret");
+        assert_eq!(mode(&top), 0o750);
+        assert_eq!(mode(&top.join("a.txt")), 0o751);
+        assert_eq!(mode(&top.join("sub")), 0o710);
+        assert_eq!(mode(&top.join("sub/secret")), 0o600);
+        assert_eq!(std::fs::metadata(top.join("a.txt")).unwrap().mtime(), 1_000_000_000);
+        assert_eq!(std::fs::metadata(top.join("sub")).unwrap().mtime(), 1_000_000_000);
+    }
     // A missing file on the node is that node's error.
     let o = lab.run("xdcp", &["n1", "-l", &u, "-P", "/nonexistent/file", &pulled.display().to_string()]).fails(1);
     assert!(o.stderr.starts_with("n1: Error: "), "{o:?}");
@@ -456,6 +472,32 @@ fn updatenode_runs_the_postscripts_oxcatpost_runs_and_records_status() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(out.join("first")).unwrap(), "n1\n");
+    assert_eq!(std::fs::read_to_string(out.join("order.n1")).unwrap(), "second\n");
+    // -F: the files the node's osimage synclist names, with their modes, into directories made
+    // for them; a node whose osimage has none is that node's error.
+    let sync = lab.path("sync");
+    std::fs::create_dir_all(&sync).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (name, body, mode) in [("ntp.conf", "server mn\n", 0o640), ("a", "A", 0o755), ("b", "B", 0o600)] {
+        std::fs::write(sync.join(name), body).unwrap();
+        std::fs::set_permissions(sync.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let (s, d) = (sync.display(), lab.path("synced").display().to_string());
+    let list =
+        lab.write("synclist", &format!("# n1's files\n{s}/ntp.conf -> {d}/etc/ntp.conf\n{s}/a {s}/b -> {d}/opt/\n"));
+    lab.run("mkdef", &["-t", "osimage", "img", &format!("synclists={}", list.display())]).ok();
+    lab.run("chdef", &["n1", "provmethod=img"]).ok();
+    let o = lab.cmd("updatenode").args(["n1,n2", "-l", &u, "-F"]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout, "n1: File synchronization has completed.\n");
+    assert_eq!(stderr, "n2: Error: no synclist: set synclists on the node's osimage (nodetype.provmethod is empty)\n");
+    let synced = lab.path("synced");
+    let mode = |p: &str| std::fs::metadata(synced.join(p)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(std::fs::read_to_string(synced.join("etc/ntp.conf")).unwrap(), "server mn\n");
+    assert_eq!((mode("etc/ntp.conf"), mode("opt/a"), mode("opt/b")), (0o640, 0o755, 0o600));
+    assert_eq!(std::fs::read_to_string(synced.join("opt/b")).unwrap(), "B");
+    // The postscripts did not run: -F alone only syncs.
     assert_eq!(std::fs::read_to_string(out.join("order.n1")).unwrap(), "second\n");
 }
 
