@@ -391,6 +391,79 @@ fn rpower_on_boots_the_vm_through_its_bmc_and_the_node_reports_booted() {
     assert_eq!(status_of(&lab), "n1: status=booted\n");
 }
 
+/// Issue 10 on a real boot: the guest (booted with `oxcat.lab.ssh`) starts dropbear with a new
+/// host key; oxcatpost reports that key with the node's boot token and installs the cluster key
+/// (made by nodeset). xdsh and updatenode, from the boot network, then verify the node against
+/// the recorded key with no --accept-hostkey; a stored key that no longer matches is refused.
+#[test]
+fn vm_s_dropbear_host_key_is_recorded_at_boot_then_xdsh_and_updatenode_verify_it() {
+    if !available() {
+        return;
+    }
+    let lab = lab_with_node(&[("hello", HELLO)], "hello");
+    lab.run("chdef", &["n1", "addkcmdline=oxcat.lab.ssh"]).ok();
+    lab.run("nodeset", &["n1", "osimage=guest"]).ok();
+    let (ns, tap_name, _daemon) = boot_network(&lab);
+    let mut vm = boot_vm(&lab, &ns, &tap_name);
+    while !vm.console_text().lines().any(|l| l.trim() == "oxcat-lab: up until /tmp/poweroff") {
+        assert!(vm.started.elapsed() < BOOT_LIMIT, "the VM did not come up; console:\n{}", vm.console_text());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let console = vm.console_text();
+    assert_lines(&console, &["oxcatpost: hello: ok", "oxcatpost: n1: booted"]);
+    let key = console
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("oxcat-lab: dropbear "))
+        .unwrap_or_else(|| panic!("dropbear did not start; console:\n{console}"))
+        .to_string();
+    assert!(key.starts_with("ssh-ed25519 AAAA"), "{key}");
+    // The key the node reported at boot is the one its dropbear serves.
+    let dump = lab.run("tabdump", &["hostkeys"]).ok().stdout;
+    assert!(dump.contains(&format!("\"n1\",\"{key}\",")), "{dump}");
+    assert!(dump.contains(" boot\","), "{dump}");
+
+    let xdsh = |args: &[&str]| ns.enter(|| lab.run("xdsh", args));
+    let o = xdsh(&["n1", "-t", "120", "-z", "ls /etc/dropbear; exit 3"]).fails(1);
+    assert_eq!(o.stdout, "n1: dropbear_ed25519_host_key\nn1: Remote_command_rc = 3\n");
+    // updatenode re-runs the node's postscript over the same verified session, as oxcatpost does.
+    let o = ns.enter(|| {
+        lab.cmd("updatenode").args(["n1", "-t", "120"]).env("OXCAT_CONFIG", lab.path("oxcat.toml")).output().unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("n1: hello: hello from n1, image guest, server 10.99.0.1\n"), "{stdout}");
+    assert!(stdout.contains("n1: oxcatpost: hello: ok\n"), "{stdout}");
+    assert_eq!(status_of(&lab), "n1: status=booted\n");
+    // A node running without the cluster key: refused, until -K logs in with root's password
+    // (DSH_REMOTE_PASSWORD; the guest's is oxcat-lab) and installs it; updatenode -k likewise.
+    let store = oxcat::store::Store::open(&lab.db()).unwrap();
+    let cluster = oxcat::remote::keys::public_line(store.conn()).unwrap().expect("nodeset made the cluster key");
+    xdsh(&["n1", "cat /root/.ssh/authorized_keys"]).ok().stdout_is(&format!("n1: {cluster}\n"));
+    for setup in [["xdsh", "-K"], ["updatenode", "-k"]] {
+        xdsh(&["n1", "rm /root/.ssh/authorized_keys"]).ok();
+        let o = xdsh(&["n1", "true"]).fails(1);
+        assert!(o.stderr.contains("refused the cluster key: install it with 'xdsh n1 -K'"), "{o:?}");
+        let o = ns.enter(|| {
+            lab.cmd(setup[0])
+                .args(["n1", setup[1], "-t", "120"])
+                .env("DSH_REMOTE_PASSWORD", "oxcat-lab")
+                .output()
+                .unwrap()
+        });
+        assert!(o.status.success(), "{setup:?}: {}", String::from_utf8_lossy(&o.stderr));
+        xdsh(&["n1", "cat /root/.ssh/authorized_keys"]).ok().stdout_is(&format!("n1: {cluster}\n"));
+    }
+    // A stored key that is not the one the node presents (a reinstall whose report was lost): refused.
+    let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIByr1GwFaYuUKCwDKJuhAoSLO10UtO+/y2NToKF3OPM1";
+    lab.run("chtab", &["node=n1", &format!("hostkeys.keys={other}")]).ok();
+    let o = xdsh(&["n1", "-t", "120", "touch /tmp/poweroff"]).fails(1);
+    assert!(o.stderr.starts_with("n1: Error: host key mismatch: n1 presented ssh-ed25519 SHA256:"), "{o:?}");
+    // The right key again: verified, and the node is told to power off.
+    lab.run("chtab", &["node=n1", &format!("hostkeys.keys={key}")]).ok();
+    xdsh(&["n1", "-t", "120", "touch /tmp/poweroff && echo bye"]).ok().stdout_is("n1: bye\n");
+    vm.wait(BOOT_LIMIT);
+}
+
 /// The node's serial line between QEMU and its BMC: ipmi_sim's SOL connects (once, at its start)
 /// to a TCP listener on loopback; QEMU, in the boot network's namespace where that loopback is
 /// not reachable, connects its serial port to a unix socket. Bytes are relayed both ways.
