@@ -4,6 +4,7 @@
 use super::{flag, json_arg, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::output;
+use crate::remote::probe::{self, Probe};
 use crate::remote::{hostkeys, keys, targets};
 use crate::store::{self, schema, view::NodeView};
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -19,7 +20,7 @@ const UNDER_WAY: &[&str] = &["discovering", "configuring", "standingby", "netboo
 
 const NODESTAT_LONG_ABOUT: &str = "Show what nodes are doing: sshd, ping, noping, or their deploy status.
 
-Each node's SSH port (hosts.ip, else its name; site.sshport, default 22) is probed with a TCP connect, all nodes at once: sshd when it answers, ping when the node refuses the port (it is up), noping when nothing answers in time. A node whose nodelist.status says it is on its way (installing N%, netbooting, booting, postbooting, ...) shows that status instead, and a node that refuses the port but reported booted shows booted. No ICMP is sent.";
+Each node's SSH port (hosts.ip, else its name; site.sshport, default 22) is probed with a TCP connect, all nodes at once, and each node is sent ICMP echoes beside it where this process may (as root, or where net.ipv4.ping_group_range admits its group): sshd when the port answers, ping when the node refuses the port or answers the echo (it is up: a hung sshd, a firewalled port), noping when nothing answers in time. A node whose nodelist.status says it is on its way (installing N%, netbooting, booting, postbooting, ...) shows that status instead, and a node that is up without sshd but reported booted shows booted.";
 
 pub fn nodestat_command() -> Command {
     Command::new("nodestat")
@@ -60,15 +61,6 @@ pub fn makeknownhosts_command() -> Command {
         )
 }
 
-/// What the probe saw.
-#[derive(Clone, Copy, PartialEq)]
-enum Probe {
-    Sshd,
-    /// The host answered (refused the port).
-    Ping,
-    NoPing,
-}
-
 fn state(probe: Probe, status: Option<&str>) -> String {
     let status = status.filter(|s| !s.is_empty());
     let under_way = status.is_some_and(|s| UNDER_WAY.contains(&s) || s.starts_with("installing"));
@@ -95,30 +87,7 @@ pub fn nodestat(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         (nodes, t, s)
     };
     let wait = Duration::from_secs_f64(m.get_one::<f64>("timeout").copied().unwrap_or(2.0).max(0.01));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    let probes: Vec<Probe> = rt.block_on(async {
-        let tasks: Vec<_> = targets
-            .into_iter()
-            .map(|t| {
-                tokio::spawn(async move {
-                    let connect = async {
-                        let addr = tokio::net::lookup_host((t.host.as_str(), t.port)).await.ok()?.next()?;
-                        Some(tokio::net::TcpStream::connect(addr).await)
-                    };
-                    match tokio::time::timeout(wait, connect).await {
-                        Ok(Some(Ok(_))) => Probe::Sshd,
-                        Ok(Some(Err(e))) if e.kind() == std::io::ErrorKind::ConnectionRefused => Probe::Ping,
-                        _ => Probe::NoPing,
-                    }
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            out.push(t.await.unwrap_or(Probe::NoPing));
-        }
-        out
-    });
+    let probes = probe::probe_all(&targets, wait);
     let json = flag(m, "json");
     let mut seen: Vec<(String, &'static str)> = Vec::new();
     for (n, p) in nodes.iter().zip(&probes) {
@@ -130,14 +99,7 @@ pub fn nodestat(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         }
         let under_way = s != "sshd" && s != "ping" && s != "noping" && s != "booted";
         if !under_way {
-            seen.push((
-                n.clone(),
-                match p {
-                    Probe::Sshd => "sshd",
-                    Probe::Ping => "ping",
-                    Probe::NoPing => "noping",
-                },
-            ));
+            seen.push((n.clone(), p.as_str()));
         }
     }
     if flag(m, "updatedb") && !seen.is_empty() {

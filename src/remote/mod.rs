@@ -4,6 +4,7 @@
 
 pub mod hostkeys;
 pub mod keys;
+pub mod probe;
 pub mod scp;
 pub mod session;
 pub mod targets;

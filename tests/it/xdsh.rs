@@ -1,7 +1,7 @@
 //! xdsh, xdcp, updatenode, nodestat, makeknownhosts, xdshbak, xcoll against a real OpenSSH sshd
 //! the test starts on loopback: one sshd listens on several 127.0.0.x addresses, one per "node".
 
-use crate::harness::{peers, Daemon, Lab};
+use crate::harness::{peers, Daemon, Lab, Netns};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -577,6 +577,41 @@ fn nodestat_probes_sshd_and_reads_the_status_table() {
     assert_eq!(o.stdout, "{\"node\":\"n1\",\"state\":\"sshd\"}\n");
     lab.run("nodestat", &["n1,n2", "-u"]).ok();
     lab.run("nodels", &["n1,n2", "nodelist.status"]).ok().stdout_is("n1: sshd\nn2: ping\n");
+}
+
+/// ICMP beside the TCP probe: a node that is up but whose sshd does not answer (its listen queue
+/// is full: a hung sshd) shows ping; an address where nothing answers shows noping. In a namespace
+/// of the test's own, on a veth pair: v0 holds 10.77.0.1, nothing answers for 10.77.0.9.
+#[test]
+fn nodestat_tells_a_node_with_a_hung_sshd_from_a_dead_one_by_icmp() {
+    if !peers(&["ip"], "iproute2") {
+        return;
+    }
+    let lab = Lab::new();
+    let ns = Netns::new(format!("oxstat{}", crate::netboot::unique()));
+    ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    ns.ip(&["addr", "add", "10.77.0.1/24", "dev", "v0"]);
+    ns.ip(&["link", "set", "v0", "up"]);
+    ns.ip(&["link", "set", "v1", "up"]);
+    // The hung sshd: a listener never accepting, its queue (backlog 0: one connection) filled, so
+    // further SYNs are dropped.
+    let (_listener, _held, port) = ns.enter(|| {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&"10.77.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        s.listen(0).unwrap();
+        let addr = s.local_addr().unwrap().as_socket().unwrap();
+        let held: Vec<_> = (0..2)
+            .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok())
+            .collect();
+        assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(), "the queue is full");
+        (s, held, addr.port())
+    });
+    lab.run("nodeadd", &["n1,n2", "groups=compute"]).ok();
+    lab.run("chdef", &["n1", "ip=10.77.0.1"]).ok();
+    lab.run("chdef", &["n2", "ip=10.77.0.9"]).ok();
+    lab.run("chdef", &["-t", "site", &format!("sshport={port}")]).ok();
+    let o = ns.enter(|| lab.run("nodestat", &["n1,n2", "-t", "2"])).ok();
+    assert_eq!(o.stdout, "n1: ping\nn2: noping\n");
 }
 
 #[test]
