@@ -99,7 +99,7 @@ const UPDATENODE_LONG_ABOUT: &str = "Re-run nodes' postscripts over SSH, sync th
 
 updatenode sends each node its mypostscript (with UPDATENODE=1), the scripts it lists and oxcatpost, the runner nodes use at boot, and runs it there: the same scripts in the same order, with the same output ('node: script: line', 'node: oxcatpost: script: ok'). The status it reports is recorded in nodelist.status (unless site.nodestatus=n), and nodelist.updatestatus becomes synced or failed. Scripts are read from the postscripts directory in oxcatd's configuration (OXCAT_CONFIG, else /etc/oxcat/oxcat.toml) and staged on the node in site.nodepostdir (default /var/lib/oxcat/post).
 
--F copies the files the node's osimage synclists file names ('SRC... -> DST' lines) with their modes; -k appends the cluster's public key to the user's authorized_keys. The exit status is 1 when any node failed.";
+-F copies the files the node's osimage synclists file names ('SRC... -> DST' lines) with their modes, creating the directories they go into; -k appends the cluster's public key to the user's authorized_keys. The exit status is 1 when any node failed.";
 
 pub fn updatenode_command() -> Command {
     common(Command::new("updatenode").long_about(UPDATENODE_LONG_ABOUT))
