@@ -1,6 +1,6 @@
 //! rpower, rsetboot, rinv, rvitals, reventlog: one operation fanned out to every node's BMC.
 
-use super::{flag, json_arg, Ctx, Status};
+use super::{fanout_arg, flag, json_arg, timeout_arg, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::hw::ipmi::cmds::BootDevice;
 use crate::hw::ipmi::sdrcache::SdrCache;
@@ -70,14 +70,7 @@ fn hw_command(name: &'static str, action: Arg) -> Command {
         .long_about(about)
         .arg(Arg::new("noderange").required(true).value_name("NODERANGE").help("The nodes"))
         .arg(action)
-        .arg(
-            Arg::new("timeout")
-                .short('t')
-                .long("timeout")
-                .value_name("SECONDS")
-                .value_parser(clap::value_parser!(f64))
-                .help("Seconds to wait for each BMC answer (default: site.ipmitimeout, else 2)"),
-        )
+        .arg(timeout_arg("Seconds to wait for each BMC answer (default: site.ipmitimeout, else 2)"))
         .arg(
             Arg::new("retries")
                 .short('r')
@@ -86,14 +79,7 @@ fn hw_command(name: &'static str, action: Arg) -> Command {
                 .value_parser(clap::value_parser!(u32))
                 .help("Times to send each request (default: site.ipmiretries, else 3)"),
         )
-        .arg(
-            Arg::new("fanout")
-                .short('f')
-                .long("fanout")
-                .value_name("N")
-                .value_parser(clap::value_parser!(usize))
-                .help("Most BMCs talked to at once (default 1024)"),
-        )
+        .arg(fanout_arg("Most BMCs talked to at once (default 1024)"))
         .arg(json_arg())
 }
 

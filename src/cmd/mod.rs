@@ -343,6 +343,21 @@ pub fn json_arg() -> Arg {
     Arg::new("json").long("json").action(clap::ArgAction::SetTrue).help("Print JSON Lines, one record per object")
 }
 
+/// `-t/--timeout SECONDS` (fractions allowed) of the fan-out commands, with what it bounds.
+pub fn timeout_arg(help: &'static str) -> Arg {
+    Arg::new("timeout")
+        .short('t')
+        .long("timeout")
+        .value_name("SECONDS")
+        .value_parser(clap::value_parser!(f64))
+        .help(help)
+}
+
+/// `-f/--fanout N` of the fan-out commands, with its default.
+pub fn fanout_arg(help: &'static str) -> Arg {
+    Arg::new("fanout").short('f').long("fanout").value_name("N").value_parser(clap::value_parser!(usize)).help(help)
+}
+
 /// `--show-secrets`, shared by the commands that can print passwords.
 pub fn secrets_arg() -> Arg {
     Arg::new("show-secrets")

@@ -1,7 +1,7 @@
 //! nodestat (what each node is doing: a TCP probe of its sshd plus the status table) and
 //! makeknownhosts (the recorded host keys as a known_hosts file for OpenSSH).
 
-use super::{flag, json_arg, Ctx, Status};
+use super::{flag, json_arg, timeout_arg, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::remote::probe::{self, Probe};
@@ -26,14 +26,7 @@ pub fn nodestat_command() -> Command {
     Command::new("nodestat")
         .long_about(NODESTAT_LONG_ABOUT)
         .arg(Arg::new("noderange").required(true).value_name("NODERANGE").help("The nodes"))
-        .arg(
-            Arg::new("timeout")
-                .short('t')
-                .long("timeout")
-                .value_name("SECONDS")
-                .value_parser(clap::value_parser!(f64))
-                .help("Seconds to wait for each node's sshd to answer (default 2)"),
-        )
+        .arg(timeout_arg("Seconds to wait for each node's sshd (and the ICMP echo) to answer (default 2)"))
         .arg(
             Arg::new("updatedb")
                 .short('u')

@@ -1,7 +1,7 @@
 //! xdsh, xdcp, updatenode: commands run, files copied and postscripts re-run on many nodes at
 //! once over in-process SSH sessions (see `crate::remote`).
 
-use super::{flag, json_arg, values, Ctx, Status};
+use super::{fanout_arg, flag, json_arg, timeout_arg, values, Ctx, Status};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::remote::session::{self, Chunk, Event, Failure, Line, Settings, Target, Work};
@@ -32,22 +32,8 @@ const DEFAULT_CONNECT: f64 = 10.0;
 
 fn common(cmd: Command) -> Command {
     cmd.arg(Arg::new("noderange").required(true).value_name("NODERANGE").help("The nodes"))
-        .arg(
-            Arg::new("fanout")
-                .short('f')
-                .long("fanout")
-                .value_name("N")
-                .value_parser(clap::value_parser!(usize))
-                .help("Most nodes worked on at once (default: $DSH_FANOUT, else 64)"),
-        )
-        .arg(
-            Arg::new("timeout")
-                .short('t')
-                .long("timeout")
-                .value_name("SECONDS")
-                .value_parser(clap::value_parser!(f64))
-                .help("Seconds to wait for a node's SSH session, and for output from its command before it is stopped (default: $DSH_TIMEOUT; else 10 s to connect, no limit on output)"),
-        )
+        .arg(fanout_arg("Most nodes worked on at once (default: $DSH_FANOUT, else 64)"))
+        .arg(timeout_arg("Seconds to wait for a node's SSH session, and for output from its command before it is stopped (default: $DSH_TIMEOUT; else 10 s to connect, no limit on output)"))
         .arg(Arg::new("user").short('l').long("user").value_name("USER").help("The user on the nodes (default root)"))
         .arg(
             Arg::new("accept-hostkey")
