@@ -6,6 +6,7 @@
 # store writes per second during the write-load runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rate=${1:-6000}
 secs=${2:-10}
 clients=10000
@@ -26,13 +27,7 @@ cleanup() {
 	if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-ip netns add "$srv"; ip netns add "$cli"
-ip link add "$vs" type veth peer name "$vc"
-ip link set "$vs" netns "$srv"; ip link set "$vc" netns "$cli"
-ip -n "$srv" addr add 10.78.0.1/16 dev "$vs"
-ip -n "$cli" addr add 10.78.255.254/16 dev "$vc"
-for x in "$srv:$vs" "$cli:$vc"; do ip -n "${x%%:*}" link set "${x##*:}" up; ip -n "${x%%:*}" link set lo up; done
-ip -n "$srv" route add default dev "$vs"
+veth_netns "$srv" "$cli" "$vs" "$vc" 10.78
 
 # perfdhcp's clients are base MAC 00:0c:01:00:00:00 plus 0..clients-1 in the last bytes.
 python3 - "$work" "$clients" <<'PY'

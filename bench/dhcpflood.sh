@@ -8,6 +8,7 @@
 # Usage: bash bench/dhcpflood.sh [RATE] [SECONDS]   (run as root; default 100000/s for 10 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rate=${1:-100000}
 secs=${2:-10}
 clients=1000
@@ -26,14 +27,8 @@ cleanup() {
 	if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-ip netns add "$srv"; ip netns add "$cli"
-ip link add "$vs" type veth peer name "$vc"
-ip link set "$vs" netns "$srv"; ip link set "$vc" netns "$cli"
-ip -n "$srv" addr add 10.79.0.1/16 dev "$vs"
-ip -n "$cli" addr add 10.79.255.254/16 dev "$vc"
+veth_netns "$srv" "$cli" "$vs" "$vc" 10.79
 ip -n "$cli" addr add 10.79.255.253/16 dev "$vc"
-for x in "$srv:$vs" "$cli:$vc"; do ip -n "${x%%:*}" link set "${x##*:}" up; ip -n "${x%%:*}" link set lo up; done
-ip -n "$srv" route add default dev "$vs"
 
 export OXCAT_DB=$work/o.db
 python3 - "$work" "$clients" <<'PY'

@@ -8,6 +8,7 @@
 # Everything listens on 127.0.0.1. Usage: [OXCAT_BIN=PATH] bash bench/provision.sh [ROUNDS]   (run as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${1:-3}
 # tftpd-hpa and atftpd conflict as packages (both ship in.tftpd): tftpd-hpa is installed, atftpd's
 # binary is taken from its package without installing it.
@@ -56,18 +57,7 @@ listen = ["127.0.0.1:18169"]
 TOML
 oxcatd --config "$work/oxcat.toml" >"$work/oxcatd.log" 2>&1 &
 pids+=($!)
-cat >"$work/nginx.conf" <<NGINX
-user root;
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    server { listen 127.0.0.1:18280; location /install/ { alias $work/install/; } }
-}
-NGINX
+nginx_conf "$work" 127.0.0.1:18280
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 in.tftpd -L -s "$work/tftp" -a 127.0.0.1:18269 &

@@ -6,6 +6,7 @@
 # Everything listens on 127.0.0.1. Usage: [OXCAT_BIN=PATH] bash bench/serve.sh [ROUNDS]   (run as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${1:-5}
 clients=16
 for p in nginx curl; do
@@ -41,25 +42,12 @@ TOML
 oxcatd --config "$work/oxcat.toml" >"$work/oxcatd.log" 2>&1 &
 oxpid=$!
 pids+=("$oxpid")
-cat >"$work/nginx.conf" <<NGINX
-user root;
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    server { listen 127.0.0.1:0; location /install/ { alias $work/install/; } }
-}
-NGINX
 for _ in $(seq 50); do grep -q ready "$work/oxcatd.log" 2>/dev/null && break; sleep 0.1; done
 oxport=$(sed -n 's/^oxcatd: HTTP on 127.0.0.1:\([0-9]*\)$/\1/p' "$work/oxcatd.log")
 [ -n "$oxport" ] || { echo "oxcatd did not start:"; cat "$work/oxcatd.log"; exit 1; }
 # nginx cannot print the port it picked: a free port is asked from the kernel just before.
 ngport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -i "s/127.0.0.1:0;/127.0.0.1:$ngport;/" "$work/nginx.conf"
+nginx_conf "$work" "127.0.0.1:$ngport"
 nginx -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null -r 0-0 "http://127.0.0.1:$ngport/install/disk.raw" && break; sleep 0.1; done
