@@ -31,15 +31,16 @@ for t in apt-get apt-cache dpkg cpio gzip sfdisk mkfs.vfat mcopy mmd syslinux gr
 done
 gptmbr=/usr/lib/syslinux/mbr/gptmbr.bin
 [ -f $gptmbr ] || { echo "diskimage.sh: $gptmbr is missing (package syslinux-common)" >&2; exit 1; }
-# Built already by this version of the script: nothing to do.
-stamp="$(cksum <"$0") $size_mib"
+lib=$(dirname "$0")/initramfs.sh
+. "$lib"
+# Built already by this version of the script (and of initramfs.sh): nothing to do.
+stamp="$(cat "$0" "$lib" | cksum) $size_mib"
 [ -s "$dir/disk.raw" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The metapackage names the current cloud kernel; download that and busybox-static once.
-kpkg=$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
-[ -n "$kpkg" ] || { echo "diskimage.sh: no linux-image-cloud-amd64 in apt's lists (run apt-get update)" >&2; exit 1; }
+kpkg=$(cloud_kernel_pkg)
 downloads=${OXCAT_LAB_DOWNLOADS:-$dir/download}
 mkdir -p "$downloads"
 for p in "$kpkg" busybox-static; do
@@ -56,28 +57,14 @@ root=initramfs
 mkdir -p $root/bin $root/proc $root/sys $root/dev $root/tmp $root/etc $root/seed $root/lib/modules
 cp x/bin/busybox $root/bin/busybox
 
-# The modules to read the disk and its seed and to reach the network, each with its dependencies,
-# dependencies first (read from .modinfo). Built-in ones need nothing. Module names say `_` where
-# some file names say `-` (nls_iso8859-1.ko).
-order=""
-add() {
-	case " $order " in *" $1 "*) return ;; esac
-	pattern=$(echo "$1" | sed 's/[-_]/[-_]/g')
-	grep -q "/$pattern\.ko\$" "$mods/modules.builtin" && return
-	f=$(find "$mods" -name "$pattern.ko" | head -n 1)
-	[ -n "$f" ] || { echo "diskimage.sh: module $1 not in $kpkg" >&2; exit 1; }
-	cp "$f" $root/lib/modules/"$1".ko
-	# sh has no local variables: the recursion below reuses $f, so it is done with first.
-	for d in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add "$d"; done
-	order="$order $1"
-}
+# The modules to read the disk and its seed and to reach the network, each with its dependencies.
 # vfat mounts with the kernel's default character sets unless told otherwise (Debian's: ascii, 437).
 config=x/boot/config-$kver
 iocharset=$(sed -n 's/^CONFIG_FAT_DEFAULT_IOCHARSET="\(.*\)"$/\1/p' "$config")
 codepage=$(sed -n 's/^CONFIG_FAT_DEFAULT_CODEPAGE=//p' "$config")
 for m in virtio_pci virtio_blk virtio_scsi sd_mod vfat nls_cp437 nls_iso8859_1 nls_utf8 \
 	"nls_${iocharset:-ascii}" "nls_cp${codepage:-437}" virtio_net; do
-	add "$m"
+	add_module "$mods" $root "$m"
 done
 
 cat >$root/init <<EOF
@@ -128,22 +115,10 @@ fi
 echo "oxcat-testos: powering off"
 poweroff -f
 EOF
-cat >$root/udhcpc.sh <<'EOF'
-#!/bin/sh
-case "$1" in
-bound | renew)
-	ip addr flush dev "$interface"
-	ip addr add "$ip/${mask:-24}" dev "$interface"
-	[ -n "${router:-}" ] && ip route add default via "${router%% *}" dev "$interface"
-	echo "oxcat-testos: lease $ip"
-	;;
-esac
-exit 0
-EOF
-chmod 755 $root/init $root/udhcpc.sh
+udhcpc_hook $root oxcat-testos
+chmod 755 $root/init
 echo "root:x:0:0:root:/root:/bin/sh" >$root/etc/passwd
-(cd $root && find . >../files && cpio -o -H newc --quiet <../files >../initrd.cpio)
-gzip -9 -c initrd.cpio >initrd.img
+pack_initramfs $root initrd.img
 cp "x/boot/vmlinuz-$kver" vmlinuz
 
 cmdline="console=ttyS0,115200 panic=10"

@@ -15,8 +15,10 @@ dir=$(cd "$dir" && pwd)
 for t in apt-get apt-cache dpkg cpio gzip objdump; do
 	command -v $t >/dev/null || { echo "vmimage.sh: $t is missing" >&2; exit 1; }
 done
-# Built already by this version of the script: nothing to do.
-stamp=$(cksum <"$0")
+lib=$(dirname "$0")/initramfs.sh
+. "$lib"
+# Built already by this version of the script (and of initramfs.sh): nothing to do.
+stamp=$(cat "$0" "$lib" | cksum)
 [ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.img" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 
 work=$(mktemp -d)
@@ -24,8 +26,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 # The metapackage names the current cloud kernel; download that, busybox-static, and dropbear-bin
 # with the libraries it needs (its dependencies, recursively).
-kpkg=$(apt-cache depends linux-image-cloud-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)
-[ -n "$kpkg" ] || { echo "vmimage.sh: no linux-image-cloud-amd64 in apt's lists (run apt-get update)" >&2; exit 1; }
+kpkg=$(cloud_kernel_pkg)
 dpkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
 	--no-enhances dropbear-bin | grep -v '^ ' | grep -v '^<' | sort -u)
 # shellcheck disable=SC2086 # one word per package
@@ -58,19 +59,9 @@ libs() {
 libs $root/usr/sbin/dropbear
 libs $root/usr/bin/dropbearkey
 
-# virtio-net and virtio-pci with their dependencies, dependencies first (read from .modinfo).
-order=""
-add() {
-	case " $order " in *" $1 "*) return ;; esac
-	f=$(find "$mods" -name "$1.ko" | head -n 1)
-	[ -n "$f" ] || { echo "vmimage.sh: module $1 not in $kpkg" >&2; exit 1; }
-	cp "$f" $root/lib/modules/
-	# sh has no local variables: the recursion below reuses $f, so it is done with first.
-	for d in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add "$d"; done
-	order="$order $1"
-}
-add virtio_pci
-add virtio_net
+# virtio-net and virtio-pci with their dependencies.
+add_module "$mods" $root virtio_pci
+add_module "$mods" $root virtio_net
 
 cat >$root/init <<EOF
 #!/bin/busybox sh
@@ -132,25 +123,13 @@ fi
 echo "oxcat-lab: powering off"
 poweroff -f
 EOF
-cat >$root/udhcpc.sh <<'EOF'
-#!/bin/sh
-case "$1" in
-bound | renew)
-	ip addr flush dev "$interface"
-	ip addr add "$ip/${mask:-24}" dev "$interface"
-	[ -n "${router:-}" ] && ip route add default via "${router%% *}" dev "$interface"
-	echo "oxcat-lab: lease $ip"
-	;;
-esac
-exit 0
-EOF
-chmod 755 $root/init $root/udhcpc.sh
+udhcpc_hook $root oxcat-lab
+chmod 755 $root/init
 # root's password is oxcat-lab (openssl passwd -6 -salt oxcatlab oxcat-lab), for dropbear's
 # password login (xdsh -K, updatenode -k).
 echo 'root:$6$oxcatlab$ef7HG3ztqIUUHYxtEpjSbsXP8TWK4oeCO9ltowLHlEkVZgkOlYoC1zg.nmk5RqkL0H72r.Q1Q1.GCI61ZKVoq.:0:0:root:/root:/bin/sh' >$root/etc/passwd
 
-(cd $root && find . >../files && cpio -o -H newc --quiet <../files >../initrd.cpio)
-gzip -9 -c initrd.cpio >"$dir/initrd.img.part"
+pack_initramfs $root "$dir/initrd.img.part"
 cp "x/boot/vmlinuz-$kver" "$dir/vmlinuz.part"
 mv "$dir/initrd.img.part" "$dir/initrd.img"
 mv "$dir/vmlinuz.part" "$dir/vmlinuz"
