@@ -108,7 +108,9 @@ impl Log {
         let budget = Arc::new(Budget::new());
         let (lost, held) = (dropped.clone(), budget.clone());
         std::thread::spawn(move || {
-            let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
+            // Standard error is locked only while a batch is written (a lock held for good would
+            // hang any other line written to it, such as the store's warning about its mode).
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr());
             let mut summed = Instant::now();
             loop {
                 match rx.recv_timeout(SUMMARY_EVERY) {
