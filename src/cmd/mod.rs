@@ -75,6 +75,13 @@ pub static APPLETS: &[Applet] = &[
     },
     Applet { name: "lsdef", section: 1, about: defs::LSDEF_ABOUT, command: defs::lsdef_command, run: defs::lsdef },
     Applet { name: "makedhcp", section: 8, about: makedhcp::ABOUT, command: makedhcp::command, run: makedhcp::run },
+    Applet {
+        name: "makegocons",
+        section: 8,
+        about: rcons::MAKEGOCONS_ABOUT,
+        command: rcons::makegocons_command,
+        run: rcons::makegocons,
+    },
     Applet { name: "makehosts", section: 8, about: makehosts::ABOUT, command: makehosts::command, run: makehosts::run },
     Applet {
         name: "makeknownhosts",

@@ -63,7 +63,9 @@ most 200 characters, is kept as console=LINE in the node's nodelist.appstatus, o
 kept; lsdef NODE -i appstatus shows it). A lost or refused console is retried after 1 s, doubling to 60 s, plus a random \
 share of a window of 20 ms per console held (a rack of BMCs restarting together is reconnected \
 spread out, not as a storm); one another session holds is taken back. Several rcons clients can \
-attach to a console at once: the first writes, the others read.
+attach to a console at once: the first writes, the others read. The nodes are read again on \
+SIGHUP or makegocons (new consoles started, those no longer selected released, those whose BMC \
+changed restarted), and every console is released (SOL deactivated) when oxcatd stops.
 
 Everything else comes from the site, networks, nodes' and osimage tables. Log lines go to standard \
 error (the journal under systemd): one per DHCP exchange, and one per problem (each client and \

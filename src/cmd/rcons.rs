@@ -354,6 +354,67 @@ async fn interact(
     left
 }
 
+pub const MAKEGOCONS_ABOUT: &str = "Make oxcatd's console service read its nodes again";
+
+const MAKEGOCONS_LONG_ABOUT: &str = "\
+Make oxcatd's console service read its nodes again.
+
+The console service ([console] in oxcat.toml) holds the consoles of the nodes its `nodes` setting \
+selects (default: every node with nodehm.cons=ipmi), read when oxcatd starts. After nodes are \
+added or removed, or their BMC settings change, makegocons (or SIGHUP to oxcatd) makes it read \
+them again: it starts the new consoles, releases those no longer selected (SOL deactivated, \
+attached rcons clients told and disconnected) and restarts those whose BMC changed. It prints \
+'NODE: started', 'NODE: restarted' or 'NODE: stopped' for each change, and 'NODE: Error: WHY' on \
+standard error for each selected node the service cannot hold (no usable BMC).
+
+Exit status: 0 when the service holds every selected node, 1 when it cannot hold one or no \
+service answers on the socket, 2 for bad arguments.";
+
+pub fn makegocons_command() -> Command {
+    Command::new("makegocons").long_about(MAKEGOCONS_LONG_ABOUT).arg(
+        Arg::new("config")
+            .long("config")
+            .value_name("FILE")
+            .help("oxcatd's settings, for its console socket (default: $OXCAT_CONFIG, else /etc/oxcat/oxcat.toml)"),
+    )
+}
+
+pub fn makegocons(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
+    let cfg = Config::load(m.get_one::<String>("config").map(String::as_str))?;
+    let socket = &cfg.console.socket;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io(format!("runtime: {e}")))?;
+    let Some(lines) = rt.block_on(console::reload(socket)).map_err(Error::Io)? else {
+        return Err(Error::Io(format!(
+            "no console service answers on {} (enable [console] in oxcat.toml and start oxcatd)",
+            socket.display()
+        )));
+    };
+    let mut status = Status::Ok;
+    for line in &lines {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match word {
+            "started" | "restarted" | "stopped" => {
+                writeln!(ctx.out, "{rest}: {word}").map_err(|e| Error::io("stdout", e))?
+            }
+            "refused" => {
+                let (node, why) = rest.split_once(' ').unwrap_or((rest, ""));
+                ctx.error_line(&format!("{node}: Error: {why}"))?;
+                status = Status::SomeFailed;
+            }
+            "held" => {}
+            "error" => return Err(Error::Io(format!("console service: {rest}"))),
+            _ => return Err(Error::Io(format!("console service answered '{line}'"))),
+        }
+    }
+    if !lines.iter().any(|l| l.starts_with("held ")) {
+        return Err(Error::Io("console service: no answer to reload".into()));
+    }
+    Ok(status)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,15 @@
 //! read. A console that drops is reconnected after a back-off that grows with its failures and with
 //! the number of consoles, so a rack of BMCs restarting at once is not reconnected as a storm.
 //!
+//! Which nodes it holds is read from the store at the start and again on SIGHUP or a `reload`
+//! request (`makegocons`); consoles are released (SOL deactivated) when oxcatd stops.
+//!
 //! Client protocol (one line, then raw bytes both ways): `attach NODE [ro] [force]`, answered
 //! `ok writer`, `ok reader` or `unmanaged` (not a console of the service: rcons goes to the BMC
 //! itself) or `error WHY`. Client input: bytes, with FFh escaping: `FF FF` is a literal FFh and
-//! `FF 42` ('B') a serial break.
+//! `FF 42` ('B') a serial break. Or `reload`, answered as [`reload_reply`] says.
 
+use super::log::Log;
 use crate::hw::ipmi::session::Target;
 use crate::hw::ipmi::sol::{Console, SolEnd, SolError, SolInput};
 use std::collections::HashMap;
@@ -21,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// The `[console]` settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,7 +182,7 @@ const MAX_STATUS: usize = 200;
 
 impl StatusLines {
     /// None without patterns. Patterns were checked when the settings were read.
-    pub fn start(patterns: &[String], db: PathBuf) -> Option<Arc<StatusLines>> {
+    pub fn start(patterns: &[String], db: PathBuf, log: Log) -> Option<Arc<StatusLines>> {
         if patterns.is_empty() {
             return None;
         }
@@ -188,13 +192,13 @@ impl StatusLines {
             let mut store = match crate::store::Store::open(&db) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("oxcatd: console status: {e}");
+                    log.problem(format!("oxcatd: console status: {e}"));
                     return;
                 }
             };
             for (node, line) in rx {
                 if let Err(e) = record_status(&mut store, &node, &line) {
-                    eprintln!("oxcatd: console {node}: cannot record its status: {e}");
+                    log.problem(format!("oxcatd: console {node}: cannot record its status: {e}"));
                 }
             }
         });
@@ -261,6 +265,8 @@ struct Hub {
     input: Mutex<Option<mpsc::Sender<SolInput>>>,
     log_error: std::sync::atomic::AtomicBool,
     status: Option<Arc<StatusLines>>,
+    /// oxcatd's log (never standard error directly: the log's writer holds it).
+    daemon_log: Log,
     /// The console line being printed (up to 512 bytes), and the last one recorded as status.
     line: Mutex<(Vec<u8>, String)>,
 }
@@ -294,7 +300,7 @@ impl Hub {
         if let Some(l) = super::lock(&self.log).as_mut() {
             if let Err(e) = l.write(data) {
                 if !self.log_error.swap(true, Ordering::Relaxed) {
-                    eprintln!("oxcatd: console {}: cannot write its log: {e}", self.node);
+                    self.daemon_log.problem(format!("oxcatd: console {}: cannot write its log: {e}", self.node));
                 }
             }
         }
@@ -315,17 +321,67 @@ impl Hub {
     }
 }
 
-/// The consoles the service holds, by node.
+/// The nodes `[console] nodes` selects: those with a usable BMC, and the others with why not.
+pub struct Selection {
+    pub held: Vec<(String, Target)>,
+    pub refused: Vec<(String, String)>,
+}
+
+/// Reads the selection from the store.
+pub fn selected(settings: &Settings, db: &Path) -> crate::error::Result<Selection> {
+    let st = crate::store::Store::open(db)?;
+    let conn = st.conn();
+    let (view, nodes) = crate::store::view::NodeView::for_range(conn, &settings.nodes)?;
+    let limits = crate::hw::bmc::Limits::from_site(conn, None, None)?;
+    let mut sel = Selection { held: Vec::new(), refused: Vec::new() };
+    for (node, t) in crate::hw::bmc::targets(conn, &view, &nodes, &limits)? {
+        match t {
+            Ok(t) => sel.held.push((node, t)),
+            Err(e) => sel.refused.push((node, e.to_string())),
+        }
+    }
+    Ok(sel)
+}
+
+/// One console the service holds: its hub, the BMC it is reached at, and the task holding it.
+struct Held {
+    hub: Arc<Hub>,
+    /// Address, credentials and settings of the BMC: a change restarts the console.
+    bmc: String,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn bmc_identity(t: &Target) -> String {
+    format!("{} {} {} {:?} {:?} {}", t.addr, t.user, t.password, t.suites, t.timeout, t.tries)
+}
+
+/// What a [`Service::sync`] changed, by node (each list sorted), and the nodes it could not hold.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub started: Vec<String>,
+    pub restarted: Vec<String>,
+    pub stopped: Vec<String>,
+    pub held: usize,
+    pub refused: Vec<(String, String)>,
+}
+
+/// The consoles the service holds, by node; which nodes is read from the store at the start and
+/// again on every reload (SIGHUP, or `makegocons` through the socket).
 pub struct Service {
-    hubs: HashMap<String, Arc<Hub>>,
+    held: Mutex<HashMap<String, Held>>,
     settings: Settings,
+    db: PathBuf,
+    status: Option<Arc<StatusLines>>,
+    log: Log,
 }
 
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
 
 impl Service {
-    /// Prepares the log directory (0700) and one log per node; Err names what failed.
-    pub fn new(settings: Settings, nodes: &[String], status: Option<Arc<StatusLines>>) -> Result<Service, String> {
+    /// Prepares the log directory (0700); Err names what failed. No console is held until
+    /// [`Service::sync`].
+    pub fn new(settings: Settings, db: PathBuf, log: Log) -> Result<Arc<Service>, String> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -333,33 +389,95 @@ impl Service {
             .map_err(|e| format!("{}: {e}", settings.log_dir.display()))?;
         std::fs::set_permissions(&settings.log_dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("{}: {e}", settings.log_dir.display()))?;
-        let mut hubs = HashMap::new();
-        for n in nodes {
-            let log = LogFile::open(&settings.log_dir, n, settings.log_max, settings.log_keep)
-                .map_err(|e| format!("{}: {e}", settings.log_dir.join(format!("{n}.log")).display()))?;
-            hubs.insert(
-                n.clone(),
-                Arc::new(Hub {
-                    node: n.clone(),
-                    log: Mutex::new(Some(log)),
-                    clients: Mutex::default(),
-                    writer: Mutex::default(),
-                    input: Mutex::default(),
-                    log_error: Default::default(),
-                    status: status.clone(),
-                    line: Mutex::default(),
-                }),
-            );
+        let status = StatusLines::start(&settings.status, db.clone(), log.clone());
+        Ok(Arc::new(Service { held: Mutex::default(), settings, db, status, log }))
+    }
+
+    fn hub(&self, node: &str) -> Option<Arc<Hub>> {
+        super::lock(&self.held).get(node).map(|h| h.hub.clone())
+    }
+
+    /// Reads the selected nodes from the store and brings the held consoles in line: new nodes
+    /// are started, nodes no longer selected are released (SOL deactivated, their clients told
+    /// and disconnected), nodes whose BMC changed are restarted. Runs in the tokio runtime.
+    pub fn sync(&self) -> Result<Changes, String> {
+        let Selection { held: wanted, refused } = selected(&self.settings, &self.db).map_err(|e| e.to_string())?;
+        let mut changes = Changes { refused, ..Changes::default() };
+        let mut held = super::lock(&self.held);
+        let keep: std::collections::HashSet<&str> = wanted.iter().map(|(n, _)| n.as_str()).collect();
+        let gone: Vec<String> = held.keys().filter(|n| !keep.contains(n.as_str())).cloned().collect();
+        for n in gone {
+            let h = held.remove(&n).expect("held");
+            release(&h);
+            h.hub.event("console released: no longer one of oxcatd's consoles");
+            super::lock(&h.hub.clients).clear();
+            changes.stopped.push(n);
         }
-        Ok(Service { hubs, settings })
+        let consoles = wanted.len();
+        for (node, target) in wanted {
+            let bmc = bmc_identity(&target);
+            let (stop, stopped) = watch::channel(false);
+            let keepalive = self.settings.keepalive;
+            match held.remove(&node) {
+                Some(h) if h.bmc == bmc => {
+                    held.insert(node, h);
+                }
+                Some(h) => {
+                    // The new session starts once the old one has deactivated SOL, which would
+                    // otherwise end the new one's console.
+                    release(&h);
+                    let (hub, old) = (h.hub.clone(), h.task);
+                    let task = tokio::spawn(async move {
+                        let _ = old.await;
+                        hold(hub, target, keepalive, consoles, stopped).await
+                    });
+                    changes.restarted.push(node.clone());
+                    held.insert(node, Held { hub: h.hub, bmc, stop, task });
+                }
+                None => {
+                    let log =
+                        LogFile::open(&self.settings.log_dir, &node, self.settings.log_max, self.settings.log_keep)
+                            .map_err(|e| {
+                                format!("{}: {e}", self.settings.log_dir.join(format!("{node}.log")).display())
+                            })?;
+                    let hub = Arc::new(Hub {
+                        node: node.clone(),
+                        log: Mutex::new(Some(log)),
+                        clients: Mutex::default(),
+                        writer: Mutex::default(),
+                        input: Mutex::default(),
+                        log_error: Default::default(),
+                        status: self.status.clone(),
+                        daemon_log: self.log.clone(),
+                        line: Mutex::default(),
+                    });
+                    let task = tokio::spawn(hold(hub.clone(), target, keepalive, consoles, stopped));
+                    changes.started.push(node.clone());
+                    held.insert(node, Held { hub, bmc, stop, task });
+                }
+            }
+        }
+        changes.held = held.len();
+        for v in [&mut changes.started, &mut changes.restarted, &mut changes.stopped] {
+            v.sort();
+        }
+        Ok(changes)
+    }
+
+    /// Releases every console (SOL deactivated, sessions closed), waiting up to `limit` for the
+    /// BMCs: what oxcatd does when it stops, so that a console is free at once for others.
+    pub async fn shutdown(&self, limit: Duration) {
+        let held: Vec<Held> = super::lock(&self.held).drain().map(|(_, h)| h).collect();
+        for h in &held {
+            release(h);
+        }
+        let all = all_ended(held.into_iter().map(|h| h.task));
+        let _ = tokio::time::timeout(limit, all).await;
     }
 
     /// Binds the socket (its directory 0700, the socket 0600; a stale socket is replaced) and
-    /// returns the future that serves the consoles of `targets` and the clients.
-    pub fn bind(
-        self,
-        targets: Vec<(String, Target)>,
-    ) -> Result<impl std::future::Future<Output = ()> + Send + 'static, String> {
+    /// returns the future that serves the clients.
+    pub fn bind(self: Arc<Self>) -> Result<impl std::future::Future<Output = ()> + Send + 'static, String> {
         let sock = &self.settings.socket;
         if let Some(dir) = sock.parent() {
             std::fs::DirBuilder::new()
@@ -375,40 +493,60 @@ impl Service {
         let listener = UnixListener::bind(sock).map_err(|e| format!("{}: {e}", sock.display()))?;
         std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| format!("{}: {e}", sock.display()))?;
-        let this = Arc::new(self);
-        let n = targets.len();
         Ok(async move {
-            for (node, target) in targets {
-                if let Some(hub) = this.hubs.get(&node) {
-                    tokio::spawn(hold(hub.clone(), target, this.settings.keepalive, n));
-                }
-            }
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
-                tokio::spawn(serve_client(this.clone(), stream));
+                tokio::spawn(serve_client(self.clone(), stream));
             }
         })
     }
 }
 
-/// Keeps one console connected, for as long as oxcatd runs.
-async fn hold(hub: Arc<Hub>, target: Target, keepalive: Duration, consoles: usize) {
+/// Waits for every task.
+async fn all_ended(tasks: impl Iterator<Item = tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Tells a console's task to end: a live console's input closes (its SOL is deactivated and its
+/// session closed), a console being connected or waiting to retry gives up.
+fn release(h: &Held) {
+    // In this order: `hold` sets the input, then looks at the stop flag.
+    let _ = h.stop.send(true);
+    *super::lock(&h.hub.input) = None;
+}
+
+/// Keeps one console connected until it is released.
+async fn hold(hub: Arc<Hub>, target: Target, keepalive: Duration, consoles: usize, mut stop: watch::Receiver<bool>) {
     let mut failures = 0u32;
     let mut last_error = String::new();
     // Consoles start spread over the window too, not all in the first instant.
-    tokio::time::sleep(Duration::from_millis(20).mul_f64(consoles as f64 * random_unit())).await;
+    let spread = Duration::from_millis(20).mul_f64(consoles as f64 * random_unit());
+    tokio::select! {
+        _ = tokio::time::sleep(spread) => {}
+        _ = stop.wait_for(|s| *s) => return,
+    }
     loop {
         // The service owns its consoles: one a previous oxcatd left active is taken back.
-        match Console::activate(&target, true, keepalive).await {
+        let activated = tokio::select! {
+            a = Console::activate(&target, true, keepalive) => a,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match activated {
             Ok(c) => {
                 failures = 0;
                 last_error.clear();
                 hub.event("console connected");
                 let (tx, mut rx) = mpsc::channel(64);
                 *super::lock(&hub.input) = Some(tx);
+                if *stop.borrow() {
+                    // Released while connecting: the input just set is closed at once.
+                    *super::lock(&hub.input) = None;
+                }
                 let h = hub.clone();
                 let end = c.run(&mut rx, &mut |b| h.output(b)).await;
                 *super::lock(&hub.input) = None;
@@ -431,7 +569,10 @@ async fn hold(hub: Arc<Hub>, target: Target, keepalive: Duration, consoles: usiz
             }
         }
         failures += 1;
-        tokio::time::sleep(backoff(failures, consoles, random_unit())).await;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff(failures, consoles, random_unit())) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }
 
@@ -446,12 +587,16 @@ async fn serve_client(svc: Arc<Service>, stream: UnixStream) {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (node, ro, force) = match words.as_slice() {
         ["attach", node, rest @ ..] => (node.to_string(), rest.contains(&"ro"), rest.contains(&"force")),
+        ["reload"] => {
+            let _ = wr.write_all(reload_reply(&svc).as_bytes()).await;
+            return;
+        }
         _ => {
-            let _ = wr.write_all(b"error expected: attach NODE [ro] [force]\n").await;
+            let _ = wr.write_all(b"error expected: attach NODE [ro] [force], or reload\n").await;
             return;
         }
     };
-    let Some(hub) = svc.hubs.get(&node).cloned() else {
+    let Some(hub) = svc.hub(&node) else {
         let _ = wr.write_all(b"unmanaged\n").await;
         return;
     };
@@ -537,6 +682,36 @@ async fn serve_client(svc: Arc<Service>, stream: UnixStream) {
     if *w == Some(id) {
         *w = None;
     }
+}
+
+/// The answer to `reload`: a line per change (`started NODE`, `restarted NODE`, `stopped NODE`,
+/// `refused NODE WHY`), then `held N`; or `error WHY`.
+fn reload_reply(svc: &Service) -> String {
+    let c = match svc.sync() {
+        Ok(c) => c,
+        Err(e) => return format!("error {}\n", e.replace('\n', " ")),
+    };
+    let mut out = String::new();
+    for (what, nodes) in [("started", &c.started), ("restarted", &c.restarted), ("stopped", &c.stopped)] {
+        for n in nodes {
+            out.push_str(&format!("{what} {n}\n"));
+        }
+    }
+    for (n, why) in &c.refused {
+        out.push_str(&format!("refused {n} {}\n", why.replace('\n', " ")));
+    }
+    out.push_str(&format!("held {}\n", c.held));
+    out
+}
+
+/// Asks the service at `socket` to read its nodes again (`makegocons`): the reply's lines, or
+/// None when no service answers there.
+pub async fn reload(socket: &Path) -> Result<Option<Vec<String>>, String> {
+    let Ok(mut stream) = UnixStream::connect(socket).await else { return Ok(None) };
+    stream.write_all(b"reload\n").await.map_err(|e| format!("{}: {e}", socket.display()))?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.map_err(|e| format!("{}: {e}", socket.display()))?;
+    Ok(Some(text.lines().map(String::from).collect()))
 }
 
 /// How `rcons` reaches a console through the service.

@@ -86,10 +86,15 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
                 .map_err(|e| Error::io("stdout", e))?;
             tasks.spawn(format!("TFTP on {bound}"), fut);
         }
+        let mut consoles = None;
         if cfg.console.enable {
-            let (svc, targets) = console_service(&cfg.console, &store_path(&cfg))?;
-            let n = targets.len();
-            let fut = svc.bind(targets).map_err(Error::Io)?;
+            let svc = console::Service::new(cfg.console.clone(), store_path(&cfg), log.clone()).map_err(Error::Io)?;
+            let changes = svc.sync().map_err(Error::Io)?;
+            for (node, why) in &changes.refused {
+                log.problem(format!("oxcatd: console {node}: {why}"));
+            }
+            let n = changes.held;
+            let fut = svc.clone().bind().map_err(Error::Io)?;
             let nodes = if n == 1 { "node" } else { "nodes" };
             writeln!(
                 out,
@@ -99,6 +104,27 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
             )
             .map_err(|e| Error::io("stdout", e))?;
             tasks.spawn("console service".into(), fut);
+            // SIGHUP: the nodes are read again (as `makegocons` asks through the socket).
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(|e| Error::Io(e.to_string()))?;
+            let (reloading, log) = (svc.clone(), log.clone());
+            tasks.spawn("console reload on SIGHUP".into(), async move {
+                while hup.recv().await.is_some() {
+                    match reloading.sync() {
+                        Ok(c) => {
+                            for (node, why) in &c.refused {
+                                log.problem(format!("oxcatd: console {node}: {why}"));
+                            }
+                            log.problem(format!(
+                                "oxcatd: consoles reloaded: {} held; started {:?}, restarted {:?}, stopped {:?}",
+                                c.held, c.started, c.restarted, c.stopped
+                            ));
+                        }
+                        Err(e) => log.problem(format!("oxcatd: consoles not reloaded: {e}")),
+                    }
+                }
+            });
+            consoles = Some(svc);
         }
         if tasks.is_empty() {
             return Err(Error::Input("no service enabled (http and tftp are both off in the config)".into()));
@@ -112,7 +138,11 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
                 _ = tokio::signal::ctrl_c() => {}
             }
         };
-        tasks.serve(stop).await
+        let served = tasks.serve(stop).await;
+        if let Some(svc) = consoles {
+            svc.shutdown(std::time::Duration::from_secs(3)).await;
+        }
+        served
     });
     // Blocking work (a file being read, a store write) gets a moment; a stuck one does not keep
     // a failed daemon from exiting.
@@ -122,29 +152,6 @@ pub fn run(cfg: Config, out: &mut dyn Write) -> Result<()> {
 
 fn store_path(cfg: &Config) -> std::path::PathBuf {
     Store::locate(cfg.db.as_ref().and_then(|p| p.to_str()))
-}
-
-/// The console service for the nodes `[console] nodes` selects, with each node's BMC; a node
-/// without a usable BMC is named on standard error and left out.
-fn console_service(
-    settings: &console::Settings,
-    db: &std::path::Path,
-) -> Result<(console::Service, Vec<(String, crate::hw::ipmi::session::Target)>)> {
-    let st = Store::open(db)?;
-    let conn = st.conn();
-    let (view, nodes) = store::view::NodeView::for_range(conn, &settings.nodes)?;
-    let limits = crate::hw::bmc::Limits::from_site(conn, None, None)?;
-    let mut targets = Vec::new();
-    for (node, t) in crate::hw::bmc::targets(conn, &view, &nodes, &limits)? {
-        match t {
-            Ok(t) => targets.push((node, t)),
-            Err(e) => eprintln!("oxcatd: console {node}: {e}"),
-        }
-    }
-    let served: Vec<String> = targets.iter().map(|(n, _)| n.clone()).collect();
-    let status = console::StatusLines::start(&settings.status, db.to_path_buf());
-    let svc = console::Service::new(settings.clone(), &served, status).map_err(Error::Io)?;
-    Ok((svc, targets))
 }
 
 /// The running services, by name ("DHCP on 0.0.0.0:67").

@@ -478,3 +478,87 @@ fn oxcatd_keeps_consoles_logged_shared_and_reconnected_after_the_bmc_returns() {
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("n2: Error: no console log at "));
     drop(daemon);
 }
+
+/// The service follows the store: makegocons and SIGHUP start the consoles of nodes selected
+/// since oxcatd started and release those no longer selected, and oxcatd releases every console
+/// when it stops. Released means SOL deactivated at once, free for another session, not left
+/// active until the BMC times the session out.
+#[test]
+fn makegocons_and_sighup_follow_the_store_and_a_stopping_oxcatd_releases_its_consoles() {
+    if !available() {
+        return;
+    }
+    let serial = Serial::start(true);
+    let lab0 = tempfile::tempdir().unwrap();
+    let bmc = Bmc::start_with_sol(lab0.path(), &serial.device());
+    let lab = lab_with(&bmc);
+    lab.run("chdef", &["n1", "cons="]).ok();
+    let mut daemon = console_daemon(&lab);
+    assert!(daemon.lines.iter().any(|l| l.contains("(0 nodes,")), "{:?}", daemon.lines);
+    let makegocons = || lab.cmd("makegocons").env("OXCAT_CONFIG", lab.path("oxcat.toml")).output().unwrap();
+    // Get Payload Instance Info names the session holding SOL (none: zeros).
+    let sol_active = || !bmc.ipmitool(&["raw", "0x06", "0x4b", "0x01", "0x01"]).trim().starts_with("00 00 00 00");
+    let released_soon = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while sol_active() {
+            assert!(Instant::now() < deadline, "SOL still active 3 s after {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    // A node given a console after the start: held once makegocons asks.
+    lab.run("chdef", &["n1", "cons=ipmi"]).ok();
+    let o = makegocons();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n1: started\n");
+    wait_for("the console to connect", || log_of(&lab).contains("[-- oxcatd: console connected --]").then(String::new));
+    assert!(sol_active());
+    let c = Client::attach(&lab, &["n1"]);
+    // Nothing changed: nothing to say.
+    let o = makegocons();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+
+    // No longer a console: released, its client told.
+    lab.run("chdef", &["n1", "cons="]).ok();
+    let o = makegocons();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n1: stopped\n");
+    c.wait_for("console released: no longer one of oxcatd's consoles");
+    released_soon("makegocons");
+
+    // SIGHUP does the same; a selected node without a usable BMC is named.
+    lab.run("chdef", &["n1", "cons=ipmi"]).ok();
+    lab.run("mkdef", &["n2", "groups=compute", "mgt=ipmi", "cons=ipmi"]).ok();
+    assert!(Command::new("kill").args(["-HUP", &daemon.pid().to_string()]).status().unwrap().success());
+    let line = daemon.log_line("oxcatd: consoles reloaded: ");
+    assert_eq!(line, "oxcatd: consoles reloaded: 1 held; started [\"n1\"], restarted [], stopped []");
+    assert!(daemon.log().lines().any(|l| l.starts_with("oxcatd: console n2: ")), "{}", daemon.log());
+    wait_for("the console to connect again", || {
+        (log_of(&lab).matches("[-- oxcatd: console connected --]").count() >= 2).then(String::new)
+    });
+    let o = makegocons();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("n2: Error: "), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Other BMC settings: the console is restarted with them (a wrong password, then the right one).
+    lab.run("chdef", &["n1", "bmcpassword=wrong"]).ok();
+    let o = makegocons();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n1: restarted\n");
+    wait_for("the refusal", || log_of(&lab).contains("cannot connect: ").then(String::new));
+    lab.run("chdef", &["n1", &format!("bmcpassword={PASSWORD}")]).ok();
+    assert_eq!(String::from_utf8_lossy(&makegocons().stdout), "n1: restarted\n");
+    wait_for("the console to connect a third time", || {
+        (log_of(&lab).matches("[-- oxcatd: console connected --]").count() >= 3).then(String::new)
+    });
+
+    // oxcatd stops: the console it held is free at once.
+    assert!(sol_active());
+    assert!(Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().unwrap().success());
+    wait_for("oxcatd to exit", || (!daemon.running()).then(String::new));
+    released_soon("SIGTERM");
+    // With no service, makegocons says so.
+    let o = makegocons();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no console service answers on "), "{o:?}");
+}
