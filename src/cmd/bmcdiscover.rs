@@ -12,16 +12,19 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::collections::HashMap;
 use std::io::Write;
 
-pub const ABOUT: &str = "Discover the IPMI BMCs of an address range";
+pub const ABOUT: &str = "Discover the IPMI and Redfish BMCs of an address range";
 
 pub fn command() -> Command {
     Command::new("bmcdiscover")
         .long_about(
             "Asks every address of the range for IPMI Get Channel Authentication Capabilities (the unauthenticated \
-             RMCP request ipmitool and FreeIPMI send first), all at once (one timeout for the whole range: \
-             site.ipmitimeout, tries site.ipmiretries). Where a BMC answers and credentials are given (-u/-p, else the \
-             passwd table's ipmi row), it logs in and reads the FRU (model and serial: chassis part and serial, else \
-             product part and serial, as xCAT's) and the LAN MAC. Prints one line per BMC, \
+             RMCP request ipmitool and FreeIPMI send first) and for a Redfish service root over HTTPS (port 443, or \
+             --redfish-port), all at once (one timeout for the whole range: site.ipmitimeout, tries \
+             site.ipmiretries). Where a BMC answers and credentials are given (-u/-p, else the passwd table's ipmi \
+             row), it logs in and reads the FRU (model and serial: chassis part and serial, else product part and \
+             serial, as xCAT's) and the LAN MAC; a BMC that answers Redfish only gives the model and serial of its \
+             first ComputerSystem, and is defined with mgt=redfish and its certificate's SHA-256 pinned in bmccert \
+             (the certificate it presented during the scan). Prints one line per BMC, \
              IP,MTM,SERIAL,USER,PASSWORD,mp,bmc,MAC,, (xCAT's fields; the password as ******** unless \
              --show-secrets), or with -z a stanza for mkdef -z named node-MTM-SERIAL (else node-MAC); -w defines \
              those nodes (groups=all, bmc, mgt=ipmi, mtm, serial, bmcusername, bmcpassword) in one transaction. A BMC \
@@ -43,6 +46,14 @@ pub fn command() -> Command {
                 .hide_possible_values(true)
                 .help("Scan method: nmap (accepted for xCAT's scripts; the scan is oxcat's own)"),
         )
+        .arg(
+            Arg::new("redfish-port")
+                .long("redfish-port")
+                .value_name("PORT")
+                .default_value("443")
+                .value_parser(clap::value_parser!(u16))
+                .help("The HTTPS port asked for a Redfish service root (0: no Redfish probe)"),
+        )
         .arg(secrets_arg())
 }
 
@@ -52,12 +63,35 @@ fn line(f: &Found, user: &str, pw: &str) -> String {
     format!("{},{},{},{user},{pw},mp,bmc,{mac},,", f.ip, f.mtm, f.serial)
 }
 
-fn stanza(node: &str, f: &Found, user: &str, pw: &str) -> String {
-    let mut s = format!("{node}:\n\tobjtype=node\n\tgroups=all\n\tbmc={}\n\tcons=ipmi\n\tmgt=ipmi\n", f.ip);
+/// The attributes a found BMC's node gets (password as given: masked or not), in stanza order.
+fn attributes(f: &Found, user: &str, pw: &str) -> Vec<(String, String)> {
+    let mut a = vec![("groups".to_string(), "all".to_string()), ("bmc".into(), f.ip.to_string())];
+    match &f.redfish {
+        // IPMI where the BMC speaks it (xCAT's choice); Redfish for a BMC that speaks only that.
+        Some(rf) if !f.ipmi => {
+            if rf.port != crate::hw::redfish::PORT {
+                a.push(("bmcport".into(), rf.port.to_string()));
+            }
+            a.push(("mgt".into(), "redfish".into()));
+            a.push(("bmccert".into(), rf.cert.clone()));
+        }
+        _ => {
+            a.push(("cons".into(), "ipmi".into()));
+            a.push(("mgt".into(), "ipmi".into()));
+        }
+    }
     for (k, v) in [("mtm", f.mtm.as_str()), ("serial", f.serial.as_str()), ("bmcusername", user), ("bmcpassword", pw)] {
         if !v.is_empty() {
-            s.push_str(&format!("\t{k}={v}\n"));
+            a.push((k.into(), v.into()));
         }
+    }
+    a
+}
+
+fn stanza(node: &str, f: &Found, user: &str, pw: &str) -> String {
+    let mut s = format!("{node}:\n\tobjtype=node\n");
+    for (k, v) in attributes(f, user, pw) {
+        s.push_str(&format!("\t{k}={v}\n"));
     }
     s
 }
@@ -73,7 +107,14 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
     let credentials = password.clone().map(|p| (user.clone().unwrap_or_default(), p));
     let found = scan::run(
         &addrs,
-        &scan::Scan { port: 623, timeout: limits.timeout, tries: limits.tries, credentials, fanout: 1024 },
+        &scan::Scan {
+            port: 623,
+            timeout: limits.timeout,
+            tries: limits.tries,
+            credentials,
+            fanout: 1024,
+            redfish_port: m.get_one::<u16>("redfish-port").copied().filter(|p| *p != 0),
+        },
     );
     if found.is_empty() {
         ctx.error_line("Warning: No bmc found.")?;
@@ -119,18 +160,7 @@ pub fn run(ctx: &mut Ctx, m: &ArgMatches) -> Result<Status> {
         let node = scan::node_name(f);
         if flag(m, "write") {
             writeln!(ctx.out, "Writing {node} ({}) to database...", line(f, &user, &shown_pw)).map_err(output::io)?;
-            let mut assign = vec![
-                ("groups".to_string(), "all".to_string()),
-                ("bmc".into(), f.ip.to_string()),
-                ("mgt".into(), "ipmi".into()),
-                ("cons".into(), "ipmi".into()),
-            ];
-            for (k, v) in [("mtm", &f.mtm), ("serial", &f.serial), ("bmcusername", &user), ("bmcpassword", &pw)] {
-                if !v.is_empty() {
-                    assign.push((k.into(), v.clone()));
-                }
-            }
-            writes.push((node.clone(), assign));
+            writes.push((node.clone(), attributes(f, &user, &pw)));
         }
         if flag(m, "stanza") {
             write!(ctx.out, "{}", stanza(&node, f, &user, &shown_pw)).map_err(output::io)?;

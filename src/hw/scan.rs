@@ -1,13 +1,15 @@
 //! bmcdiscover's scan: every address of a range is asked Get Channel Authentication Capabilities
-//! (the RMCP ping ipmitool and FreeIPMI send before a login), all at once on one event loop
-//! ([`super::fanout`]); where a BMC answers and credentials are given, a login reads its FRU
-//! (model and serial: chassis part and serial, else product part and serial, as xCAT's) and its
-//! LAN MAC.
+//! (the RMCP ping ipmitool and FreeIPMI send before a login) and, beside it, for the Redfish
+//! service root over HTTPS (unauthenticated, as DSP0266 allows), all at once on one event loop
+//! ([`super::fanout`]). Where a BMC answers and credentials are given, a login reads its model
+//! and serial: over IPMI from the FRU (chassis part and serial, else product part and serial, as
+//! xCAT's) with the LAN MAC; over Redfish from the first ComputerSystem.
 
 use super::fanout;
 use super::ipmi::crypto::Suite;
 use super::ipmi::session::{self, Session, Target};
 use super::ipmi::{cmds, fru, IpmiError};
+use super::redfish;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -83,6 +85,18 @@ pub struct Found {
     pub mac: String,
     /// Why the login failed, if it did.
     pub login_error: Option<String>,
+    /// It answered IPMI (else only Redfish).
+    pub ipmi: bool,
+    /// Its Redfish service, where one answered.
+    pub redfish: Option<RedfishFound>,
+}
+
+/// A Redfish service that answered: its port and the certificate it presented (what
+/// `ipmi.bmccert` pins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedfishFound {
+    pub port: u16,
+    pub cert: String,
 }
 
 /// How to scan.
@@ -93,42 +107,103 @@ pub struct Scan {
     /// Log in with these to read model, serial and MAC.
     pub credentials: Option<(String, String)>,
     pub fanout: usize,
+    /// The HTTPS port asked for a Redfish service root (None: no Redfish probe).
+    pub redfish_port: Option<u16>,
 }
 
 /// Scans `addrs`: the BMCs that answered, in address order.
 pub fn run(addrs: &[Ipv4Addr], scan: &Scan) -> Vec<Found> {
-    let items: Vec<(String, Target)> = addrs
-        .iter()
-        .map(|ip| {
-            let (user, password) = scan.credentials.clone().unwrap_or_default();
+    let items: Vec<(String, Ipv4Addr)> = addrs.iter().map(|ip| (ip.to_string(), *ip)).collect();
+    let (credentials, port, redfish_port) = (scan.credentials.clone(), scan.port, scan.redfish_port);
+    let (timeout, tries) = (scan.timeout, scan.tries);
+    let opts = fanout::Options { fanout: scan.fanout, stagger: None, progress: false };
+    let results = fanout::run(items, &opts, move |ip: Ipv4Addr| {
+        let credentials = credentials.clone();
+        async move {
+            let (user, password) = credentials.clone().unwrap_or_default();
             let t = Target {
-                addr: SocketAddr::from((*ip, scan.port)),
+                addr: SocketAddr::from((ip, port)),
                 user,
                 password,
                 suites: vec![Suite::Cs17, Suite::Cs3],
-                timeout: scan.timeout,
-                tries: scan.tries,
+                timeout,
+                tries,
             };
-            (ip.to_string(), t)
-        })
-        .collect();
-    let login = scan.credentials.is_some();
-    let opts = fanout::Options { fanout: scan.fanout, stagger: None, progress: false };
-    let results = fanout::run(items, &opts, move |t: Target| async move {
-        session::probe(&t).await?;
-        let ip = match t.addr.ip() {
-            std::net::IpAddr::V4(v4) => v4,
-            std::net::IpAddr::V6(_) => unreachable!("IPv4 ranges only"),
-        };
-        let mut found = Found { ip, mtm: String::new(), serial: String::new(), mac: String::new(), login_error: None };
-        if login {
-            if let Err(e) = inventory(&t, &mut found).await {
-                found.login_error = Some(e.to_string());
+            let rf = redfish_port.map(|p| redfish_target(ip, p, timeout * tries, &t));
+            let (ipmi, rf) = tokio::join!(session::probe(&t), async {
+                match rf {
+                    Some(rf) => redfish_root(&rf).await,
+                    None => None,
+                }
+            });
+            let mut found = Found {
+                ip,
+                mtm: String::new(),
+                serial: String::new(),
+                mac: String::new(),
+                login_error: None,
+                ipmi: ipmi.is_ok(),
+                redfish: rf.as_ref().map(|(t, cert)| RedfishFound { port: t.port, cert: cert.clone() }),
+            };
+            if !found.ipmi && found.redfish.is_none() {
+                return Err(());
             }
+            if credentials.is_some() {
+                let login = match (&rf, found.ipmi) {
+                    (_, true) => inventory(&t, &mut found).await.map_err(|e| e.to_string()),
+                    (Some((rt, _)), false) => redfish_inventory(rt, &mut found).await.map_err(|e| e.to_string()),
+                    (None, false) => Ok(()),
+                };
+                found.login_error = login.err();
+            }
+            Ok::<Found, ()>(found)
         }
-        Ok::<Found, IpmiError>(found)
     });
     results.into_iter().filter_map(|(_, r)| r.ok()).collect()
+}
+
+/// The Redfish target of a scanned address: any certificate accepted (and recorded: a BMC's
+/// is self-signed until someone installs another), one try within the scan's whole timeout
+/// (but long enough for an embedded BMC's TLS handshake).
+fn redfish_target(ip: Ipv4Addr, port: u16, timeout: Duration, ipmi: &Target) -> redfish::Target {
+    redfish::Target {
+        host: ip.to_string(),
+        port,
+        user: ipmi.user.clone(),
+        password: ipmi.password.clone(),
+        trust: redfish::Trust::Insecure,
+        timeout: timeout.max(Duration::from_secs(3)),
+        tries: 1,
+    }
+}
+
+/// The service root, unauthenticated: a Redfish service answers JSON naming its RedfishVersion.
+/// The target (now pinned to the certificate it presented) and that certificate's fingerprint.
+async fn redfish_root(t: &redfish::Target) -> Option<(redfish::Target, String)> {
+    let mut c = redfish::client::Client::new(t).ok()?;
+    let root = c.get("/redfish/v1/").await.ok();
+    let fp = c.seen_fingerprint()?;
+    c.close().await;
+    root.filter(|r| r.get("RedfishVersion").is_some_and(|v| v.is_string()))?;
+    let pinned = redfish::Target { trust: redfish::Trust::Pinned(fp), ..t.clone() };
+    Some((pinned, redfish::fingerprint_text(&fp)))
+}
+
+/// Model and serial of the service's first ComputerSystem (a login).
+async fn redfish_inventory(t: &redfish::Target, found: &mut Found) -> Result<(), redfish::RedfishError> {
+    let mut c = redfish::client::Client::open(t).await?;
+    let result = async {
+        let systems = redfish::client::odata_id(&c.root["Systems"]).unwrap_or_else(|| "/redfish/v1/Systems".into());
+        if let Some(first) = c.members(&systems).await?.first() {
+            let s = c.get(first).await?;
+            let text = |k: &str| s[k].as_str().unwrap_or("").trim().to_string();
+            (found.mtm, found.serial) = (text("Model"), text("SerialNumber"));
+        }
+        Ok(())
+    }
+    .await;
+    c.close().await;
+    result
 }
 
 async fn inventory(t: &Target, found: &mut Found) -> Result<(), IpmiError> {
@@ -196,6 +271,8 @@ mod tests {
             serial: String::new(),
             mac: String::new(),
             login_error: None,
+            ipmi: true,
+            redfish: None,
         };
         let f = Found { mtm: "CH-100".into(), serial: "CHS_01.A".into(), ..none.clone() };
         assert_eq!(node_name(&f), "node-ch-100-chs-01-a");

@@ -67,3 +67,56 @@ fn bmcs_that_answer_are_listed_as_lines_stanzas_and_defined() {
     assert_eq!(o.stderr, "Warning: No bmc found.\n");
     lab.run("bmcdiscover", &["--range", "10.0.0.0/8"]).fails(2);
 }
+
+/// A BMC that answers Redfish only (sushy-emulator on 127.0.0.1, HTTPS on a port of its own,
+/// nothing on IPMI's port there): listed with the model and serial of its system, defined with
+/// mgt=redfish, its port and the certificate it presented pinned (the same SHA-256 openssl
+/// reads from the file), and then driven by rpower through that pin.
+#[test]
+fn a_redfish_only_bmc_is_found_and_defined_with_its_certificate_pinned() {
+    if !crate::redfish::available() {
+        return;
+    }
+    let lab = Lab::new();
+    lab.run("chdef", &["-t", "site", "ipmitimeout=0.5", "ipmiretries=1"]).ok();
+    let emu = crate::redfish::Emulator::start(lab.dir.path(), "rf", crate::redfish::SYSTEM);
+    let port = emu.port.to_string();
+    let system = emu.system();
+    let text = |k: &str| system[k].as_str().unwrap_or("").to_string();
+    let (model, serial) = (text("Model"), text("SerialNumber"));
+    let (user, pw) = (crate::redfish::USER, crate::redfish::PASSWORD);
+    let out =
+        lab.run("bmcdiscover", &["--range", "127.0.0.1", "--redfish-port", &port, "-u", user, "-p", pw]).ok().stdout;
+    assert_eq!(out, format!("127.0.0.1,{model},{serial},{user},********,mp,bmc,,,\n"));
+    let cert = crate::redfish::openssl_fingerprint(&emu.cert);
+    let node = if model.is_empty() || serial.is_empty() {
+        "node-127-0-0-1".to_string()
+    } else {
+        format!("node-{model}-{serial}").to_lowercase().replace([' ', '.', '_', ':'], "-")
+    };
+    let mut want = format!(
+        "{node}:\n\tobjtype=node\n\tgroups=all\n\tbmc=127.0.0.1\n\tbmcport={port}\n\tmgt=redfish\n\tbmccert={cert}\n"
+    );
+    for (k, v) in [("mtm", model.as_str()), ("serial", serial.as_str())] {
+        if !v.is_empty() {
+            want.push_str(&format!("\t{k}={v}\n"));
+        }
+    }
+    want.push_str(&format!("\tbmcusername={user}\n\tbmcpassword=********\n"));
+    let out =
+        lab.run("bmcdiscover", &["--range", "127.0.0.1", "--redfish-port", &port, "-u", user, "-p", pw, "-z"]).ok();
+    assert_eq!(out.stdout, want);
+    lab.run("bmcdiscover", &["--range", "127.0.0.1", "--redfish-port", &port, "-u", user, "-p", pw, "-w"]).ok();
+    lab.run("rpower", &[&node, "stat"]).ok().stdout_is(&format!("{node}: off\n"));
+    // A service with sessions and a system that names its model and serial (redfish_service.py).
+    let svc = crate::redfish::Service::start(lab.dir.path());
+    let sport = svc.port.to_string();
+    let out = lab.run("bmcdiscover", &["--range", "127.0.0.1", "--redfish-port", &sport, "-u", user, "-p", pw]).ok();
+    assert_eq!(out.stdout, format!("127.0.0.1,TS-1,TS0001,{user},********,mp,bmc,,,\n"));
+    // A wrong password: found, with a warning naming the BMC; without the probe, nothing found.
+    let o =
+        lab.run("bmcdiscover", &["--range", "127.0.0.1", "--redfish-port", &port, "-u", user, "-p", "wrong"]).fails(1);
+    assert!(o.stderr.starts_with("Warning: 127.0.0.1: "), "{}", o.stderr);
+    let o = lab.run("bmcdiscover", &["--range", "127.0.0.1", "--redfish-port", "0"]).ok();
+    assert_eq!(o.stderr, "Warning: No bmc found.\n");
+}
