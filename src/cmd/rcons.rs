@@ -21,8 +21,8 @@ Open a node's serial console (IPMI Serial-over-LAN) on this terminal.
 
 When oxcatd's console service holds the node's console ([console] in oxcat.toml; rcons reads the \
 same file for the socket and log directory), rcons attaches to it over its local socket: several \
-admins can attach at once, the first one writes and the others read (-f takes write access over). \
-Otherwise rcons logs in to the node's BMC itself (ipmi.bmc, bmcport, username, password and \
+admins can attach at once, the first one writes and the others read (-f takes write access over); \
+a user who may not open the socket is refused with a line saying so. Otherwise rcons logs in to the node's BMC itself (ipmi.bmc, bmcport, username, password and \
 ciphersuite, as rpower does) and activates SOL; a console another session holds is refused with \
 a line saying so, and -f takes it over (Deactivate Payload, then Activate).
 

@@ -704,10 +704,25 @@ fn reload_reply(svc: &Service) -> String {
     out
 }
 
+/// The service's socket: None when no service runs there (no socket, or nobody listening). A
+/// socket this user may not open is an error, not "no service": going to the BMC instead would
+/// fight the service for the console.
+async fn connect(socket: &Path) -> Result<Option<UnixStream>, String> {
+    match UnixStream::connect(socket).await {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+            "{}: permission denied (oxcatd's console service holds the consoles; its socket is root's)",
+            socket.display()
+        )),
+        Err(e) => Err(format!("{}: {e}", socket.display())),
+    }
+}
+
 /// Asks the service at `socket` to read its nodes again (`makegocons`): the reply's lines, or
 /// None when no service answers there.
 pub async fn reload(socket: &Path) -> Result<Option<Vec<String>>, String> {
-    let Ok(mut stream) = UnixStream::connect(socket).await else { return Ok(None) };
+    let Some(mut stream) = connect(socket).await? else { return Ok(None) };
     stream.write_all(b"reload\n").await.map_err(|e| format!("{}: {e}", socket.display()))?;
     let mut text = String::new();
     stream.read_to_string(&mut text).await.map_err(|e| format!("{}: {e}", socket.display()))?;
@@ -724,7 +739,7 @@ pub enum Attached {
 
 /// Asks the service at `socket` for `node`'s console.
 pub async fn attach(socket: &Path, node: &str, read_only: bool, force: bool) -> Result<Attached, String> {
-    let Ok(mut stream) = UnixStream::connect(socket).await else { return Ok(Attached::NotServed) };
+    let Some(mut stream) = connect(socket).await? else { return Ok(Attached::NotServed) };
     let mut req = format!("attach {node}");
     if read_only {
         req.push_str(" ro");

@@ -552,6 +552,34 @@ fn makegocons_and_sighup_follow_the_store_and_a_stopping_oxcatd_releases_its_con
         (log_of(&lab).matches("[-- oxcatd: console connected --]").count() >= 3).then(String::new)
     });
 
+    // A user who may not open the service's socket is told so, not sent to the BMC behind the
+    // service's back: rcons as nobody, from a copy of the program and settings nobody can read.
+    let open = tempfile::Builder::new().prefix("oxcat-nobody").tempdir_in("/tmp").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (prog, cfg) = (open.path().join("rcons"), open.path().join("oxcat.toml"));
+    std::fs::hard_link(crate::harness::oxcat_bin(), &prog)
+        .or_else(|_| std::fs::copy(crate::harness::oxcat_bin(), &prog).map(|_| ()))
+        .unwrap();
+    std::fs::copy(lab.path("oxcat.toml"), &cfg).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&prog)
+        .arg("n1")
+        .env("OXCAT_CONFIG", &cfg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "n1: Error: console service: {}: permission denied (oxcatd's console service holds the consoles; its socket is root's)\n",
+            lab.path("run/console.sock").display()
+        )
+    );
+
     // oxcatd stops: the console it held is free at once.
     assert!(sol_active());
     assert!(Command::new("kill").args(["-TERM", &daemon.pid().to_string()]).status().unwrap().success());
