@@ -64,6 +64,8 @@ pub struct Ready {
     pub mgt: String,
     /// The port a URL named (ipmi.bmcport).
     pub port: Option<u16>,
+    /// The system a URL named (`.../redfish/v1/Systems/ID`: ipmi.bmcsystem).
+    pub system: Option<String>,
     /// ipmi.bmccert.
     pub cert: Option<String>,
     /// The credentials a login will use (the node's, else the passwd table's `ipmi` row).
@@ -157,19 +159,19 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
         let disk = get("disk", &s.disk, Kind::Int);
         let arch = get("arch", &s.arch, Kind::OneOf(ARCHES));
         let servicenode = get("servicenode", &s.servicenode, Kind::Host);
-        let (bmc, port) = match bmc_text.as_deref().map(|b| split_bmc_url(b, &mgt)) {
-            Some(Ok((host, port))) => match Kind::Host.check(&host) {
-                Ok(()) => (Some(host), port),
+        let (bmc, port, system) = match bmc_text.as_deref().map(|b| split_bmc_url(b, &mgt)) {
+            Some(Ok(u)) => match Kind::Host.check(&u.host) {
+                Ok(()) => (Some(u.host), u.port, u.system),
                 Err(e) => {
                     errors.push(format!("{n}: Error: bmc: {e}"));
-                    (None, None)
+                    (None, None, None)
                 }
             },
             Some(Err(e)) => {
                 errors.push(format!("{n}: Error: bmc: {e}"));
-                (None, None)
+                (None, None, None)
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         let cert = match s.bmc_cert.as_deref() {
             Some(c) => match crate::hw::redfish::Trust::parse(c) {
@@ -249,6 +251,7 @@ pub fn prepare(conn: &Connection, specs: &[NodeSpec], force: bool) -> Result<Vec
                 bmc,
                 mgt,
                 port,
+                system,
                 cert,
                 login,
                 user,
@@ -301,6 +304,7 @@ pub fn write(conn: &Connection, ready: &[Ready], force: bool) -> Result<()> {
                 ("username", r.user.as_deref()),
                 ("password", r.password.as_deref()),
                 ("bmccert", r.cert.as_deref()),
+                ("bmcsystem", r.system.as_deref()),
             ],
         )?;
         upsert(conn, mac, &n, &[("mac", Some(&r.macs.join("|")))])?;
@@ -328,9 +332,18 @@ pub fn write(conn: &Connection, ready: &[Ready], force: bool) -> Result<()> {
     Ok(())
 }
 
-/// A BMC address, or for Redfish an `https://HOST[:PORT][/redfish/v1]` URL: (host, port).
-fn split_bmc_url(v: &str, mgt: &str) -> std::result::Result<(String, Option<u16>), String> {
-    let Some((scheme, rest)) = v.split_once("://") else { return Ok((v.to_string(), None)) };
+/// A BMC address split up: the host, the port and the Redfish system a URL named.
+struct BmcUrl {
+    host: String,
+    port: Option<u16>,
+    system: Option<String>,
+}
+
+/// A BMC address, or for Redfish an `https://HOST[:PORT][/redfish/v1[/Systems/ID]]` URL.
+fn split_bmc_url(v: &str, mgt: &str) -> std::result::Result<BmcUrl, String> {
+    let Some((scheme, rest)) = v.split_once("://") else {
+        return Ok(BmcUrl { host: v.to_string(), port: None, system: None });
+    };
     if mgt != "redfish" {
         return Err(format!("'{v}': a URL is a Redfish BMC's address (give --mgt redfish), an IPMI BMC's is a host"));
     }
@@ -338,9 +351,16 @@ fn split_bmc_url(v: &str, mgt: &str) -> std::result::Result<(String, Option<u16>
         return Err(format!("'{v}': Redfish BMCs are reached over https:// only"));
     }
     let (authority, path) = rest.find('/').map(|i| rest.split_at(i)).unwrap_or((rest, ""));
-    if !matches!(path.trim_end_matches('/'), "" | "/redfish/v1" | "/redfish") {
-        return Err(format!("'{v}': the path must be empty or /redfish/v1 (the service root is found there)"));
-    }
+    let path = path.trim_end_matches('/');
+    let system = match path.strip_prefix("/redfish/v1/Systems/") {
+        Some(id) if !id.is_empty() && !id.contains('/') => Some(id.to_string()),
+        _ if matches!(path, "" | "/redfish/v1" | "/redfish") => None,
+        _ => {
+            return Err(format!(
+                "'{v}': the path must be empty, /redfish/v1 (the service root is found there) or /redfish/v1/Systems/ID (one system of several)"
+            ))
+        }
+    };
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
             Ok(p) => (h.trim_start_matches('[').trim_end_matches(']').to_string(), Some(p)),
@@ -348,7 +368,7 @@ fn split_bmc_url(v: &str, mgt: &str) -> std::result::Result<(String, Option<u16>
         },
         _ => (authority.to_string(), None),
     };
-    Ok((host, port))
+    Ok(BmcUrl { host, port, system })
 }
 
 impl Ready {
@@ -372,6 +392,7 @@ impl Ready {
             trust,
             timeout: limits.timeout.max(redfish::MIN_TIMEOUT),
             tries: limits.tries,
+            system: self.system.clone(),
         })
     }
 }
@@ -394,4 +415,34 @@ pub fn assign_macs(nodes: &[String], macs: &str) -> Result<Vec<String>> {
         list.len(),
         nodes.len()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bmc_urls_name_host_port_and_system() {
+        let ok = |v: &str| {
+            let u = split_bmc_url(v, "redfish").unwrap();
+            (u.host, u.port, u.system)
+        };
+        assert_eq!(ok("10.0.0.1"), ("10.0.0.1".into(), None, None));
+        assert_eq!(ok("https://10.0.0.1"), ("10.0.0.1".into(), None, None));
+        assert_eq!(ok("https://10.0.0.1:8443/redfish/v1/"), ("10.0.0.1".into(), Some(8443), None));
+        assert_eq!(ok("https://[fd00::1]:443/redfish/v1/Systems/2"), ("fd00::1".into(), Some(443), Some("2".into())));
+        assert_eq!(
+            ok("https://cmm.example/redfish/v1/Systems/blade-3/"),
+            ("cmm.example".into(), None, Some("blade-3".into()))
+        );
+        for bad in [
+            "https://10.0.0.1/other",
+            "https://10.0.0.1/redfish/v1/Systems/",
+            "https://10.0.0.1/redfish/v1/Systems/a/b",
+        ] {
+            let e = split_bmc_url(bad, "redfish").err().unwrap();
+            assert!(e.contains("the path must be empty, /redfish/v1"), "{bad}: {e}");
+        }
+        assert!(split_bmc_url("https://10.0.0.1", "ipmi").is_err());
+    }
 }

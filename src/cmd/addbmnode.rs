@@ -14,7 +14,8 @@ pub const ABOUT: &str = "Enroll bare-metal nodes: BMC address and credentials, M
 const LONG_ABOUT: &str = "Enroll bare-metal nodes: BMC address and credentials, MACs, hardware inventory.
 
 With --mgt redfish the BMCs are Redfish services over HTTPS: --bmc may be a URL, \
-https://HOST[:PORT][/redfish/v1] (the port goes to ipmi.bmcport), and the BMC's TLS certificate check \
+https://HOST[:PORT][/redfish/v1[/Systems/ID]] (the port goes to ipmi.bmcport, the system Id, for a BMC \
+that manages several, to ipmi.bmcsystem), and the BMC's TLS certificate check \
 goes to ipmi.bmccert. Without --bmc-cert, addbmnode connects to every BMC first and pins the SHA-256 \
 fingerprint of the certificate it presents (trust on enrolment, as ssh does with host keys; compare it \
 with the BMC's own display where it matters); a BMC that cannot be reached then fails the whole call. \
@@ -232,6 +233,7 @@ fn pin_certificates(conn: &rusqlite::Connection, specs: &mut [NodeSpec], force: 
             trust: crate::hw::redfish::Trust::Insecure,
             timeout: limits.timeout.max(crate::hw::redfish::MIN_TIMEOUT),
             tries: limits.tries,
+            system: None,
         };
         targets.push((r.node.clone(), t));
     }

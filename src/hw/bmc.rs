@@ -147,6 +147,7 @@ pub fn bmcs(
                 trust,
                 timeout: limits.timeout.max(redfish::MIN_TIMEOUT),
                 tries: limits.tries,
+                system: view.get(n, "ipmi", "bmcsystem")?.filter(|s| !s.is_empty()),
             }))
         })()?;
         out.push((n.clone(), target.map(Bmc::Redfish)));

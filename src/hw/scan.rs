@@ -174,6 +174,7 @@ fn redfish_target(ip: Ipv4Addr, port: u16, timeout: Duration, ipmi: &Target) -> 
         trust: redfish::Trust::Insecure,
         timeout: timeout.max(Duration::from_secs(3)),
         tries: 1,
+        system: None,
     }
 }
 

@@ -220,6 +220,7 @@ pub static TABLES: &[Table] = &[
             col("password", "BMC password.").attr("bmcpassword").secret(),
             col("ciphersuite", "RMCP+ cipher suite to use (17 or 3); default: 17, then 3.").attr("bmcciphersuite"),
             col("bmccert", "Redfish BMCs: how the TLS certificate is checked: sha256:FINGERPRINT (recorded by addbmnode --mgt redfish), ca:/path/ca.pem, or insecure.").attr("bmccert"),
+            col("bmcsystem", "Redfish BMCs that manage several systems (a chassis manager): which one this node is, by its Id in the Systems collection; empty: the service's only system.").attr("bmcsystem"),
             COMMENTS,
             DISABLE,
         ],

@@ -119,6 +119,11 @@ pub const SYSTEM: System = ("27946b59-9e44-4fa7-8e91-f3527a1ef094", "node0", "Of
 
 impl Emulator {
     pub fn start(base: &Path, name: &str, system: System) -> Emulator {
+        Emulator::start_systems(base, name, &[system])
+    }
+
+    /// An emulator whose service manages several systems (a chassis manager).
+    pub fn start_systems(base: &Path, name: &str, systems: &[System]) -> Emulator {
         let (ca, cert, key) = certificates(base);
         let dir = base.join(name);
         std::fs::create_dir_all(dir.join("state")).unwrap();
@@ -130,13 +135,21 @@ impl Emulator {
                 "import bcrypt,sys; open(sys.argv[1],'w').write('{USER}:'+bcrypt.hashpw(b'{PASSWORD}',bcrypt.gensalt(5)).decode()+'\\n')"
             ))
             .arg(&htpasswd));
-        let (uuid, sname, power, mac) = system;
+        let fake: Vec<String> = systems
+            .iter()
+            .map(|(uuid, sname, power, mac)| {
+                format!(
+                    "{{'uuid': '{uuid}', 'name': '{sname}', 'power_state': '{power}', \
+                     'nics': [{{'mac': '{mac}', 'ip': '127.0.0.10'}}]}}"
+                )
+            })
+            .collect();
         let conf = format!(
             "SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'\nSUSHY_EMULATOR_LISTEN_PORT = 0\nSUSHY_EMULATOR_FAKE_DRIVER = True\n\
              SUSHY_EMULATOR_STATE_DIR = '{state}'\nSUSHY_EMULATOR_AUTH_FILE = '{htpasswd}'\n\
              SUSHY_EMULATOR_SSL_CERT = '{cert}'\nSUSHY_EMULATOR_SSL_KEY = '{key}'\n\
-             SUSHY_EMULATOR_FAKE_SYSTEMS = [{{'uuid': '{uuid}', 'name': '{sname}', 'power_state': '{power}', \
-             'nics': [{{'mac': '{mac}', 'ip': '127.0.0.10'}}]}}]\n",
+             SUSHY_EMULATOR_FAKE_SYSTEMS = [{fake}]\n",
+            fake = fake.join(", "),
             state = dir.join("state").display(),
             htpasswd = htpasswd.display(),
             cert = cert.display(),
@@ -166,6 +179,10 @@ impl Emulator {
 
     pub fn system(&self) -> serde_json::Value {
         self.curl(&format!("/redfish/v1/Systems/{}", SYSTEM.0))
+    }
+
+    pub fn system_of(&self, uuid: &str) -> serde_json::Value {
+        self.curl(&format!("/redfish/v1/Systems/{uuid}"))
     }
 }
 
@@ -490,7 +507,7 @@ fn addbmnode_checks_redfish_addresses() {
         .stderr_is("rf1: Error: bmc: 'http://10.0.0.1': Redfish BMCs are reached over https:// only\nError: nothing was enrolled\n");
     try_bmc("redfish", "https://10.0.0.1/other")
         .fails(2)
-        .stderr_is("rf1: Error: bmc: 'https://10.0.0.1/other': the path must be empty or /redfish/v1 (the service root is found there)\nError: nothing was enrolled\n");
+        .stderr_is("rf1: Error: bmc: 'https://10.0.0.1/other': the path must be empty, /redfish/v1 (the service root is found there) or /redfish/v1/Systems/ID (one system of several)\nError: nothing was enrolled\n");
     let mut args = vec!["rf1", "--mgt", "redfish", "--bmc", "https://10.0.0.1:8443/redfish/v1", "--bmc-cert", "yes"];
     args.extend_from_slice(&base);
     lab.run("addbmnode", &args).fails(2).stderr_is(
@@ -645,4 +662,46 @@ fn virtual_media_inserted_booted_from_and_ejected_on_sushy_emulator() {
     // IPMI nodes have no virtual media: one error line naming the protocol.
     lab.run("mkdef", &["n1", "groups=x", "mgt=ipmi", "bmc=127.0.0.1", "bmcpassword=x"]).ok();
     lab.run("rsetboot", &["n1", "net", "--eject"]).fails(2);
+}
+
+/// A service that manages two systems (a chassis manager): a node without bmcsystem is refused
+/// rather than guessed (guessing could power off another node); each node drives the system its
+/// bmcsystem names (from addbmnode's URL or chdef), read back with curl; an Id the service lacks
+/// is named with the ones it has.
+#[test]
+fn a_bmc_with_two_systems_drives_the_one_bmcsystem_names_and_never_guesses() {
+    if !available() {
+        return;
+    }
+    let lab = Lab::new();
+    const B: System = ("8fd5a5d0-4f5e-4b2b-9a57-6a7c3c1d2e11", "node1", "Off", "00:5c:52:31:3a:9d");
+    let emu = Emulator::start_systems(lab.dir.path(), "chassis", &[SYSTEM, B]);
+    enroll(&lab, "rf1", &emu.url(), &[]).ok();
+    let o = lab.run("rpower", &["rf1", "stat"]).fails(1);
+    let (a_id, b_id) = (SYSTEM.0, B.0);
+    let ids = {
+        let mut v = [a_id, b_id];
+        v.sort();
+        v.join(", ")
+    };
+    assert_eq!(
+        o.stderr,
+        format!("rf1: Error: bmcsystem: the Redfish service manages 2 systems ({ids}): set the node's bmcsystem to its own\n")
+    );
+    // rf2 names system B in its URL; rf1 gets system A with chdef.
+    enroll(&lab, "rf2", &format!("{}/redfish/v1/Systems/{b_id}", emu.url()), &[]).ok();
+    lab.run("nodels", &["rf2", "ipmi.bmcsystem"]).ok().stdout_is(&format!("rf2: {b_id}\n"));
+    lab.run("chdef", &["rf1", &format!("bmcsystem={a_id}")]).ok();
+    lab.run("rpower", &["rf2", "on"]).ok().stdout_is("rf2: on\n");
+    wait_power(&lab, "rf2", "on");
+    assert_eq!(emu.system_of(b_id)["PowerState"], "On");
+    assert_eq!(emu.system_of(a_id)["PowerState"], "Off");
+    lab.run("rpower", &["rf1", "stat"]).ok().stdout_is("rf1: off\n");
+    lab.run("rinv", &["rf2", "uuid"]).ok().stdout_is(&format!("rf2: UUID/GUID: {b_id}\n"));
+    lab.run("chdef", &["rf1", "bmcsystem=blade-9"]).ok();
+    let o = lab.run("rpower", &["rf1", "stat"]).fails(1);
+    assert_eq!(
+        o.stderr,
+        format!("rf1: Error: bmcsystem: the Redfish service has no system 'blade-9' (its systems: {ids})\n")
+    );
 }

@@ -9,9 +9,9 @@ fn dump_restore_round_trip_and_replace_semantics() {
     let dump = lab.run("tabdump", &["ipmi", "--show-secrets"]).ok().stdout;
     assert_eq!(
         dump.lines().next(),
-        Some("#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,bmccert,comments,disable")
+        Some("#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,bmccert,bmcsystem,comments,disable")
     );
-    assert!(dump.contains("\"n2\",\"10.1.0.2\",,,,\"admin\",\"secret\",,,,\n"), "{dump}");
+    assert!(dump.contains("\"n2\",\"10.1.0.2\",,,,\"admin\",\"secret\",,,,,\n"), "{dump}");
     // tabrestore replaces the whole table.
     lab.write("ipmi.csv", "#node,bmc,username,password\n\"compute\",\"|\\D+(\\d+)|10.9.0.($1+0)|\",\"root\",\"pw\"\n");
     lab.run("tabrestore", &["ipmi.csv"]).ok().stdout_is("");

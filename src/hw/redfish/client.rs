@@ -181,6 +181,11 @@ impl Client {
         Ok(c)
     }
 
+    /// Which system of the service the node is (None: the only one).
+    pub fn system_id(&self) -> Option<&str> {
+        self.target.system.as_deref()
+    }
+
     /// The certificate's SHA-256 as the handshake saw it (addbmnode records it).
     pub fn seen_fingerprint(&self) -> Option<[u8; 32]> {
         *self.seen.lock().expect("not poisoned")

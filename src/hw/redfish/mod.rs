@@ -72,6 +72,8 @@ pub struct Target {
     pub timeout: Duration,
     /// Connection attempts before the BMC counts as dead.
     pub tries: u32,
+    /// Which member of the Systems collection this node is (ipmi.bmcsystem); None: the only one.
+    pub system: Option<String>,
 }
 
 impl Target {

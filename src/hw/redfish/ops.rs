@@ -48,11 +48,30 @@ fn root_link(c: &Client, name: &str) -> Result<String, E> {
     odata_id(&c.root[name]).ok_or_else(|| E::Unsupported(format!("the Redfish service has no {name}")))
 }
 
-/// The system's path and resource: the Systems collection's first member.
+/// The system's path and resource: the member of the Systems collection ipmi.bmcsystem names,
+/// else the only one. A service with several and no choice made is refused: guessing could
+/// power off another node.
 async fn system(c: &mut Client) -> Result<(String, Value), E> {
     let systems = root_link(c, "Systems")?;
-    let first = c.members(&systems).await?.into_iter().next();
-    let path = first.ok_or_else(|| E::Unsupported("the Redfish service lists no system".into()))?;
+    let members = c.members(&systems).await?;
+    let id_of = |p: &String| p.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string();
+    let ids = || members.iter().map(id_of).collect::<Vec<_>>().join(", ");
+    let path = match c.system_id() {
+        Some(want) => members.iter().find(|p| id_of(p) == want).cloned().ok_or_else(|| {
+            E::Unsupported(format!("bmcsystem: the Redfish service has no system '{want}' (its systems: {})", ids()))
+        })?,
+        None => match members.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(E::Unsupported("the Redfish service lists no system".into())),
+            many => {
+                return Err(E::Unsupported(format!(
+                    "bmcsystem: the Redfish service manages {} systems ({}): set the node's bmcsystem to its own",
+                    many.len(),
+                    ids()
+                )))
+            }
+        },
+    };
     let v = c.get(&path).await?;
     Ok((path, v))
 }
