@@ -125,10 +125,7 @@ impl Ctx<'_> {
 
     /// The URL path under which the HTTP server serves a file of the image store.
     fn url_path(&self, file: &str) -> std::result::Result<String, String> {
-        let rel = Path::new(file)
-            .strip_prefix(&self.installdir)
-            .map_err(|_| format!("{file} is not under site.installdir {}", self.installdir.display()))?;
-        Ok(format!("/install/{}", rel.display()))
+        super::install_url_path(&self.installdir, file)
     }
 }
 

@@ -119,37 +119,21 @@ impl Facing {
 }
 
 fn networks(conn: &rusqlite::Connection) -> crate::error::Result<Vec<Network>> {
-    let mut stmt = conn.prepare(
-        "SELECT net, mask, gateway, nameservers, domain, dynamicrange FROM networks WHERE coalesce(disable, '') NOT IN ('yes', '1')",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<String>>(5)?,
-        ))
-    })?;
-    let mut out = Vec::new();
     let facing = std::cell::OnceCell::new();
-    for row in rows {
-        let (net, mask, gateway, dns, domain, dynamic) = row?;
-        let (Ok(net), Ok(mask)) = (net.parse::<Ipv4Addr>(), mask.parse::<Ipv4Addr>()) else { continue };
-        let net = u32::from(net);
-        out.push(Network {
-            net,
-            mask: u32::from(mask),
-            gateway: gateway.and_then(|g| Facing::address(&facing, net, &g, true)),
-            dns: dns
-                .map(|d| d.split(',').filter_map(|a| Facing::address(&facing, net, a, false)).collect())
+    Ok(crate::store::networks::rows(conn)?
+        .into_iter()
+        .map(|r| Network {
+            net: r.net,
+            mask: r.mask,
+            gateway: r.gateway.and_then(|g| Facing::address(&facing, r.net, &g, true)),
+            dns: r
+                .nameservers
+                .map(|d| d.split(',').filter_map(|a| Facing::address(&facing, r.net, a, false)).collect())
                 .unwrap_or_default(),
-            domain,
-            dynamic,
-        });
-    }
-    Ok(out)
+            domain: r.domain,
+            dynamic: r.dynamicrange,
+        })
+        .collect())
 }
 
 fn data_version(conn: &rusqlite::Connection) -> i64 {

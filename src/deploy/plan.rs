@@ -11,7 +11,7 @@ use crate::store::{self, schema, view::NodeView};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Why a node gets no plan: the HTTP code and one line saying why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +91,9 @@ pub fn build(conn: &Connection, node: &str, nexttoken: &str) -> Result<std::resu
         return conflict("no size of the image (linuximage.diskimagesize: bytes)".into());
     };
     let installdir = PathBuf::from(store::site_value(conn, "installdir")?.unwrap_or_else(|| "/install".into()));
-    let Some(path) = url_path(&installdir, &file) else {
-        return conflict(format!("{file} is not under site.installdir {}", installdir.display()));
+    let path = match crate::boot::install_url_path(&installdir, &file) {
+        Ok(p) => p,
+        Err(e) => return conflict(e),
     };
     let ip = get("hosts", "ip")?.and_then(|i| i.parse::<Ipv4Addr>().ok());
     let site_master = store::site_value(conn, "master")?;
@@ -147,17 +148,6 @@ pub fn build(conn: &Connection, node: &str, nexttoken: &str) -> Result<std::resu
         rootdevice,
         seed: Seed { files },
     }))
-}
-
-/// The URL path under which oxcatd serves a file of the image store (an absolute path under
-/// `installdir`, or one relative to it).
-fn url_path(installdir: &Path, file: &str) -> Option<String> {
-    let p = Path::new(file);
-    let rel = if p.is_absolute() { p.strip_prefix(installdir).ok()? } else { p };
-    if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) || rel.as_os_str().is_empty() {
-        return None;
-    }
-    Some(format!("/install/{}", rel.display()))
 }
 
 /// A YAML scalar that reads back as exactly `s`: a JSON string (every JSON string is a YAML
@@ -238,58 +228,6 @@ exit $rc
     )
 }
 
-/// A networks row that holds an address: its mask, gateway, name servers and domain.
-struct Net {
-    prefix: u32,
-    gateway: Option<String>,
-    nameservers: Option<String>,
-    domain: Option<String>,
-}
-
-/// A netmask as bits: `255.255.255.0`, `/24` or `24`.
-fn mask_bits(m: &str) -> Option<u32> {
-    let m = m.trim().trim_start_matches('/');
-    if let Ok(a) = m.parse::<Ipv4Addr>() {
-        return Some(u32::from(a));
-    }
-    let p = m.parse::<u32>().ok().filter(|p| *p <= 32)?;
-    Some(if p == 0 { 0 } else { u32::MAX << (32 - p) })
-}
-
-/// The enabled networks row that contains `ip` (the longest prefix, if several do).
-fn network_of(conn: &Connection, ip: Ipv4Addr) -> Result<Option<Net>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT net, mask, gateway, nameservers, domain FROM networks WHERE coalesce(disable, '') NOT IN ('yes', '1')",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, Option<String>>(0)?,
-            r.get::<_, Option<String>>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, Option<String>>(4)?,
-        ))
-    })?;
-    let mut best: Option<Net> = None;
-    for row in rows {
-        let (net, mask, gateway, nameservers, domain) = row?;
-        let (Some(net), Some(mask)) =
-            (net.and_then(|n| n.trim().parse::<Ipv4Addr>().ok()), mask.as_deref().and_then(mask_bits))
-        else {
-            continue;
-        };
-        // A mask of contiguous ones only (255.255.0.255 says nothing sensible).
-        if mask.leading_ones() + mask.trailing_zeros() != 32 || u32::from(ip) & mask != u32::from(net) & mask {
-            continue;
-        }
-        let prefix = mask.leading_ones();
-        if best.as_ref().is_none_or(|b| prefix > b.prefix) {
-            best = Some(Net { prefix, gateway, nameservers, domain });
-        }
-    }
-    Ok(best)
-}
-
 /// cloud-init network config version 2: the boot NIC (matched by its MAC) with the node's static
 /// address and its network's gateway and name servers; DHCP when no networks row holds the
 /// address.
@@ -306,7 +244,7 @@ fn network_config(
         yaml(&mac.to_ascii_lowercase())
     );
     let net = match ip {
-        Some(ip) => network_of(conn, ip)?.map(|n| (ip, n)),
+        Some(ip) => store::networks::holding(conn, ip)?.map(|n| (ip, n)),
         None => None,
     };
     let Some((ip, net)) = net else {
@@ -322,7 +260,7 @@ fn network_config(
             v.to_string()
         }
     };
-    s.push_str(&format!("    dhcp4: false\n    addresses:\n      - {}\n", yaml(&format!("{ip}/{}", net.prefix))));
+    s.push_str(&format!("    dhcp4: false\n    addresses:\n      - {}\n", yaml(&format!("{ip}/{}", net.prefix()))));
     if let Some(gw) = net.gateway.as_deref().map(addr).filter(|g| !g.is_empty()) {
         s.push_str(&format!("    routes:\n      - to: {}\n        via: {}\n", yaml("0.0.0.0/0"), yaml(&gw)));
     }
@@ -358,16 +296,6 @@ mod tests {
         assert_eq!(yaml("n1"), "\"n1\"");
         assert_eq!(yaml("yes"), "\"yes\"");
         assert_eq!(yaml("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
-    }
-
-    #[test]
-    fn url_paths_stay_in_the_image_store() {
-        let root = Path::new("/install");
-        assert_eq!(url_path(root, "/install/images/d/disk.raw").as_deref(), Some("/install/images/d/disk.raw"));
-        assert_eq!(url_path(root, "images/d/disk.raw.zst").as_deref(), Some("/install/images/d/disk.raw.zst"));
-        assert_eq!(url_path(root, "/srv/disk.raw"), None);
-        assert_eq!(url_path(root, "/install/../etc/shadow"), None);
-        assert_eq!(url_path(root, "/install"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! busy timeout alone still fails at once with "database is locked" when a deferred transaction
 //! upgrades its read lock, so writers take the write lock up front and wait their turn instead.
 
+pub mod networks;
 pub mod objects;
 pub mod regexval;
 pub mod schema;
