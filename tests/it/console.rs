@@ -85,6 +85,28 @@ fn available() -> bool {
     bmcsim::available() && crate::harness::peers(&["ipmitool", "python3"], "ipmitool python3")
 }
 
+/// A node's console end to end: a serial line (echoing), the simulated BMC whose SOL it is, and a
+/// lab whose node n1 has that BMC. Fields drop in this order: the lab, the BMC, its directory,
+/// the serial line.
+struct SolLab {
+    lab: Lab,
+    bmc: Bmc,
+    _bmc_dir: tempfile::TempDir,
+    serial: Serial,
+}
+
+/// None (the test is skipped) where ipmi_sim, ipmitool or python3 is missing.
+fn sol_lab() -> Option<SolLab> {
+    if !available() {
+        return None;
+    }
+    let serial = Serial::start(true);
+    let _bmc_dir = tempfile::tempdir().unwrap();
+    let bmc = Bmc::start_with_sol(_bmc_dir.path(), &serial.device());
+    let lab = lab_with(&bmc);
+    Some(SolLab { lab, bmc, _bmc_dir, serial })
+}
+
 /// A lab whose node n1 has the simulated BMC `bmc` (its console: nodehm.cons=ipmi).
 fn lab_with(bmc: &Bmc) -> Lab {
     let lab = Lab::new();
@@ -143,13 +165,7 @@ print('TERMIOS', 'same' if after == before else 'changed')
 
 #[test]
 fn rcons_round_trips_typed_text_in_raw_mode_and_restores_the_terminal() {
-    if !available() {
-        return;
-    }
-    let serial = Serial::start(true);
-    let lab0 = tempfile::tempdir().unwrap();
-    let bmc = Bmc::start_with_sol(lab0.path(), &serial.device());
-    let lab = lab_with(&bmc);
+    let Some(SolLab { lab, bmc, _bmc_dir, serial }) = sol_lab() else { return };
     lab.write("off.toml", "");
     // ipmitool first: ipmi_sim then takes a next session's first packet, numbered as ipmitool's
     // last one, for a repetition (rcons's first packet is an empty one for that reason).
@@ -208,13 +224,7 @@ fn ipmitool_holding(bmc: &Bmc, secs: u32) -> std::process::Child {
 
 #[test]
 fn rcons_names_a_taken_console_and_f_takes_it_over() {
-    if !available() {
-        return;
-    }
-    let serial = Serial::start(true);
-    let lab0 = tempfile::tempdir().unwrap();
-    let bmc = Bmc::start_with_sol(lab0.path(), &serial.device());
-    let lab = lab_with(&bmc);
+    let Some(SolLab { lab, bmc, _bmc_dir, serial }) = sol_lab() else { return };
     lab.write("off.toml", "");
     let mut holder = ipmitool_holding(&bmc, 30);
     let o = lab.cmd("rcons").arg("n1").env("OXCAT_CONFIG", lab.path("off.toml")).stdin(Stdio::null()).output().unwrap();
@@ -245,13 +255,7 @@ fn rcons_names_a_taken_console_and_f_takes_it_over() {
 
 #[test]
 fn rcons_notices_another_session_deactivating_its_console() {
-    if !available() {
-        return;
-    }
-    let serial = Serial::start(true);
-    let lab0 = tempfile::tempdir().unwrap();
-    let bmc = Bmc::start_with_sol(lab0.path(), &serial.device());
-    let lab = lab_with(&bmc);
+    let Some(SolLab { lab, bmc, _bmc_dir, serial }) = sol_lab() else { return };
     lab.write("quick.toml", "[console]\nkeepalive = 0.3\n");
     let mut c = lab
         .cmd("rcons")
@@ -396,13 +400,7 @@ impl Drop for Client {
 
 #[test]
 fn oxcatd_keeps_consoles_logged_shared_and_reconnected_after_the_bmc_returns() {
-    if !available() {
-        return;
-    }
-    let serial = Serial::start(true);
-    let lab0 = tempfile::tempdir().unwrap();
-    let mut bmc = Bmc::start_with_sol(lab0.path(), &serial.device());
-    let lab = lab_with(&bmc);
+    let Some(SolLab { lab, mut bmc, _bmc_dir, serial }) = sol_lab() else { return };
     let daemon = console_daemon(&lab);
     assert!(
         daemon.lines.iter().any(|l| l.starts_with("oxcatd: consoles on ") && l.contains("(1 node,")),
@@ -485,13 +483,7 @@ fn oxcatd_keeps_consoles_logged_shared_and_reconnected_after_the_bmc_returns() {
 /// active until the BMC times the session out.
 #[test]
 fn makegocons_and_sighup_follow_the_store_and_a_stopping_oxcatd_releases_its_consoles() {
-    if !available() {
-        return;
-    }
-    let serial = Serial::start(true);
-    let lab0 = tempfile::tempdir().unwrap();
-    let bmc = Bmc::start_with_sol(lab0.path(), &serial.device());
-    let lab = lab_with(&bmc);
+    let Some(SolLab { lab, bmc, _bmc_dir, serial: _serial }) = sol_lab() else { return };
     lab.run("chdef", &["n1", "cons="]).ok();
     let mut daemon = console_daemon(&lab);
     assert!(daemon.lines.iter().any(|l| l.contains("(0 nodes,")), "{:?}", daemon.lines);
