@@ -228,9 +228,9 @@ fn nodeadd_nodech_noderm() {
     lab.run("nodels", &["n1", "nodehm.mgt"]).ok().stdout_is("n1: \n");
     lab.run("noderm", &["n[2-3]"]).ok().stdout_is("");
     lab.run("nodels", &[]).ok().stdout_is("n1\n");
-    lab.run("tabdump", &["-w", "node==n2", "ipmi"])
-        .ok()
-        .stdout_is("#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,bmccert,bmcsystem,comments,disable\n");
+    lab.run("tabdump", &["-w", "node==n2", "ipmi"]).ok().stdout_is(
+        "#node,bmc,bmcport,taggedvlan,bmcid,username,password,ciphersuite,bmccert,bmcsystem,comments,disable\n",
+    );
     // The audit log records the commands, passwords replaced.
     lab.run("nodech", &["n1", "ipmi.password=s3cret"]).ok();
     let audit = lab.run("tabdump", &["-n", "1", "auditlog"]).ok().stdout;
