@@ -435,11 +435,20 @@ impl Service {
                     held.insert(node, Held { hub: h.hub, bmc, stop, task });
                 }
                 None => {
-                    let log =
-                        LogFile::open(&self.settings.log_dir, &node, self.settings.log_max, self.settings.log_keep)
-                            .map_err(|e| {
-                                format!("{}: {e}", self.settings.log_dir.join(format!("{node}.log")).display())
-                            })?;
+                    // A log that cannot be opened keeps this console out, not the others.
+                    let log = match LogFile::open(
+                        &self.settings.log_dir,
+                        &node,
+                        self.settings.log_max,
+                        self.settings.log_keep,
+                    ) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let path = self.settings.log_dir.join(format!("{node}.log"));
+                            changes.refused.push((node, format!("{}: {e}", path.display())));
+                            continue;
+                        }
+                    };
                     let hub = Arc::new(Hub {
                         node: node.clone(),
                         log: Mutex::new(Some(log)),

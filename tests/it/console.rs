@@ -532,6 +532,17 @@ fn makegocons_and_sighup_follow_the_store_and_a_stopping_oxcatd_releases_its_con
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "");
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("n2: Error: "), "{}", String::from_utf8_lossy(&o.stderr));
+    // A console whose log cannot be opened is kept out, named; the others stay held.
+    let (bmc_addr, user, pw) =
+        (format!("bmc={}", bmc.addr), format!("bmcusername={USER}"), format!("bmcpassword={PASSWORD}"));
+    lab.run("mkdef", &["n3", "groups=compute", "mgt=ipmi", "cons=ipmi", &bmc_addr, &user, &pw]).ok();
+    std::fs::create_dir_all(lab.path("consoles/n3.log")).unwrap();
+    let o = makegocons();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("n3: Error: {}: ", lab.path("consoles/n3.log").display())), "{err}");
+    assert!(sol_active());
+    lab.run("noderm", &["n3"]).ok();
 
     // Other BMC settings: the console is restarted with them (a wrong password, then the right one).
     lab.run("chdef", &["n1", "bmcpassword=wrong"]).ok();
