@@ -146,6 +146,8 @@ fn xdsh_runs_beside_a_dead_node_and_a_hanging_command_and_reports_exit_codes() {
     nodes(&lab, &["127.0.0.2", "127.0.0.3", "127.0.0.4"], sshd.port);
     trust(&lab, "n1,n2,n3", &sshd.host_key());
     let u = user();
+    // A sleep of this test run's own (no other run's leftover can match it).
+    let secs = 300 + std::process::id() % 1000;
     let start = Instant::now();
     let o = lab.run(
         "xdsh",
@@ -155,7 +157,9 @@ fn xdsh_runs_beside_a_dead_node_and_a_hanging_command_and_reports_exit_codes() {
             &u,
             "-t",
             "3",
-            "case $SSH_CONNECTION in *127.0.0.3*) echo before; sleep 300;; esac; echo \"hello from $NODE_NAME\"; echo oops >&2",
+            &format!(
+                "case $SSH_CONNECTION in *127.0.0.3*) echo before; sleep {secs};; esac; echo \"hello from $NODE_NAME\"; echo oops >&2"
+            ),
         ],
     );
     let took = start.elapsed();
@@ -168,10 +172,16 @@ fn xdsh_runs_beside_a_dead_node_and_a_hanging_command_and_reports_exit_codes() {
     assert!(took < Duration::from_secs(20), "took {took:?}");
     // The hanging command was stopped on the node, and its session closed (sshd acts on the
     // closed channel a moment after xdsh has gone: waited for, not slept on).
-    let running = || !Command::new("pgrep").args(["-f", "sleep 300"]).output().unwrap().stdout.is_empty();
+    let pattern = format!("^sleep {secs}$");
+    let running = || !Command::new("pgrep").args(["-f", &pattern]).output().unwrap().stdout.is_empty();
     let deadline = Instant::now() + Duration::from_secs(10);
     while running() || sshd.sessions() > 0 {
-        assert!(Instant::now() < deadline, "left behind: sleep 300 {}, {} sessions", running(), sshd.sessions());
+        if Instant::now() > deadline {
+            let ps = Command::new("ps").args(["-eo", "pid,ppid,pgid,sid,etime,args"]).output().unwrap();
+            let ps = String::from_utf8_lossy(&ps.stdout);
+            let near: Vec<&str> = ps.lines().filter(|l| l.contains("sleep") || l.contains("sshd")).collect();
+            panic!("left behind: sleep {secs} {}, {} sessions:\n{}", running(), sshd.sessions(), near.join("\n"));
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     // -z: each node's exit status; any non-zero one makes xdsh fail.
