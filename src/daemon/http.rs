@@ -101,8 +101,6 @@ pub struct Shared {
     pub seen: Arc<Seen>,
     /// Events worth a line each (a deployed node's boot device switched to disk).
     log: Log,
-    /// The one-time tokens discovery boot scripts hand out.
-    discovery: discover::Tokens,
 }
 
 /// Connections to the store for reading, reused; one more is opened when all are in use. In WAL
@@ -136,15 +134,7 @@ impl Shared {
         let problems = Problems::new(log.clone(), Duration::from_secs(300));
         let reader = Store::open(store.path())?;
         let readers = Readers { path: store.path().to_path_buf(), idle: Mutex::new(vec![reader]) };
-        Ok(Shared {
-            readers,
-            writer: Mutex::new(store),
-            postscripts,
-            problems,
-            seen,
-            log,
-            discovery: Default::default(),
-        })
+        Ok(Shared { readers, writer: Mutex::new(store), postscripts, problems, seen, log })
     }
 
     /// Runs `f` on a reading connection, off the async threads.

@@ -682,6 +682,20 @@ pub static TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "discoverytokens",
+        keys: &["token"],
+        desc: "The one-time tokens oxcatd's discovery boot scripts handed out, by their SHA-256 (never the token itself): kept in the store so that a machine's report still counts after oxcatd restarts, and a replay is refused.",
+        owner: Owner::None,
+        columns: &[
+            col("token", "SHA-256 of the token (hex)."),
+            col("ip", "The address the boot script went to: the report must come from it."),
+            col("issued", "When it was handed out (seconds since 1970)."),
+            col("spent", "yes once a report used it."),
+            COMMENTS,
+            DISABLE,
+        ],
+    },
+    Table {
         name: "auditlog",
         keys: &["recid"],
         desc: "One row per command that changed the store (secrets never recorded).",

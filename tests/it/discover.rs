@@ -207,23 +207,28 @@ fn oversized_malformed_foreign_and_replayed_reports_are_refused_and_logged() {
     }
     let (lab, daemon, http) = start();
     lab.run("nodediscoverstart", &["noderange=n[1-5]"]).ok();
-    let m = machine(&lab, "m", UUID1, "SN1", "52:54:00:dd:00:09");
-    let good = Command::new(crate::harness::oxcat_bin())
-        .args(["nodeagent", "discover", "--dry-run", "--log", "/dev/null", "--ipmi", "/nonexistent", "--root"])
-        .arg(&m)
-        .output()
-        .unwrap();
-    assert!(good.status.success());
-    let good = String::from_utf8(good.stdout).unwrap();
+    // What the agent on a machine would post (its --dry-run prints it).
+    let report_of = |name: &str, uuid: &str, serial: &str, mac: &str| {
+        let m = machine(&lab, name, uuid, serial, mac);
+        let o = Command::new(crate::harness::oxcat_bin())
+            .args(["nodeagent", "discover", "--dry-run", "--log", "/dev/null", "--ipmi", "/nonexistent", "--root"])
+            .arg(&m)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let good = report_of("m", UUID1, "SN1", "52:54:00:dd:00:09");
     let report: serde_json::Value = serde_json::from_str(&good).unwrap();
     assert_eq!(report["memory_mb"], 768);
     std::fs::write(lab.path("good.json"), &good).unwrap();
-    let before = lab.snapshot();
-    let post = |from: &str, token: &str, file: &str| {
+    let post_to = |http: &str, from: &str, token: &str, file: &str| {
         let url = format!("http://{http}/discover?token={token}");
         curl(from, &["-H", "Content-Type: application/json", "--data-binary", &format!("@{file}"), &url])
     };
+    let post = |from: &str, token: &str, file: &str| post_to(&http, from, token, file);
     let tok = token(&http, "127.0.0.1");
+    let before = lab.snapshot();
     // Oversized: 70,000 bytes.
     let big = good.replacen("\"vendor\": \"\"", &format!("\"vendor\": \"{}\"", "x".repeat(70_000)), 1);
     assert!(big.len() > 65_536);
@@ -269,6 +274,22 @@ fn oversized_malformed_foreign_and_replayed_reports_are_refused_and_logged() {
     ] {
         daemon.log_line(line);
     }
+    // Tokens are kept in the store (as digests): one handed out before oxcatd restarts is still
+    // good after it, so the machine need not boot again; the replayed one stays refused.
+    std::fs::write(lab.path("good2.json"), report_of("m2", UUID2, "SN2", "52:54:00:dd:00:0a")).unwrap();
+    let tok2 = token(&http, "127.0.0.3");
+    let digests = lab.run("tabdump", &["discoverytokens"]).ok().stdout;
+    assert!(!digests.contains(&tok2) && digests.lines().count() == 3, "{digests}");
+    drop(daemon);
+    let mut cmd = lab.cmd("oxcatd");
+    cmd.args(["--config", "oxcat.toml"]);
+    let daemon = Daemon::start(cmd);
+    let http = daemon.addr("HTTP");
+    let (code, body) = post_to(&http, "127.0.0.3", &tok2, &lab.path("good2.json").display().to_string());
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("\"node\":\"n2\""), "{body}");
+    let (code, _) = post_to(&http, "127.0.0.1", &tok, &lab.path("good.json").display().to_string());
+    assert_eq!(code, "409");
 }
 
 /// Discovery end to end under QEMU (TCG): VMs whose MACs no node has network-boot from oxcatd in a

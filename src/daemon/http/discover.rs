@@ -6,26 +6,15 @@
 //! discovery is stopped. Every refusal is logged and changes nothing.
 
 use super::{text, Answer, Method, Req, Shared};
-use std::collections::{HashMap, VecDeque};
+use rusqlite::Connection;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Tokens handed out and not yet used; beyond this many, the oldest go.
-const MAX_TOKENS: usize = 4096;
+/// Tokens kept; beyond this many, the oldest go.
+const MAX_TOKENS: i64 = 4096;
 /// How long a token stays good (a machine that boots genesis reports within minutes).
 const TOKEN_LIFE: Duration = Duration::from_secs(3600);
-
-/// Discovery tokens: issued (token digest -> address, when) and spent (digests, newest last).
-#[derive(Default)]
-pub struct Tokens(Mutex<TokenSets>);
-
-#[derive(Default)]
-struct TokenSets {
-    issued: HashMap<String, (IpAddr, Instant)>,
-    order: VecDeque<String>,
-    spent: VecDeque<String>,
-}
 
 /// What a token is to the report that carries it.
 #[derive(Debug, PartialEq)]
@@ -35,45 +24,49 @@ enum TokenCheck {
     Unknown,
 }
 
-impl Tokens {
-    fn issue(&self, peer: IpAddr) -> String {
-        let token = crate::boot::nodeset::new_token();
-        let mut t = crate::daemon::lock(&self.0);
-        let now = Instant::now();
-        t.issued.retain(|_, (_, at)| now.duration_since(*at) < TOKEN_LIFE);
-        while t.order.len() >= MAX_TOKENS {
-            if let Some(old) = t.order.pop_front() {
-                t.issued.remove(&old);
-            }
-        }
-        let digest = crate::boot::nodeset::token_digest(&token);
-        t.issued.insert(digest.clone(), (peer, now));
-        t.order.push_back(digest);
-        token
-    }
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
 
-    fn check(&self, token: &str, peer: IpAddr) -> TokenCheck {
-        let digest = crate::boot::nodeset::token_digest(token);
-        let t = crate::daemon::lock(&self.0);
-        if t.spent.contains(&digest) {
-            return TokenCheck::Replayed;
-        }
-        match t.issued.get(&digest) {
-            Some((ip, at)) if *ip == peer && at.elapsed() < TOKEN_LIFE => TokenCheck::Good,
-            _ => TokenCheck::Unknown,
-        }
-    }
+/// A new token for `peer`, its digest recorded in discoverytokens (in the store: a restarted
+/// oxcatd still knows it). Tokens past their life go, and the oldest beyond MAX_TOKENS.
+fn issue(c: &Connection, peer: IpAddr, now: i64) -> crate::error::Result<String> {
+    let token = crate::boot::nodeset::new_token();
+    let digest = crate::boot::nodeset::token_digest(&token);
+    c.execute("DELETE FROM discoverytokens WHERE CAST(issued AS INTEGER) < ?1", [now - TOKEN_LIFE.as_secs() as i64])?;
+    c.execute(
+        "DELETE FROM discoverytokens WHERE token IN \
+         (SELECT token FROM discoverytokens ORDER BY CAST(issued AS INTEGER) DESC LIMIT -1 OFFSET ?1)",
+        [MAX_TOKENS - 1],
+    )?;
+    c.execute(
+        "INSERT INTO discoverytokens (token, ip, issued) VALUES (?1, ?2, ?3)",
+        rusqlite::params![digest, peer.to_canonical().to_string(), now.to_string()],
+    )?;
+    Ok(token)
+}
 
-    fn spend(&self, token: &str) {
-        let digest = crate::boot::nodeset::token_digest(token);
-        let mut t = crate::daemon::lock(&self.0);
-        t.issued.remove(&digest);
-        t.order.retain(|d| *d != digest);
-        if t.spent.len() >= MAX_TOKENS {
-            t.spent.pop_front();
-        }
-        t.spent.push_back(digest);
+fn check(c: &Connection, token: &str, peer: IpAddr, now: i64) -> crate::error::Result<TokenCheck> {
+    use rusqlite::OptionalExtension;
+    let digest = crate::boot::nodeset::token_digest(token);
+    let row: Option<(Option<String>, Option<String>, Option<String>)> = c
+        .query_row("SELECT ip, issued, spent FROM discoverytokens WHERE token = ?1", [&digest], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((ip, issued, spent)) = row else { return Ok(TokenCheck::Unknown) };
+    if spent.as_deref() == Some("yes") {
+        return Ok(TokenCheck::Replayed);
     }
+    let fresh = issued.and_then(|i| i.parse::<i64>().ok()).is_some_and(|i| now - i < TOKEN_LIFE.as_secs() as i64);
+    let same = ip.and_then(|i| i.parse::<IpAddr>().ok()) == Some(peer.to_canonical());
+    Ok(if fresh && same { TokenCheck::Good } else { TokenCheck::Unknown })
+}
+
+fn spend(c: &Connection, token: &str) -> crate::error::Result<()> {
+    let digest = crate::boot::nodeset::token_digest(token);
+    c.execute("UPDATE discoverytokens SET spent = 'yes' WHERE token = ?1", [digest])?;
+    Ok(())
 }
 
 /// A refusal: logged (with the address and why) and answered.
@@ -112,7 +105,22 @@ pub(super) async fn boot_script(r: &Req, shared: &Arc<Shared>) -> Answer {
         });
         return text(404, "genesis is not built (mknb)\n");
     }
-    let token = shared.discovery.issue(r.peer.ip());
+    let (sh, peer) = (shared.clone(), r.peer.ip());
+    let issued = tokio::task::spawn_blocking(move || {
+        let mut st = crate::daemon::lock(&sh.writer);
+        st.write(|c| issue(c, peer, now_secs()))
+    })
+    .await;
+    let token = match issued {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            shared
+                .problems
+                .report("discovery token".into(), || format!("oxcatd: discovery: cannot record a token: {e}"));
+            return text(500, "cannot record a discovery token\n");
+        }
+        Err(_) => return text(500, "internal error\n"),
+    };
     let base = format!("http://{host}");
     text(
         200,
@@ -139,14 +147,16 @@ pub(super) async fn report(r: &Req, shared: &Arc<Shared>) -> Answer {
     let Some(token) = r.q("token").filter(|t| !t.is_empty()) else {
         return refuse(shared, peer, 400, "no token (the one the discovery boot script gave)".into());
     };
-    match shared.discovery.check(&token, peer) {
-        TokenCheck::Good => {}
-        TokenCheck::Replayed => {
-            return refuse(shared, peer, 409, "replayed: its token was used by a report already".into())
-        }
-        TokenCheck::Unknown => {
-            return refuse(shared, peer, 403, "unknown token, or not the address it was given to".into())
-        }
+    let refused = |shared: &Shared, why: TokenCheck| match why {
+        TokenCheck::Replayed => refuse(shared, peer, 409, "replayed: its token was used by a report already".into()),
+        _ => refuse(shared, peer, 403, "unknown token, or not the address it was given to".into()),
+    };
+    let t = token.clone();
+    match shared.read(move |_, c| check(c, &t, peer, now_secs())).await {
+        Some(Ok(TokenCheck::Good)) => {}
+        Some(Ok(why)) => return refused(shared, why),
+        Some(Err(e)) => return refuse(shared, peer, 500, format!("cannot read the discovery tokens: {e}")),
+        None => return text(500, "cannot read the store\n"),
     }
     let body = r.body.clone().unwrap_or_default();
     let report = match crate::discover::Report::parse(&body) {
@@ -154,15 +164,26 @@ pub(super) async fn report(r: &Req, shared: &Arc<Shared>) -> Answer {
         Err(why) => return refuse(shared, peer, 400, why),
     };
     let sh = shared.clone();
-    let rep = report.clone();
+    let (rep, t) = (report.clone(), token.clone());
+    // Checked again, recorded and spent in one transaction: two copies of a report sent at once
+    // cannot both count.
     let recorded = tokio::task::spawn_blocking(move || {
         let mut st = crate::daemon::lock(&sh.writer);
-        st.write(|c| crate::discover::record(c, &rep))
+        st.write(|c| match check(c, &t, peer, now_secs())? {
+            TokenCheck::Good => {
+                let reply = crate::discover::record(c, &rep)?;
+                if reply.is_some() {
+                    spend(c, &t)?;
+                }
+                Ok(Ok(reply))
+            }
+            why => Ok(Err(why)),
+        })
     })
     .await;
     match recorded {
-        Ok(Ok(Some(reply))) => {
-            shared.discovery.spend(&token);
+        Ok(Ok(Err(why))) => refused(shared, why),
+        Ok(Ok(Ok(Some(reply)))) => {
             let what = match &reply.node {
                 Some(n) => format!("is {n} (matched by {})", reply.method),
                 None => "matches no node: kept undefined (nodediscoverls, nodediscoverdef)".into(),
@@ -175,7 +196,7 @@ pub(super) async fn report(r: &Req, shared: &Arc<Shared>) -> Answer {
             a.ctype = "application/json";
             a
         }
-        Ok(Ok(None)) => refuse(shared, peer, 409, "discovery is stopped (nodediscoverstart starts it)".into()),
+        Ok(Ok(Ok(None))) => refuse(shared, peer, 409, "discovery is stopped (nodediscoverstart starts it)".into()),
         Ok(Err(e)) => refuse(shared, peer, 500, format!("not recorded: {e}")),
         Err(_) => text(500, "internal error\n"),
     }
@@ -186,14 +207,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_token_is_good_once_and_for_its_address_only() {
-        let t = Tokens::default();
+    fn a_token_is_good_once_for_its_address_only_and_within_its_life() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
+        let c = st.conn();
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.5".parse().unwrap(), "10.0.0.6".parse().unwrap());
-        let tok = t.issue(a);
-        assert_eq!(t.check(&tok, b), TokenCheck::Unknown);
-        assert_eq!(t.check(&tok, a), TokenCheck::Good);
-        t.spend(&tok);
-        assert_eq!(t.check(&tok, a), TokenCheck::Replayed);
-        assert_eq!(t.check("nope", a), TokenCheck::Unknown);
+        let now = 1_000_000;
+        let tok = issue(c, a, now).unwrap();
+        assert_eq!(check(c, &tok, b, now).unwrap(), TokenCheck::Unknown);
+        assert_eq!(check(c, &tok, a, now + 60).unwrap(), TokenCheck::Good);
+        // The same address as an IPv4-mapped IPv6 one (a dual-stack listener's view).
+        assert_eq!(check(c, &tok, "::ffff:10.0.0.5".parse().unwrap(), now).unwrap(), TokenCheck::Good);
+        assert_eq!(check(c, &tok, a, now + TOKEN_LIFE.as_secs() as i64).unwrap(), TokenCheck::Unknown);
+        spend(c, &tok).unwrap();
+        assert_eq!(check(c, &tok, a, now).unwrap(), TokenCheck::Replayed);
+        assert_eq!(check(c, "nope", a, now).unwrap(), TokenCheck::Unknown);
+        // Only digests are kept; old tokens go when new ones are issued.
+        let kept: String = c.query_row("SELECT token FROM discoverytokens", [], |r| r.get(0)).unwrap();
+        assert_ne!(kept, tok);
+        issue(c, b, now + TOKEN_LIFE.as_secs() as i64 + 1).unwrap();
+        let n: i64 = c.query_row("SELECT count(*) FROM discoverytokens", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
     }
 }
