@@ -128,6 +128,23 @@ fn sdrs() -> String {
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// Whether the simulator is installed; under CI it must be (.ci/run installs openipmi).
+/// `cmd` (ipmi_sim, or it run inside a namespace) on the simulator directory `dir`: its
+/// lan.conf, node.emu and persistent state, quiet.
+pub fn spawn_ipmi_sim(mut cmd: Command, dir: &Path) -> Child {
+    cmd.arg("-c")
+        .arg(dir.join("lan.conf"))
+        .arg("-f")
+        .arg(dir.join("node.emu"))
+        .arg("-n")
+        .arg("-s")
+        .arg(dir.join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ipmi_sim starts")
+}
+
 pub fn available() -> bool {
     let ok = Command::new("ipmi_sim").arg("--version").output().is_ok() && Command::new("sdrcomp").output().is_ok();
     if !ok {
@@ -264,20 +281,7 @@ impl Bmc {
     }
 
     fn spawn(dir: &Path) -> Child {
-        let state = dir.join("state");
-        Command::new("ipmi_sim")
-            .arg("-c")
-            .arg(dir.join("lan.conf"))
-            .arg("-f")
-            .arg(dir.join("node.emu"))
-            .arg("-n")
-            .arg("-s")
-            .arg(&state)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ipmi_sim starts")
+        spawn_ipmi_sim(Command::new("ipmi_sim"), dir)
     }
 
     /// Polls with Get Channel Authentication Capabilities until the BMC answers (10 s deadline).

@@ -513,21 +513,7 @@ esac
             "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n",
         )
         .unwrap();
-        let child = ns
-            .exec("ipmi_sim")
-            .arg("-c")
-            .arg(dir.join("lan.conf"))
-            .arg("-f")
-            .arg(dir.join("node.emu"))
-            .arg("-n")
-            .arg("-s")
-            .arg(dir.join("state"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        NsBmc(child)
+        NsBmc(crate::bmcsim::spawn_ipmi_sim(ns.exec("ipmi_sim"), &dir))
     }
 
     /// `rpower NODE stat` run inside the namespace (the BMC's address is only there).
