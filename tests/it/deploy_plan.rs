@@ -84,14 +84,7 @@ fn setup(lab: Lab) -> Deploy {
     let post = lab.path("postscripts");
     std::fs::create_dir_all(&post).unwrap();
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/postscripts/oxcatpost"), post.join("oxcatpost")).unwrap();
-    lab.write(
-        "oxcat.toml",
-        &format!("postscripts = \"{}\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nenable = false\n", post.display()),
-    );
-    let mut cmd = lab.cmd("oxcatd");
-    cmd.args(["--config", "oxcat.toml"]);
-    let daemon = Daemon::start(cmd);
-    let http = daemon.addr("HTTP");
+    let (daemon, http) = lab.http_oxcatd(Some(&post));
     // The image URL names the server's HTTP port.
     lab.run("chdef", &["-t", "site", &format!("httpport={}", http.rsplit(':').next().unwrap())]).ok();
     Deploy { lab, daemon, http, image }

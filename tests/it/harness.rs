@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 pub struct Lab {
@@ -209,6 +209,18 @@ impl Lab {
             }
         }
         s
+    }
+
+    /// oxcatd with HTTP only, on a port of 127.0.0.1 it picks, serving the postscripts in
+    /// `postscripts` when given: the daemon and its HTTP address.
+    pub fn http_oxcatd(&self, postscripts: Option<&Path>) -> (Daemon, String) {
+        let post = postscripts.map(|p| format!("postscripts = \"{}\"\n", p.display())).unwrap_or_default();
+        self.write("oxcat.toml", &format!("{post}[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nenable = false\n"));
+        let mut cmd = self.cmd("oxcatd");
+        cmd.args(["--config", "oxcat.toml"]);
+        let daemon = Daemon::start(cmd);
+        let http = daemon.addr("HTTP");
+        (daemon, http)
     }
 
     /// Enrolls `range` with per-node values from the number in the name (N=300: BMC 10.1.1.44, MAC 52:54:00:00:01:2c).

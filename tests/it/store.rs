@@ -137,10 +137,7 @@ fn a_store_others_can_read_is_made_private_before_secrets_go_in() {
     assert_eq!(mode(&db), 0o600);
     lab.run("nodels", &["n1"]).ok().stderr_is("");
     // With oxcatd running, its -wal and -shm stay; they are made private too.
-    lab.write("oxcat.toml", "[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nenable = false\n");
-    let mut cmd = lab.cmd("oxcatd");
-    cmd.args(["--config", "oxcat.toml"]);
-    let d = Daemon::start(cmd);
+    let (d, _) = lab.http_oxcatd(None);
     let files = [db.clone(), lab.path("oxcat.db-wal"), lab.path("oxcat.db-shm")];
     for f in &files {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -1,7 +1,7 @@
 //! xdsh, xdcp, updatenode, nodestat, makeknownhosts, xdshbak, xcoll against a real OpenSSH sshd
 //! the test starts on loopback: one sshd listens on several 127.0.0.x addresses, one per "node".
 
-use crate::harness::{peers, Daemon, Lab, Netns};
+use crate::harness::{peers, Lab, Netns};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -261,28 +261,21 @@ fn host_key_reported_at_boot_is_verified_and_a_changed_one_refused() {
     lab.run("nodech", &["n1", "chain.token=tok-0123456789abcdef"]).ok();
     let post = lab.path("postscripts");
     std::fs::create_dir_all(&post).unwrap();
-    lab.write(
-        "oxcat.toml",
-        &format!("postscripts = \"{}\"\n[http]\nlisten = [\"127.0.0.1:0\"]\n[tftp]\nenable = false\n", post.display()),
-    );
-    let mut cmd = lab.cmd("oxcatd");
-    cmd.args(["--config", "oxcat.toml"]);
-    let daemon = Daemon::start(cmd);
-    let http = daemon.addr("HTTP");
+    let (_daemon, http) = lab.http_oxcatd(Some(&post));
     // The node: oxcatpost, curl talking from the node's address, its /etc/ssh is the sshd's dir.
     let shim = lab.path("shim");
     std::fs::create_dir_all(&shim).unwrap();
     std::fs::write(shim.join("curl"), "#!/bin/sh\nexec /usr/bin/curl --interface 127.0.0.7 \"$@\"\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(shim.join("curl"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let boot = |lab: &Lab| {
+    let boot = |lab: &Lab, token: &str| {
         Command::new("sh")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/postscripts/oxcatpost"))
             .arg("postscripts")
             .env("PATH", format!("{}:{}", shim.display(), std::env::var("PATH").unwrap_or_default()))
             .env("OXCAT_SERVER", format!("http://{http}"))
             .env("NODE", "n1")
-            .env("OXCAT_TOKEN", "tok-0123456789abcdef")
+            .env("OXCAT_TOKEN", token)
             .env("OXCATPOST_DIR", lab.path("node/post"))
             .env("OXCATPOST_LOG", lab.path("node/oxcatpost.log"))
             .env("OXCATPOST_SSHDIR", lab.path("sshd"))
@@ -290,7 +283,7 @@ fn host_key_reported_at_boot_is_verified_and_a_changed_one_refused() {
             .output()
             .unwrap()
     };
-    let o = boot(&lab);
+    let o = boot(&lab, "tok-0123456789abcdef");
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     // The cluster key went into root's authorized_keys (once, however often it boots).
     let mut store = oxcat::store::Store::open(&lab.db()).unwrap();
@@ -317,19 +310,7 @@ fn host_key_reported_at_boot_is_verified_and_a_changed_one_refused() {
     lab.run("xdsh", &["n1", "-l", &u, "--accept-hostkey", "echo ran"]).fails(1);
     // Its next boot reports the new key (nodeset drew a new token): verified again.
     lab.run("nodech", &["n1", "chain.token=tok-fedcba9876543210"]).ok();
-    let o = Command::new("sh")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/postscripts/oxcatpost"))
-        .arg("postscripts")
-        .env("PATH", format!("{}:{}", shim.display(), std::env::var("PATH").unwrap_or_default()))
-        .env("OXCAT_SERVER", format!("http://{http}"))
-        .env("NODE", "n1")
-        .env("OXCAT_TOKEN", "tok-fedcba9876543210")
-        .env("OXCATPOST_DIR", lab.path("node/post"))
-        .env("OXCATPOST_LOG", lab.path("node/oxcatpost.log"))
-        .env("OXCATPOST_SSHDIR", lab.path("sshd"))
-        .env("OXCATPOST_ROOTSSH", lab.path("node/root-ssh"))
-        .output()
-        .unwrap();
+    let o = boot(&lab, "tok-fedcba9876543210");
     assert!(o.status.success());
     assert_eq!(std::fs::read_to_string(&ak).unwrap(), format!("{cluster}\n"));
     lab.run("xdsh", &["n1", "-l", &u, "echo ran"]).ok().stdout_is("n1: ran\n");
